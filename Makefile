@@ -1,0 +1,52 @@
+# Portal Verval DTSEN - the two commands a new machine needs: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+DEMO_REGENCY ?= 12.09
+DEMO_HOUSEHOLDS ?= 3000
+DEMO_SEED ?= 2025
+
+.PHONY: run test lint bench venv migrate demo messages clean
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+# Installs, migrates, loads the regions and a demo regency, then serves on SQLite with in-process tasks.
+run: export DJANGO_DEBUG ?= 1
+run: venv
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py load_regions
+	$(PY) manage.py seed_demo --regency $(DEMO_REGENCY) --households $(DEMO_HOUSEHOLDS) --seed $(DEMO_SEED)
+	@echo ""
+	@echo "Portal Verval DTSEN: http://127.0.0.1:$(PORT)/  (admin: /admin/, health: /healthz)"
+	@echo "Log in with one of the demo accounts printed above."
+	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+# The whole suite. With DATABASE_URL/CELERY_BROKER_URL set (PostgreSQL/Redis) it runs on them.
+test: export DJANGO_SECRET_KEY ?= test-only-secret-key-not-for-production
+test: export DJANGO_DEBUG ?= 0
+test: venv
+	$(PY) -m ruff check .
+	$(PY) manage.py makemigrations --check --dry-run
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(PY) -m ruff check .
+
+bench: export DJANGO_SECRET_KEY ?= bench-only-secret-key
+bench: venv
+	$(PY) -m benchmarks
+
+messages: venv
+	cd $(CURDIR) && $(PY) manage.py makemessages -l id --ignore=.venv --ignore=tests --no-obsolete
+	$(PY) manage.py compilemessages -l id --ignore=.venv
+
+clean:
+	rm -rf $(VENV) db.sqlite3 staticfiles test-artifacts

@@ -1,0 +1,1 @@
+"""central models (filled in by later issues)."""

@@ -1,0 +1,1 @@
+"""distribution models (filled in by later issues)."""

@@ -1,0 +1,7 @@
+"""WSGI entry point (gunicorn dtsen_portal.wsgi)."""
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dtsen_portal.settings")
+application = get_wsgi_application()

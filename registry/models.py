@@ -1,0 +1,306 @@
+"""The register: regions, families (KK), members (NIK) and desil rankings.
+
+Regions use their Kemendagri code as primary key, so every scoped row carries its village code and an
+area scope is a prefix match on an indexed column (see ``accounts.scope``).
+"""
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from .validators import validate_kk_number, validate_nik, validate_region_code
+
+
+class Region(models.Model):
+    class Level(models.IntegerChoices):
+        PROVINCE = 1, _("Province")
+        REGENCY = 2, _("Regency/city")
+        DISTRICT = 3, _("District (kecamatan)")
+        VILLAGE = 4, _("Village (desa/kelurahan)")
+
+    code = models.CharField(_("code"), max_length=13, primary_key=True, validators=[validate_region_code])
+    name = models.CharField(_("name"), max_length=100)
+    level = models.PositiveSmallIntegerField(_("level"), choices=Level.choices, db_index=True)
+    parent = models.ForeignKey(
+        "self", verbose_name=_("parent"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="children",
+    )
+
+    area_scope_path = "code"
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("region")
+        verbose_name_plural = _("regions")
+
+    def __str__(self):
+        return f"{self.code} {self.name}"
+
+    @staticmethod
+    def level_of(code: str) -> int:
+        return code.count(".") + 1
+
+    @staticmethod
+    def parent_code_of(code: str) -> str | None:
+        return code.rsplit(".", 1)[0] if "." in code else None
+
+    @property
+    def village_kind(self) -> str:
+        """Kelurahan, desa or desa adat, from the first digit of the village part of the code."""
+        if self.level != self.Level.VILLAGE:
+            return ""
+        return {"1": _("Kelurahan"), "2": _("Desa"), "3": _("Desa adat")}.get(self.code[9], "")
+
+    def contains(self, code: str) -> bool:
+        return code == self.code or code.startswith(self.code + ".")
+
+
+# Regsosek housing and asset variables, coded as in the BPS questionnaire.
+class HouseOwnership(models.TextChoices):
+    OWN = "own", _("Own")
+    RENT = "rent", _("Rent/lease")
+    RENT_FREE = "rent_free", _("Rent-free")
+    OFFICIAL = "official", _("Official housing")
+    OTHER = "other", _("Other")
+
+
+class FloorType(models.TextChoices):
+    MARBLE = "marble", _("Marble/granite")
+    CERAMIC = "ceramic", _("Ceramic")
+    PARQUET = "parquet", _("Parquet/vinyl/carpet")
+    TILE = "tile", _("Tile/terrazzo")
+    WOOD = "wood", _("Wood/board")
+    CEMENT = "cement", _("Cement/red brick")
+    BAMBOO = "bamboo", _("Bamboo")
+    EARTH = "earth", _("Earth")
+    OTHER = "other", _("Other")
+
+
+class WallType(models.TextChoices):
+    BRICK = "brick", _("Brick wall")
+    PLASTERED_BAMBOO = "plastered_bamboo", _("Plastered bamboo/wire")
+    WOOD = "wood", _("Wood/board")
+    WOVEN_BAMBOO = "woven_bamboo", _("Woven bamboo")
+    LOG = "log", _("Logs")
+    BAMBOO = "bamboo", _("Bamboo")
+    OTHER = "other", _("Other")
+
+
+class RoofType(models.TextChoices):
+    CONCRETE = "concrete", _("Concrete")
+    CLAY_TILE = "clay_tile", _("Clay tile")
+    ZINC = "zinc", _("Asbestos/zinc")
+    WOOD = "wood", _("Wood/shingle")
+    BAMBOO = "bamboo", _("Bamboo")
+    THATCH = "thatch", _("Straw/palm leaves/thatch")
+    OTHER = "other", _("Other")
+
+
+class WaterSource(models.TextChoices):
+    BOTTLED = "bottled", _("Bottled water")
+    REFILL = "refill", _("Refill water")
+    PIPED = "piped", _("Piped water")
+    BOREHOLE = "borehole", _("Borehole/pump")
+    PROTECTED_WELL = "protected_well", _("Protected well")
+    UNPROTECTED_WELL = "unprotected_well", _("Unprotected well")
+    PROTECTED_SPRING = "protected_spring", _("Protected spring")
+    UNPROTECTED_SPRING = "unprotected_spring", _("Unprotected spring")
+    SURFACE = "surface", _("River/lake")
+    RAIN = "rain", _("Rainwater")
+    OTHER = "other", _("Other")
+
+
+class Lighting(models.TextChoices):
+    PLN_METERED = "pln_metered", _("PLN electricity with meter")
+    PLN_UNMETERED = "pln_unmetered", _("PLN electricity without meter")
+    NON_PLN = "non_pln", _("Non-PLN electricity")
+    NONE = "none", _("No electricity")
+
+
+class CookingFuel(models.TextChoices):
+    ELECTRIC = "electric", _("Electricity")
+    LPG_LARGE = "lpg_large", _("LPG 5.5 kg or more")
+    LPG_3KG = "lpg_3kg", _("LPG 3 kg")
+    CITY_GAS = "city_gas", _("City gas/biogas")
+    KEROSENE = "kerosene", _("Kerosene")
+    BRIQUETTE = "briquette", _("Briquettes")
+    CHARCOAL = "charcoal", _("Charcoal")
+    FIREWOOD = "firewood", _("Firewood")
+    NONE = "none", _("Does not cook")
+
+
+class Toilet(models.TextChoices):
+    OWN = "own", _("Own")
+    SHARED = "shared", _("Shared")
+    PUBLIC = "public", _("Public")
+    NONE = "none", _("None")
+
+
+class Family(models.Model):
+    """A family card (KK) in the register, with its Regsosek housing and asset variables."""
+
+    class Origin(models.TextChoices):
+        CENTRAL = "central", _("Data awal (central)")
+        PROPOSAL = "proposal", _("Proposal (usulan)")
+        DEMO = "demo", _("Demo data")
+
+    kk_number = models.CharField(_("KK number"), max_length=16, unique=True, validators=[validate_kk_number])
+    central_id = models.CharField(_("DTSEN id"), max_length=32, unique=True, null=True, blank=True)
+    origin = models.CharField(_("origin"), max_length=10, choices=Origin.choices, default=Origin.CENTRAL)
+    village = models.ForeignKey(
+        Region, verbose_name=_("village"), on_delete=models.PROTECT, related_name="families",
+        limit_choices_to={"level": Region.Level.VILLAGE},
+    )
+    dusun = models.CharField(_("dusun (hamlet)"), max_length=60, blank=True)
+    rt = models.CharField(_("RT"), max_length=3, blank=True)
+    rw = models.CharField(_("RW"), max_length=3, blank=True)
+    address = models.CharField(_("address"), max_length=255, blank=True)
+    latitude = models.DecimalField(_("latitude"), max_digits=9, decimal_places=6, null=True, blank=True,
+                                   validators=[MinValueValidator(-11.5), MaxValueValidator(6.5)])
+    longitude = models.DecimalField(_("longitude"), max_digits=9, decimal_places=6, null=True, blank=True,
+                                    validators=[MinValueValidator(94.5), MaxValueValidator(141.5)])
+
+    house_ownership = models.CharField(_("house ownership"), max_length=12, choices=HouseOwnership.choices,
+                                       blank=True)
+    floor_area_m2 = models.PositiveSmallIntegerField(_("floor area (m²)"), null=True, blank=True,
+                                                     validators=[MaxValueValidator(5000)])
+    floor_type = models.CharField(_("floor"), max_length=12, choices=FloorType.choices, blank=True)
+    wall_type = models.CharField(_("wall"), max_length=18, choices=WallType.choices, blank=True)
+    roof_type = models.CharField(_("roof"), max_length=12, choices=RoofType.choices, blank=True)
+    water_source = models.CharField(_("drinking water"), max_length=20, choices=WaterSource.choices, blank=True)
+    lighting = models.CharField(_("lighting"), max_length=14, choices=Lighting.choices, blank=True)
+    cooking_fuel = models.CharField(_("cooking fuel"), max_length=12, choices=CookingFuel.choices, blank=True)
+    toilet = models.CharField(_("toilet"), max_length=8, choices=Toilet.choices, blank=True)
+
+    has_lpg_large = models.BooleanField(_("LPG cylinder 5.5 kg or more"), default=False)
+    has_refrigerator = models.BooleanField(_("refrigerator"), default=False)
+    has_air_conditioner = models.BooleanField(_("air conditioner"), default=False)
+    has_water_heater = models.BooleanField(_("water heater"), default=False)
+    has_flat_tv = models.BooleanField(_("flat-screen TV (30 inch or more)"), default=False)
+    has_gold = models.BooleanField(_("gold/jewellery (10 g or more)"), default=False)
+    has_computer = models.BooleanField(_("computer/laptop"), default=False)
+    has_motorcycle = models.BooleanField(_("motorcycle"), default=False)
+    has_car = models.BooleanField(_("car"), default=False)
+    has_boat = models.BooleanField(_("boat/motor boat"), default=False)
+    has_land = models.BooleanField(_("land elsewhere"), default=False)
+    has_livestock = models.BooleanField(_("livestock"), default=False)
+
+    # Current desil, kept equal to the latest DesilRanking by registry.services.desil_record; stored
+    # because area statistics over hundreds of thousands of families must not compute "latest" per row.
+    desil = models.PositiveSmallIntegerField(
+        _("desil"), null=True, blank=True, db_index=True,
+        validators=[MinValueValidator(1), MaxValueValidator(10)],
+    )
+    # Optimistic locking: an edit based on an older version is refused, not silently merged.
+    version = models.PositiveIntegerField(_("version"), default=1)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    history = HistoricalRecords(excluded_fields=["updated_at", "version"])
+    area_scope_path = "village_id"
+
+    class Meta:
+        ordering = ["village_id", "dusun", "rw", "rt", "kk_number"]
+        verbose_name = _("family")
+        verbose_name_plural = _("families")
+        indexes = [models.Index(fields=["village", "desil"])]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(desil__gte=1, desil__lte=10) | models.Q(desil__isnull=True),
+                                   name="family_desil_range"),
+        ]
+
+    def __str__(self):
+        return self.kk_number
+
+
+class Member(models.Model):
+    """A person (NIK) on a family card."""
+
+    class Sex(models.TextChoices):
+        MALE = "L", _("Male")
+        FEMALE = "P", _("Female")
+
+    class Relationship(models.TextChoices):
+        HEAD = "head", _("Head of family")
+        SPOUSE = "spouse", _("Husband/wife")
+        CHILD = "child", _("Child")
+        CHILD_IN_LAW = "child_in_law", _("Son/daughter-in-law")
+        GRANDCHILD = "grandchild", _("Grandchild")
+        PARENT = "parent", _("Parent")
+        PARENT_IN_LAW = "parent_in_law", _("Parent-in-law")
+        OTHER_RELATIVE = "relative", _("Other relative")
+        OTHER = "other", _("Other")
+
+    class Education(models.TextChoices):
+        NONE = "none", _("No schooling")
+        SD = "sd", _("Primary (SD)")
+        SMP = "smp", _("Junior secondary (SMP)")
+        SMA = "sma", _("Senior secondary (SMA/SMK)")
+        DIPLOMA = "diploma", _("Diploma")
+        BACHELOR = "bachelor", _("Bachelor (S1)")
+        POSTGRAD = "postgrad", _("Postgraduate (S2/S3)")
+
+    class Disability(models.TextChoices):
+        NONE = "none", _("None")
+        PHYSICAL = "physical", _("Physical")
+        SENSORY = "sensory", _("Sensory")
+        INTELLECTUAL = "intellectual", _("Intellectual")
+        MENTAL = "mental", _("Mental")
+        MULTIPLE = "multiple", _("Multiple")
+
+    class LifeStatus(models.TextChoices):
+        PRESENT = "present", _("Present")
+        DECEASED = "deceased", _("Deceased")
+        MOVED = "moved", _("Moved")
+
+    family = models.ForeignKey(Family, verbose_name=_("family"), on_delete=models.CASCADE, related_name="members")
+    nik = models.CharField(_("NIK"), max_length=16, unique=True, validators=[validate_nik])
+    name = models.CharField(_("name"), max_length=120)
+    sex = models.CharField(_("sex"), max_length=1, choices=Sex.choices)
+    birth_place = models.CharField(_("place of birth"), max_length=60, blank=True)
+    birth_date = models.DateField(_("date of birth"))
+    relationship = models.CharField(_("relationship to head"), max_length=14, choices=Relationship.choices)
+    education = models.CharField(_("education"), max_length=10, choices=Education.choices, blank=True)
+    occupation = models.CharField(_("occupation"), max_length=60, blank=True)
+    disability = models.CharField(_("disability"), max_length=12, choices=Disability.choices,
+                                  default=Disability.NONE)
+    life_status = models.CharField(_("life status"), max_length=10, choices=LifeStatus.choices,
+                                   default=LifeStatus.PRESENT, db_index=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+    area_scope_path = "family__village_id"
+
+    class Meta:
+        ordering = ["family_id", "birth_date"]
+        verbose_name = _("member")
+        verbose_name_plural = _("members")
+
+    def __str__(self):
+        return f"{self.name} ({self.nik})"
+
+
+class DesilRanking(models.Model):
+    """One family's desil in one publication period; the history is never rewritten."""
+
+    family = models.ForeignKey(Family, verbose_name=_("family"), on_delete=models.CASCADE,
+                               related_name="desil_rankings")
+    period = models.DateField(_("publication date"))
+    desil = models.PositiveSmallIntegerField(_("desil"), validators=[MinValueValidator(1), MaxValueValidator(10)])
+    score = models.DecimalField(_("score"), max_digits=8, decimal_places=3, null=True, blank=True)
+    source = models.CharField(_("source"), max_length=40, default="central")
+    created_at = models.DateTimeField(_("recorded"), auto_now_add=True)
+
+    area_scope_path = "family__village_id"
+
+    class Meta:
+        ordering = ["family_id", "-period"]
+        verbose_name = _("desil ranking")
+        verbose_name_plural = _("desil rankings")
+        constraints = [
+            models.UniqueConstraint(fields=["family", "period"], name="desil_one_per_family_period"),
+            models.CheckConstraint(condition=models.Q(desil__gte=1, desil__lte=10), name="desil_range"),
+        ]
+
+    def __str__(self):
+        return f"{self.family_id} {self.period}: {self.desil}"

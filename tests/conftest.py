@@ -1,0 +1,22 @@
+"""Shared fixtures: the real region tree of a few regencies, loaded once per test session."""
+import os
+
+import pytest
+from django.conf import settings
+
+# Real regencies from the bundled wilayah.csv: Asahan (the demo regency), Pematangsiantar and Kayong Utara.
+TEST_REGENCIES = ("12.09", "12.72", "61.11")
+
+
+def pytest_collection_modifyitems(config, items):
+    # In CI the PostgreSQL/Redis tests must run, never skip silently.
+    if os.environ.get("CI") == "true" and not settings.IS_POSTGRES:
+        raise pytest.UsageError("CI=true but DATABASE_URL is not PostgreSQL: integration tests would not run.")
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    from registry.services import regions_load
+
+    with django_db_blocker.unblock():
+        regions_load(only=TEST_REGENCIES)

@@ -1,0 +1,75 @@
+"""factory-boy factories for tests; they build valid NIK/KK numbers for real regions."""
+import datetime as dt
+import itertools
+
+import factory
+from django.contrib.auth.hashers import make_password
+
+from accounts.models import Role, User
+from registry.models import DesilRanking, Family, Member, Region
+
+_serial = itertools.count(1)
+PASSWORD = "rahasia-uji-123"
+
+
+def village(code: str = "12.09.01.2001") -> Region:
+    return Region.objects.get(code=code)
+
+
+def kk_for(region_code: str, issued: dt.date = dt.date(2020, 1, 15)) -> str:
+    digits = region_code.replace(".", "")[:6]
+    return f"{digits}{issued:%d%m%y}{next(_serial) % 10000 or 1:04d}"
+
+
+def nik_for(region_code: str, birth_date: dt.date, sex: str = "L") -> str:
+    digits = region_code.replace(".", "")[:6]
+    day = birth_date.day + (40 if sex == "P" else 0)
+    return f"{digits}{day:02d}{birth_date:%m%y}{next(_serial) % 10000 or 1:04d}"
+
+
+class FamilyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Family
+
+    village = factory.LazyFunction(village)
+    kk_number = factory.LazyAttribute(lambda o: kk_for(o.village.code))
+    dusun = "Dusun I"
+    rt = "001"
+    rw = "002"
+    address = "Jl. Merdeka No. 1"
+    floor_type = "earth"
+    wall_type = "woven_bamboo"
+    roof_type = "zinc"
+    desil = 2
+
+
+class MemberFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Member
+
+    family = factory.SubFactory(FamilyFactory)
+    name = factory.Sequence(lambda n: f"Warga {n}")
+    sex = "L"
+    birth_date = dt.date(1980, 5, 17)
+    nik = factory.LazyAttribute(lambda o: nik_for(o.family.village.code, o.birth_date, o.sex))
+    relationship = Member.Relationship.HEAD
+
+
+class DesilRankingFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DesilRanking
+
+    family = factory.SubFactory(FamilyFactory)
+    period = dt.date(2026, 10, 20)
+    desil = 3
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    password = factory.LazyFunction(lambda: make_password(PASSWORD))
+    role = Role.VILLAGE_OPERATOR
+    area = factory.LazyFunction(village)

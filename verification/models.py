@@ -1,0 +1,1 @@
+"""verification models (filled in by later issues)."""
