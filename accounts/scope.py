@@ -16,6 +16,10 @@ def scope_path(model: type[Model]) -> str:
     path = getattr(model, "area_scope_path", None)
     if not path:
         raise ImproperlyConfigured(f"{model.__name__} has no area_scope_path; it cannot be shown scoped.")
+    # Django has no prefix lookup on a foreign key's attname ("village_id__startswith"), but it does on
+    # the related primary key ("village__pk__startswith") and still trims the join away.
+    if path.endswith("_id"):
+        path = path[: -len("_id")] + "__pk"
     return path
 
 

@@ -21,10 +21,11 @@ def _broker_status() -> dict:
         return {"ok": True, "mode": "in-process"}
     from dtsen_portal.celery import app
 
+    url = settings.CELERY_BROKER_URL
     try:
-        with app.connection_for_read() as conn:
+        with app.connection_for_read(url) as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
-        return {"ok": True, "mode": "broker", "transport": app.conf.broker_url.split(":", 1)[0]}
+        return {"ok": True, "mode": "broker", "transport": url.split(":", 1)[0]}
     except Exception as exc:
         return {"ok": False, "mode": "broker", "error": str(exc)[:200]}
 

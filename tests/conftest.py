@@ -10,8 +10,11 @@ TEST_REGENCIES = ("12.09", "12.72", "61.11")
 
 def pytest_collection_modifyitems(config, items):
     # In CI the PostgreSQL/Redis tests must run, never skip silently.
-    if os.environ.get("CI") == "true" and not settings.IS_POSTGRES:
-        raise pytest.UsageError("CI=true but DATABASE_URL is not PostgreSQL: integration tests would not run.")
+    if os.environ.get("CI") == "true":
+        if not settings.IS_POSTGRES:
+            raise pytest.UsageError("CI=true but DATABASE_URL is not PostgreSQL: integration tests would not run.")
+        if not os.environ.get("CELERY_BROKER_URL", "").startswith("redis://"):
+            raise pytest.UsageError("CI=true but CELERY_BROKER_URL is not Redis: integration tests would not run.")
 
 
 @pytest.fixture(scope="session")

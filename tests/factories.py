@@ -11,8 +11,18 @@ from registry.models import DesilRanking, Family, Member, Region
 _serial = itertools.count(1)
 PASSWORD = "rahasia-uji-123"
 
+# Real regions (loaded by tests/conftest.py). Asahan's kecamatan codes start at 08.
+REGENCY = "12.09"  # Kabupaten Asahan
+KECAMATAN = "12.09.08"  # Meranti
+VILLAGE = "12.09.08.2002"  # Desa Meranti
+VILLAGE_SAME_KECAMATAN = "12.09.08.2004"  # Perkebunan Sei Balai
+VILLAGE_OTHER_KECAMATAN = "12.09.09.2002"  # Air Joman, kecamatan Air Joman
+OTHER_REGENCY = "12.72"  # Kota Pematangsiantar
+KECAMATAN_OTHER_REGENCY = "12.72.01"
+VILLAGE_OTHER_REGENCY = "12.72.01.1001"  # Kelurahan Kebun Sayur
 
-def village(code: str = "12.09.01.2001") -> Region:
+
+def village(code: str = VILLAGE) -> Region:
     return Region.objects.get(code=code)
 
 
@@ -72,4 +82,4 @@ class UserFactory(factory.django.DjangoModelFactory):
     username = factory.Sequence(lambda n: f"user{n}")
     password = factory.LazyFunction(lambda: make_password(PASSWORD))
     role = Role.VILLAGE_OPERATOR
-    area = factory.LazyFunction(village)
+    area_id = VILLAGE

@@ -1,1 +1,159 @@
-"""verification models (filled in by later issues)."""
+"""Verification rounds: one per village per central batch, with its state machine and event log.
+
+The round's states and allowed moves are declared once here with django-fsm-2; who may make a move, in
+which area, and the audit row are the job of ``verification.services`` (the only caller of the
+transitions, since the state field is protected).
+"""
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django_fsm import FSMField, transition
+
+from registry.models import Family, Region
+
+
+class RoundState(models.TextChoices):
+    OPEN = "open", _("Open")
+    IN_VERIFICATION = "in_verification", _("In verification")
+    MUSDESUS_HELD = "musdesus_held", _("Musdesus held")
+    SUBMITTED = "submitted", _("Submitted to regency")
+    RETURNED = "returned", _("Returned by regency")
+    APPROVED = "approved", _("Approved by regency")
+    SENT = "sent", _("Sent to the centre")
+    ACKNOWLEDGED = "acknowledged", _("Acknowledged by the centre")
+
+
+# States in which the village may still change the round's data.
+EDITABLE_STATES = (RoundState.OPEN, RoundState.IN_VERIFICATION, RoundState.RETURNED)
+
+
+class VerificationRound(models.Model):
+    public_id = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False)
+    village = models.ForeignKey(Region, verbose_name=_("village"), on_delete=models.PROTECT,
+                                related_name="verification_rounds")
+    batch_ref = models.CharField(_("central batch"), max_length=40, db_index=True,
+                                 help_text=_("Identifier of the central batch of data awal this round verifies."))
+    programme = models.CharField(_("programme"), max_length=30, blank=True)
+    deadline = models.DateField(_("deadline"), null=True, blank=True)
+    state = FSMField(_("state"), default=RoundState.OPEN, choices=RoundState.choices, protected=True,
+                     db_index=True)
+    return_note = models.TextField(_("regency's notes"), blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    state_changed_at = models.DateTimeField(_("state changed"), auto_now_add=True)
+
+    area_scope_path = "village_id"
+
+    class Meta:
+        ordering = ["-created_at", "village_id"]
+        verbose_name = _("verification round")
+        verbose_name_plural = _("verification rounds")
+        constraints = [
+            models.UniqueConstraint(fields=["village", "batch_ref"], name="round_one_per_village_batch"),
+        ]
+
+    def __str__(self):
+        return f"{self.batch_ref} · {self.village_id}"
+
+    @property
+    def is_editable(self) -> bool:
+        return self.state in EDITABLE_STATES
+
+    # Transitions: the legal moves only. Guards on actor and content live in verification.services.
+    @transition(field=state, source=[RoundState.OPEN, RoundState.RETURNED], target=RoundState.IN_VERIFICATION)
+    def start(self):
+        pass
+
+    @transition(field=state, source=RoundState.IN_VERIFICATION, target=RoundState.MUSDESUS_HELD)
+    def hold_musdesus(self):
+        pass
+
+    @transition(field=state, source=RoundState.MUSDESUS_HELD, target=RoundState.IN_VERIFICATION)
+    def reopen_musdesus(self):
+        pass
+
+    @transition(field=state, source=RoundState.MUSDESUS_HELD, target=RoundState.SUBMITTED)
+    def submit(self):
+        pass
+
+    @transition(field=state, source=RoundState.SUBMITTED, target=RoundState.RETURNED)
+    def return_to_village(self):
+        pass
+
+    @transition(field=state, source=RoundState.SUBMITTED, target=RoundState.APPROVED)
+    def approve(self):
+        pass
+
+    @transition(field=state, source=RoundState.APPROVED, target=RoundState.SENT)
+    def mark_sent(self):
+        pass
+
+    @transition(field=state, source=RoundState.SENT, target=RoundState.ACKNOWLEDGED)
+    def acknowledge(self):
+        pass
+
+
+class RoundEvent(models.Model):
+    """Insert-only log of every round transition: who, when, from, to and why."""
+
+    round = models.ForeignKey(VerificationRound, verbose_name=_("round"), on_delete=models.CASCADE,
+                              related_name="events")
+    from_state = models.CharField(_("from"), max_length=20, choices=RoundState.choices)
+    to_state = models.CharField(_("to"), max_length=20, choices=RoundState.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("by"), null=True, blank=True,
+                              on_delete=models.PROTECT, related_name="+",
+                              help_text=_("Empty when the system made the move (central sync)."))
+    note = models.TextField(_("note"), blank=True)
+    at = models.DateTimeField(_("at"), auto_now_add=True)
+
+    area_scope_path = "round__village_id"
+
+    class Meta:
+        ordering = ["round_id", "at", "id"]
+        verbose_name = _("round event")
+        verbose_name_plural = _("round events")
+
+    def __str__(self):
+        return f"{self.round_id}: {self.from_state} → {self.to_state}"
+
+
+class RoundFamily(models.Model):
+    """A family of the data awal inside a round; the village's decision on it is recorded here."""
+
+    class Decision(models.TextChoices):
+        ELIGIBLE = "eligible", _("Eligible (layak)")
+        NOT_ELIGIBLE = "not_eligible", _("Not eligible")
+        CORRECTED = "corrected", _("Data corrected")
+
+    class Reason(models.TextChoices):
+        WELL_OFF = "well_off", _("Well-off (mampu)")
+        DECEASED = "deceased", _("Deceased")
+        MOVED = "moved", _("Moved")
+        NOT_FOUND = "not_found", _("Not found")
+        DUPLICATE = "duplicate", _("Duplicate")
+
+    round = models.ForeignKey(VerificationRound, verbose_name=_("round"), on_delete=models.CASCADE,
+                              related_name="entries")
+    family = models.ForeignKey(Family, verbose_name=_("family"), on_delete=models.PROTECT,
+                               related_name="round_entries")
+    decision = models.CharField(_("decision"), max_length=14, choices=Decision.choices, blank=True,
+                                db_index=True)
+    reason = models.CharField(_("reason"), max_length=10, choices=Reason.choices, blank=True)
+    note = models.TextField(_("note"), blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("decided by"), null=True,
+                                   blank=True, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+
+    area_scope_path = "round__village_id"
+
+    class Meta:
+        ordering = ["round_id", "family_id"]
+        verbose_name = _("family in round")
+        verbose_name_plural = _("families in round")
+        constraints = [
+            models.UniqueConstraint(fields=["round", "family"], name="round_family_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.round_id}/{self.family_id}"
