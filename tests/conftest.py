@@ -23,3 +23,14 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
     with django_db_blocker.unblock():
         regions_load(only=TEST_REGENCIES)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _plain_static_storage():
+    # Production serves hashed files collected by collectstatic; tests render templates without collecting.
+    from django.test import override_settings
+
+    storages = {**settings.STORAGES,
+                "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    with override_settings(STORAGES=storages):
+        yield

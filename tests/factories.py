@@ -83,3 +83,19 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.LazyFunction(lambda: make_password(PASSWORD))
     role = Role.VILLAGE_OPERATOR
     area_id = VILLAGE
+
+
+def _family_in(code: str) -> Family:
+    family = FamilyFactory(village=village(code))
+    MemberFactory(family=family)
+    return family
+
+
+# For the API scope matrix: how to make one object of each API model inside a given village.
+# A new API endpoint whose model is missing here fails tests/api/test_scope_matrix.py on purpose.
+OBJECT_IN_VILLAGE = {
+    Region: lambda code: Region.objects.get(code=code),
+    Family: _family_in,
+    Member: lambda code: _family_in(code).members.get(),
+    DesilRanking: lambda code: DesilRankingFactory(family=FamilyFactory(village=village(code))),
+}

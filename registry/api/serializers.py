@@ -1,0 +1,46 @@
+"""Serializers of the register for the REST API (read side)."""
+from rest_framework import serializers
+
+from registry.models import DesilRanking, Family, Member, Region
+
+
+class RegionSerializer(serializers.ModelSerializer):
+    level_display = serializers.CharField(source="get_level_display", read_only=True)
+
+    class Meta:
+        model = Region
+        fields = ["code", "name", "level", "level_display", "parent"]
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Member
+        fields = ["id", "nik", "name", "sex", "birth_place", "birth_date", "relationship", "education",
+                  "occupation", "disability", "life_status"]
+
+
+class DesilRankingSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DesilRanking
+        fields = ["period", "desil", "score", "source"]
+
+
+HOUSING_FIELDS = [
+    "house_ownership", "floor_area_m2", "floor_type", "wall_type", "roof_type", "water_source", "lighting",
+    "cooking_fuel", "toilet", "has_lpg_large", "has_refrigerator", "has_air_conditioner", "has_water_heater",
+    "has_flat_tv", "has_gold", "has_computer", "has_motorcycle", "has_car", "has_boat", "has_land",
+    "has_livestock",
+]
+
+
+class FamilySerializer(serializers.ModelSerializer):
+    village_name = serializers.CharField(source="village.name", read_only=True)
+    members = MemberSerializer(many=True, read_only=True)
+    desil_history = DesilRankingSerializer(source="desil_rankings", many=True, read_only=True)
+
+    class Meta:
+        model = Family
+        fields = ["id", "kk_number", "central_id", "origin", "village", "village_name", "dusun", "rt", "rw",
+                  "address", "latitude", "longitude", *HOUSING_FIELDS, "desil", "version", "members",
+                  "desil_history", "updated_at"]
+        read_only_fields = fields
