@@ -42,12 +42,12 @@ def test_changed_name_is_updated_not_duplicated(tmp_path):
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        ("code,name\n97,Provinsi Baru\n97.01,Kab Baru\n97.01.9,Bad\n", "Row 4, field 'code'"),
-        ("code,name\n97,Provinsi Baru\n97.01,\n", "Row 3, field 'name'"),
-        ("code,name\n97,Provinsi Baru\n97,Lagi\n", "already appears in row 2"),
-        ("code,name\n97,Provinsi Baru\n97.01.01,Tanpa Kabupaten\n", "parent region 97.01"),
-        ("kode;nama\n97;X\n", "Row 1"),
-        ("code,name\n97,Provinsi Baru,extra\n", "Row 2: expected 2 columns"),
+        ("code,name\n97,Provinsi Baru\n97.01,Kab Baru\n97.01.9,Bad\n", "Baris 4, kolom 'code'"),
+        ("code,name\n97,Provinsi Baru\n97.01,\n", "Baris 3, kolom 'name'"),
+        ("code,name\n97,Provinsi Baru\n97,Lagi\n", "sudah ada di baris 2"),
+        ("code,name\n97,Provinsi Baru\n97.01.01,Tanpa Kabupaten\n", "wilayah induk 97.01"),
+        ("kode;nama\n97;X\n", "Baris 1"),
+        ("code,name\n97,Provinsi Baru,extra\n", "Baris 2: seharusnya 2 kolom"),
     ],
 )
 def test_bad_row_is_named_and_nothing_is_written(tmp_path, content, expected):
@@ -60,10 +60,10 @@ def test_bad_row_is_named_and_nothing_is_written(tmp_path, content, expected):
 
 
 def test_command_reports_bad_file_as_command_error(tmp_path):
-    with pytest.raises(CommandError, match="Nothing was written"):
+    with pytest.raises(CommandError, match="Tidak ada yang disimpan"):
         call_command("load_regions", str(write(tmp_path, "code,name\nXX,Bad\n")))
 
 
 def test_missing_file_gives_clear_error(tmp_path):
-    with pytest.raises(CommandError, match="Cannot open region file"):
+    with pytest.raises(CommandError, match="tidak dapat dibuka"):
         call_command("load_regions", str(tmp_path / "missing.csv"))

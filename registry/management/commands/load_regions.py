@@ -2,6 +2,7 @@
 import time
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 from registry.services import BUNDLED_REGIONS_CSV, RegionFileError, regions_load
 
@@ -20,7 +21,7 @@ class Command(BaseCommand):
         try:
             result = regions_load(path=path, only=only)
         except RegionFileError as exc:
-            raise CommandError(f"{exc} Nothing was written.") from None
+            raise CommandError(_("%(error)s Nothing was written.") % {"error": exc}) from None
         levels = ", ".join(f"level {k}: {v}" for k, v in sorted(result.by_level.items()))
         self.stdout.write(
             f"Regions read: {result.read} ({levels}); created {result.created}, updated {result.updated}, "
