@@ -45,7 +45,7 @@ bench: venv
 	$(PY) -m benchmarks
 
 messages: venv
-	cd $(CURDIR) && $(PY) manage.py makemessages -l id --ignore=.venv --ignore=tests --no-obsolete
+	$(PY) manage.py makemessages -l id --ignore=.venv --ignore=tests --ignore=node_modules --no-obsolete
 	$(PY) manage.py compilemessages -l id --ignore=.venv
 
 clean:
