@@ -51,6 +51,15 @@ class Region(models.Model):
             return ""
         return {"1": _("Kelurahan"), "2": _("Desa"), "3": _("Desa adat")}.get(self.code[9], "")
 
+    @property
+    def display_name(self) -> str:
+        """How people name the region: "Kecamatan Meranti", "Desa Meranti"; regency names carry their kind."""
+        if self.level == self.Level.DISTRICT:
+            return f"{_('Kecamatan')} {self.name}"
+        if self.level == self.Level.VILLAGE and self.village_kind:
+            return f"{self.village_kind} {self.name}"
+        return self.name
+
     def contains(self, code: str) -> bool:
         return code == self.code or code.startswith(self.code + ".")
 
@@ -211,6 +220,14 @@ class Family(models.Model):
 
     def __str__(self):
         return self.kk_number
+
+    ASSET_FIELDS = ("has_lpg_large", "has_refrigerator", "has_air_conditioner", "has_water_heater", "has_flat_tv",
+                    "has_gold", "has_computer", "has_motorcycle", "has_car", "has_boat", "has_land",
+                    "has_livestock")
+
+    def asset_labels(self) -> list[str]:
+        """The names of the assets the family owns, for display."""
+        return [str(self._meta.get_field(name).verbose_name) for name in self.ASSET_FIELDS if getattr(self, name)]
 
 
 class Member(models.Model):

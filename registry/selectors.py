@@ -1,33 +1,149 @@
 """Reads of the register, with the user's area scope already applied."""
-from django.db.models import Count, Prefetch, Q
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db.models import Count, F, OuterRef, Prefetch, Q, Subquery
+from django.db.models.functions import Coalesce, Substr
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
 
 from accounts.scope import get_scoped_or_404, scope_queryset
 
-from .models import Family, Member
+from .models import DesilRanking, Family, Member, Region
+
+AID_BAND_MAX_DESIL = 4
 
 
 def family_list(*, user):
-    return scope_queryset(user, Family.objects.select_related("village"))
+    """Families in the user's area with their head's name and the number of living members."""
+    head = Member.objects.filter(family=OuterRef("pk"), relationship=Member.Relationship.HEAD).order_by("id")
+    living = (Member.objects.filter(family=OuterRef("pk"), life_status=Member.LifeStatus.PRESENT)
+              .order_by().values("family").annotate(n=Count("id")).values("n"))
+    # Subqueries rather than a join with GROUP BY, so the paginator's COUNT(*) leaves them out.
+    return scope_queryset(user, Family.objects.select_related("village")).annotate(
+        head_name=Subquery(head.values("name")[:1]),
+        living_members=Coalesce(Subquery(living), 0),
+    )
 
 
 def family_get(*, user, pk: int) -> Family:
     queryset = Family.objects.select_related("village__parent__parent").prefetch_related(
         Prefetch("members", queryset=Member.objects.order_by("birth_date")),
-        "desil_rankings",
+        Prefetch("desil_rankings", queryset=DesilRanking.objects.order_by("-period")),
     )
     return get_scoped_or_404(user, queryset, pk=pk)
 
 
+# A village picker longer than this is no help; above it the page asks for a region code instead.
+VILLAGE_PICKER_LIMIT = 1000
+
+
+def villages_in_scope(*, user) -> list[Region] | None:
+    """The villages a user may pick from, or None when the area holds too many for a picker."""
+    villages = list(scope_queryset(user, Region.objects.filter(level=Region.Level.VILLAGE))
+                    .only("code", "name")[:VILLAGE_PICKER_LIMIT + 1])
+    return None if len(villages) > VILLAGE_PICKER_LIMIT else villages
+
+
+def _bars(counts: dict) -> list[dict]:
+    top = max([counts.get(d, 0) for d in range(1, 11)] + [1])
+    return [{"desil": d, "count": counts.get(d, 0), "percent": round(100 * counts.get(d, 0) / top)}
+            for d in range(1, 11)]
+
+
 def area_summary(*, user) -> dict:
+    """Families, living members and families per desil in the user's area (three queries)."""
     families = scope_queryset(user, Family.objects.all())
-    members = scope_queryset(user, Member.objects.all())
-    totals = families.aggregate(families=Count("id"), aid_band=Count("id", filter=Q(desil__lte=4)))
+    members = scope_queryset(user, Member.objects.filter(life_status=Member.LifeStatus.PRESENT))
     by_desil = dict(families.values_list("desil").annotate(n=Count("id")).order_by("desil"))
+    total = sum(by_desil.values())
     return {
         "area": user.area,
-        "families": totals["families"],
-        "families_desil_1_4": totals["aid_band"],
-        "members": members.filter(life_status=Member.LifeStatus.PRESENT).count(),
+        "families": total,
+        "families_desil_1_4": sum(n for d, n in by_desil.items() if d is not None and d <= AID_BAND_MAX_DESIL),
+        "members": members.count(),
         "by_desil": [(d, by_desil.get(d, 0)) for d in range(1, 11)],
+        "bars": _bars(by_desil),
         "unranked": by_desil.get(None, 0),
     }
+
+
+@dataclass
+class BreakdownRow:
+    label: str
+    families: int
+    aid_band: int
+    link: str = ""
+
+    @property
+    def share(self) -> int:
+        return round(100 * self.aid_band / self.families) if self.families else 0
+
+
+def area_breakdown(*, user) -> tuple[str, list[BreakdownRow]]:
+    """The user's area split one level down: kecamatan for a regency, villages for a kecamatan, dusun for
+    a village. Two queries whatever the size of the area."""
+    families = scope_queryset(user, Family.objects.all())
+    counts = {"aid_band": Count("id", filter=Q(desil__lte=AID_BAND_MAX_DESIL)), "families": Count("id")}
+    level = user.area.level if user.area else Region.Level.PROVINCE - 1
+    if level == Region.Level.VILLAGE:
+        rows = families.values("dusun").annotate(**counts).order_by("dusun")
+        return _("By dusun"), [BreakdownRow(r["dusun"] or "-", r["families"], r["aid_band"]) for r in rows]
+    child_length = {Region.Level.PROVINCE - 1: 2, Region.Level.PROVINCE: 5, Region.Level.REGENCY: 8,
+                    Region.Level.DISTRICT: 13}[level]
+    rows = list(families.annotate(child=Substr(F("village_id"), 1, child_length))
+                .values("child").annotate(**counts).order_by("child"))
+    names = dict(Region.objects.filter(code__in=[r["child"] for r in rows]).values_list("code", "name"))
+    title = {Region.Level.REGENCY: _("By kecamatan"), Region.Level.DISTRICT: _("By village")}.get(
+        level, _("By region"))
+    family_list_url = reverse("family-list")
+    return title, [
+        BreakdownRow(f"{r['child']} {names.get(r['child'], '')}", r["families"], r["aid_band"],
+                     link=f"{family_list_url}?{urlencode({'area': r['child']})}")
+        for r in rows
+    ]
+
+
+@dataclass
+class AuditEntry:
+    when: object
+    who: str
+    action: str
+    subject: str
+    reason: str = ""
+    changes: list[tuple[str, object, object]] = field(default_factory=list)
+
+
+def _entries(records, subject_of) -> list[AuditEntry]:
+    entries, previous = [], {}
+    actions = {"+": _("created"), "~": _("changed"), "-": _("deleted")}
+    for record in sorted(records, key=lambda r: (r.history_date, r.history_id)):
+        before = previous.get(record.id)
+        changes = []
+        if before is not None and record.history_type == "~":
+            delta = record.diff_against(before)
+            for change in delta.changes:
+                model_field = record.instance_type._meta.get_field(change.field)
+                shown = dict(model_field.flatchoices) if model_field.choices else {}
+                changes.append((str(model_field.verbose_name), shown.get(change.old, change.old),
+                                shown.get(change.new, change.new)))
+        previous[record.id] = record
+        if record.history_type == "~" and not changes:
+            continue  # a save that changed nothing visible
+        user = record.history_user
+        entries.append(AuditEntry(
+            when=record.history_date, who=(user.get_full_name() or user.username) if user else _("system"),
+            action=actions[record.history_type], subject=subject_of(record),
+            reason=record.history_change_reason or "", changes=changes))
+    return entries
+
+
+def family_audit_trail(family: Family) -> list[AuditEntry]:
+    """Who changed what on the family card and its members, newest first (two queries)."""
+    family_records = family.history.select_related("history_user")
+    member_records = Member.history.filter(family_id=family.pk).select_related("history_user")
+    entries = _entries(family_records, lambda r: _("Family card"))
+    entries += _entries(member_records, lambda r: f"{r.name} ({r.nik})")
+    return sorted(entries, key=lambda e: e.when, reverse=True)

@@ -126,3 +126,111 @@ def desil_record(*, family: Family, period: dt.date, desil: int, score=None, sou
         Family.objects.filter(pk=family.pk).update(desil=latest)
         family.desil = latest
     return ranking
+
+
+@dataclass
+class DemoSeedResult:
+    families: int
+    members: int
+    rankings: int
+    villages: int
+    removed: int
+    busiest_village: str
+    by_desil: dict
+
+
+@transaction.atomic
+def demo_seed(*, regency: str, households: int, seed: int, as_of: dt.date, periods: int = 3) -> DemoSeedResult:
+    """Replace the demo families of ``regency`` with a freshly generated, deterministic population.
+
+    Only rows marked ``origin=demo`` are removed, so real data awal in the same regency is never touched.
+    Writes are bulk inserts; the families' creation is recorded once in the audit history.
+    """
+    from simple_history.utils import bulk_create_with_history
+
+    from .models import DesilRanking, Member
+    from .synthetic import generate_households
+
+    if not Region.objects.filter(code=regency, level=Region.Level.REGENCY).exists():
+        raise RegionFileError(_("Regency %(code)s is not loaded; run load_regions first.") % {"code": regency})
+    villages = list(Region.objects.filter(code__startswith=regency + ".", level=Region.Level.VILLAGE)
+                    .values_list("code", "name"))
+    if not villages:
+        raise RegionFileError(_("Regency %(code)s has no villages.") % {"code": regency})
+    removed = _demo_remove(regency)
+    generated = generate_households(villages, households, seed, as_of=as_of, periods=periods)
+
+    family_fields = {f.name for f in Family._meta.get_fields()}
+    families = [
+        Family(kk_number=g.kk_number, central_id=g.central_id, origin=Family.Origin.DEMO,
+               village_id=g.village_code, dusun=g.dusun, rt=g.rt, rw=g.rw, address=g.address, desil=g.desil,
+               **{k: v for k, v in g.attrs.items() if k in family_fields})
+        for g in generated
+    ]
+    bulk_create_with_history(families, Family, batch_size=BATCH_SIZE, default_change_reason="seed_demo")
+    # bulk_create_with_history does not hand back primary keys on every backend: read them by KK number.
+    ids = dict(Family.objects.filter(origin=Family.Origin.DEMO, village__pk__startswith=regency + ".")
+               .values_list("kk_number", "id"))
+    members, rankings = [], []
+    for g in generated:
+        family_id = ids[g.kk_number]
+        members.extend(Member(family_id=family_id, **vars(m)) for m in g.members)
+        rankings.extend(DesilRanking(family_id=family_id, period=period, desil=desil, score=score, source="demo")
+                        for period, desil, score in g.desil_history)
+    bulk_create_with_history(members, Member, batch_size=BATCH_SIZE, default_change_reason="seed_demo")
+    DesilRanking.objects.bulk_create(rankings, batch_size=BATCH_SIZE)
+
+    per_village: dict[str, int] = {}
+    by_desil = dict.fromkeys(range(1, 11), 0)
+    for g in generated:
+        per_village[g.village_code] = per_village.get(g.village_code, 0) + 1
+        by_desil[g.desil] += 1
+    return DemoSeedResult(
+        families=len(families), members=len(members), rankings=len(rankings), villages=len(per_village),
+        removed=removed, busiest_village=max(sorted(per_village), key=per_village.get), by_desil=by_desil,
+    )
+
+
+def _demo_remove(regency: str) -> int:
+    """Delete the regency's demo families with everything hanging off them, set-based.
+
+    The ORM's cascade would load every row to send delete signals (the audit history listens to them);
+    demo data is throw-away, so it goes with one statement per table. Demo families that a workflow
+    protects (a verification round, say) stop the reseed with a message instead.
+    """
+    from django.db import connection, models
+
+    from .models import Member
+
+    demo = Family.objects.filter(origin=Family.Origin.DEMO, village__pk__startswith=regency + ".")
+    n = demo.count()
+    if not n:
+        return 0
+    ids_sql, params = demo.values("id").query.sql_with_params()
+    member_ids_sql = f"SELECT id FROM {Member._meta.db_table} WHERE family_id IN ({ids_sql})"  # noqa: S608
+    statements = []
+    # Rows hanging off members first, then those hanging off families (members among them).
+    for model, key_sql in ((Member, member_ids_sql), (Family, ids_sql)):
+        for rel in model._meta.related_objects:
+            if not rel.one_to_many:
+                continue
+            if rel.on_delete is models.PROTECT:
+                lookup = f"{rel.field.name}__in" if model is Family else f"{rel.field.name}__family__in"
+                if rel.related_model._default_manager.filter(**{lookup: demo}).exists():
+                    raise RegionFileError(_(
+                        "The demo data of %(code)s is used by %(what)s; remove those first or seed another "
+                        "regency.") % {"code": regency, "what": rel.related_model._meta.verbose_name_plural})
+            statements.append(_delete_sql(rel.related_model._meta.db_table, rel.field.column, key_sql))
+    # Historical tables carry no foreign key constraint; the demo rows' audit history goes too.
+    statements.append(_delete_sql(Member.history.model._meta.db_table, "family_id", ids_sql))
+    statements.append(_delete_sql(Family.history.model._meta.db_table, "id", ids_sql))
+    statements.append(_delete_sql(Family._meta.db_table, "id", ids_sql))
+    with connection.cursor() as cursor:
+        for statement in statements:  # each holds the demo-family subquery exactly once
+            cursor.execute(statement, params)
+    return n
+
+
+def _delete_sql(table: str, column: str, subquery: str) -> str:
+    # Table and column names come from model metadata, never from input; values stay query parameters.
+    return f"DELETE FROM {table} WHERE {column} IN ({subquery})"  # noqa: S608

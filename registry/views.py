@@ -1,22 +1,39 @@
 """Register pages: the role home page and the family list/detail, all read through scoped selectors."""
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.shortcuts import render
 
 from . import selectors
+from .filters import FamilyFilter
+
+FAMILIES_PER_PAGE = 25
 
 
 @login_required
 def home(request):
-    return render(request, "registry/home.html", {"summary": selectors.area_summary(user=request.user)})
+    title, breakdown = selectors.area_breakdown(user=request.user)
+    return render(request, "registry/home.html", {
+        "summary": selectors.area_summary(user=request.user),
+        "breakdown_title": title,
+        "breakdown": breakdown,
+    })
 
 
 @login_required
 def family_list(request):
-    families = selectors.family_list(user=request.user)
-    return render(request, "registry/family_list.html", {"families": families[:50]})
+    family_filter = FamilyFilter(request.GET, queryset=selectors.family_list(user=request.user))
+    page = Paginator(family_filter.qs, FAMILIES_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "registry/family_list.html", {
+        "filter": family_filter, "page": page, "query": query.urlencode(),
+        "villages": selectors.villages_in_scope(user=request.user), "desil_choices": range(1, 11),
+    })
 
 
 @login_required
 def family_detail(request, pk: int):
     family = selectors.family_get(user=request.user, pk=pk)
-    return render(request, "registry/family_detail.html", {"family": family})
+    return render(request, "registry/family_detail.html", {
+        "family": family, "audit_trail": selectors.family_audit_trail(family),
+    })

@@ -5,6 +5,7 @@ from rest_framework import viewsets
 from rest_framework.filters import OrderingFilter, SearchFilter
 
 from dtsen_portal.api import ScopedQuerysetMixin, StableCursorPagination
+from registry.filters import FamilyFilter
 from registry.models import DesilRanking, Family, Member, Region
 
 from .serializers import FamilySerializer, RegionSerializer
@@ -24,16 +25,6 @@ class RegionViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
     filterset_fields = ["level", "parent"]
     search_fields = ["name", "=code"]
     lookup_value_regex = r"\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?"
-
-
-class FamilyFilter(filters.FilterSet):
-    village = filters.CharFilter(field_name="village_id")
-    desil = filters.NumberFilter()
-    desil_max = filters.NumberFilter(field_name="desil", lookup_expr="lte")
-
-    class Meta:
-        model = Family
-        fields = ["village", "dusun", "rt", "rw", "desil", "desil_max", "origin"]
 
 
 class FamilyViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):

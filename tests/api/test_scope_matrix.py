@@ -61,7 +61,7 @@ def test_every_endpoint_reads_through_the_area_scope(route, cls, basename, detai
 
 
 def _detail_url(basename, obj) -> str:
-    return reverse(f"{basename}-detail", kwargs={"pk": obj.pk})
+    return reverse(f"api:{basename}-detail", kwargs={"pk": obj.pk})
 
 
 DETAIL_VIEWSETS = sorted({(cls, basename) for _route, cls, basename, detail in ENDPOINTS if detail},
@@ -97,7 +97,7 @@ def test_list_never_contains_objects_of_another_area(cls, basename, role):
     client = APIClient()
     client.force_authenticate(UserFactory(role=role, area_id=ROLE_AREAS[role]))
     pk_name = model._meta.pk.name
-    ids, url, params = set(), reverse(f"{basename}-list"), {"page_size": 500}
+    ids, url, params = set(), reverse(f"api:{basename}-list"), {"page_size": 500}
     while url:  # walk every page: the outside object must be on none of them
         body = client.get(url, params).json()
         ids |= {str(item.get(pk_name)) for item in body["results"]}

@@ -1,0 +1,66 @@
+"""Admin of the register: families, members and desil rankings, scoped, with their audit history."""
+from django.contrib import admin
+from import_export import resources
+from import_export.admin import ExportMixin
+from simple_history.admin import SimpleHistoryAdmin
+
+from accounts.admin import ScopedAdminMixin
+
+from .models import DesilRanking, Family, Member
+
+
+class FamilyResource(resources.ModelResource):
+    class Meta:
+        model = Family
+        exclude = ["version"]
+
+
+class MemberInline(admin.TabularInline):
+    model = Member
+    extra = 0
+    fields = ["nik", "name", "sex", "birth_date", "relationship", "life_status"]
+    show_change_link = True
+
+
+class DesilRankingInline(admin.TabularInline):
+    model = DesilRanking
+    extra = 0
+    fields = ["period", "desil", "score", "source"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False  # desil comes from the centre's publications
+
+
+@admin.register(Family)
+class FamilyAdmin(ScopedAdminMixin, ExportMixin, SimpleHistoryAdmin):
+    resource_classes = [FamilyResource]
+    list_display = ["kk_number", "village", "dusun", "rt", "rw", "desil", "origin"]
+    list_filter = ["desil", "origin"]
+    list_select_related = ["village"]
+    search_fields = ["=kk_number", "=members__nik", "=central_id"]
+    autocomplete_fields = ["village"]
+    inlines = [MemberInline, DesilRankingInline]
+    readonly_fields = ["desil", "central_id", "origin"]
+    show_full_result_count = False
+
+
+@admin.register(Member)
+class MemberAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
+    list_display = ["nik", "name", "sex", "birth_date", "relationship", "life_status", "family"]
+    list_filter = ["life_status", "sex", "relationship"]
+    list_select_related = ["family"]
+    search_fields = ["=nik", "name", "=family__kk_number"]
+    raw_id_fields = ["family"]
+    show_full_result_count = False
+
+
+@admin.register(DesilRanking)
+class DesilRankingAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    list_display = ["family", "period", "desil", "score", "source"]
+    list_filter = ["period", "desil", "source"]
+    list_select_related = ["family"]
+    search_fields = ["=family__kk_number"]
+    raw_id_fields = ["family"]
+    show_full_result_count = False

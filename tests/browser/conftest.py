@@ -1,0 +1,72 @@
+"""Headless Chromium (the OS package, never a downloaded browser) driven by Playwright against live_server."""
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+# Playwright's sync API runs an event loop in this thread; the test's own ORM calls are still synchronous.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
+                 "--no-first-run", "--disable-component-update", "--disable-sync"]
+
+
+def chromium_path() -> str | None:
+    return os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    path = chromium_path()
+    if not path:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true but no chromium: browser journeys must run (apt-get install chromium).")
+        pytest.skip("no chromium on this machine (CI installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def regions(transactional_db):
+    # live_server tests run outside the per-test transaction, so the region tree is loaded for each.
+    from registry.services import regions_load
+    from tests.conftest import TEST_REGENCIES
+
+    regions_load(only=TEST_REGENCIES)
+
+
+def shoot(page, journey: str, step: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{journey}-{step}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+@pytest.fixture
+def open_page(browser, live_server):
+    contexts = []
+
+    def factory(*, phone: bool = False):
+        options = {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True} if phone \
+            else {"viewport": {"width": 1280, "height": 900}}
+        context = browser.new_context(base_url=live_server.url, locale="id-ID", **options)
+        contexts.append(context)
+        return context.new_page()
+
+    yield factory
+    for context in contexts:
+        context.close()
+
+
+def log_in(page, username: str, password: str):
+    page.goto("/akun/masuk/")
+    page.get_by_label("Nama pengguna").fill(username)
+    page.get_by_label("Kata sandi").fill(password)
+    page.get_by_role("button", name="Masuk").click()
+    page.wait_for_url("**/")

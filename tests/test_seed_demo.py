@@ -1,0 +1,97 @@
+"""seed_demo: a deterministic demo regency written in bulk, replacing only earlier demo data, with logins."""
+import datetime as dt
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.test import Client
+
+from accounts.models import Role, User
+from registry.models import DesilRanking, Family, Member
+
+from .factories import FamilyFactory, MemberFactory, village
+
+pytestmark = pytest.mark.django_db
+
+REGENCY = "12.72"  # Kota Pematangsiantar: small, so the test stays quick
+AS_OF = "2026-11-23"
+
+
+def seed(households=150, seed=11, password="demo-pass-123"):
+    out = io.StringIO()
+    call_command("seed_demo", regency=REGENCY, households=households, seed=seed, as_of=dt.date(2026, 11, 23),
+                 password=password, stdout=out)
+    return out.getvalue()
+
+
+def snapshot():
+    families = Family.objects.filter(village__pk__startswith=REGENCY + ".", origin=Family.Origin.DEMO)
+    return (
+        sorted(families.values_list("kk_number", "village_id", "dusun", "rt", "rw", "desil", "floor_type")),
+        sorted(Member.objects.filter(family__in=families).values_list("nik", "name", "birth_date", "life_status")),
+        sorted(DesilRanking.objects.filter(family__in=families).values_list("family__kk_number", "period", "desil")),
+    )
+
+
+def test_same_seed_twice_gives_identical_data_and_replaces_instead_of_adding():
+    seed()
+    first = snapshot()
+    seed()
+    assert snapshot() == first
+    assert Family.objects.filter(origin=Family.Origin.DEMO).count() == 150
+    assert len(first[2]) == 150 * 3  # three monthly publications each
+
+
+def test_another_seed_gives_other_families():
+    seed(seed=11)
+    first = snapshot()
+    seed(seed=12)
+    assert snapshot()[0] != first[0]
+
+
+def test_real_families_in_the_regency_are_left_alone():
+    real = FamilyFactory(village=village("12.72.01.1001"), origin=Family.Origin.CENTRAL)
+    MemberFactory(family=real)
+    seed()
+    seed(households=20)
+    assert Family.objects.filter(pk=real.pk).exists() and real.members.count() == 1
+    assert Family.objects.filter(origin=Family.Origin.DEMO).count() == 20
+
+
+def test_demo_data_carries_its_creation_in_the_audit_history():
+    seed(households=5)
+    family = Family.objects.filter(origin=Family.Origin.DEMO).first()
+    assert family.history.get().history_change_reason == "seed_demo"
+
+
+def test_one_account_per_role_is_printed_and_can_log_in():
+    out = seed(password="demo-pass-123")
+    users = {u.username: u for u in User.objects.select_related("area")}
+    assert {users[n].role for n in ("operator", "kades", "pendamping", "dinsos", "admin")} == set(Role.values)
+    assert users["operator"].area.level == 4 and users["pendamping"].area.level == 3
+    assert users["dinsos"].area_id == REGENCY and users["admin"].area is None
+    assert users["operator"].area_id.startswith(users["pendamping"].area_id + ".")
+    for name in ("operator", "kades", "pendamping", "dinsos", "admin"):
+        assert name in out
+        assert Client().login(username=name, password="demo-pass-123")
+    assert Family.objects.filter(village_id=users["operator"].area_id).exists()
+
+
+def test_random_passwords_are_printed_when_none_is_given():
+    out = io.StringIO()
+    call_command("seed_demo", regency=REGENCY, households=5, seed=1, stdout=out)
+    line = next(line for line in out.getvalue().splitlines() if line.strip().startswith("dinsos"))
+    password = line.split()[1]
+    assert Client().login(username="dinsos", password=password)
+
+
+@pytest.mark.parametrize("regency,message", [("99.99", "99.99"), ("12.09.08", "12.09.08")])
+def test_an_unknown_or_non_regency_code_is_refused_with_its_code_named(regency, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("seed_demo", regency=regency, households=5, seed=1, stdout=io.StringIO())
+    assert not Family.objects.exists()
+
+
+def test_zero_households_is_refused():
+    with pytest.raises(CommandError, match="--households"):
+        call_command("seed_demo", regency=REGENCY, households=0, seed=1, stdout=io.StringIO())

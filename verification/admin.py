@@ -1,0 +1,50 @@
+"""Admin of verification rounds: read mostly; state moves go through verification.services."""
+from django.contrib import admin
+
+from accounts.admin import ScopedAdminMixin
+
+from .models import RoundEvent, RoundFamily, VerificationRound
+
+
+class RoundEventInline(admin.TabularInline):
+    model = RoundEvent
+    extra = 0
+    fields = ["at", "from_state", "to_state", "actor", "note"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False  # the event log is insert-only, written by the services
+
+
+@admin.register(VerificationRound)
+class VerificationRoundAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    list_display = ["batch_ref", "village", "programme", "state", "deadline", "state_changed_at"]
+    list_filter = ["state", "programme"]
+    list_select_related = ["village"]
+    search_fields = ["=batch_ref", "=village__code", "village__name"]
+    readonly_fields = ["state", "public_id", "created_at", "state_changed_at"]
+    autocomplete_fields = ["village"]
+    inlines = [RoundEventInline]
+
+
+@admin.register(RoundFamily)
+class RoundFamilyAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    list_display = ["round", "family", "decision", "reason", "decided_by", "decided_at"]
+    list_filter = ["decision", "reason"]
+    list_select_related = ["round", "family", "decided_by"]
+    raw_id_fields = ["round", "family"]
+    readonly_fields = ["decided_by", "decided_at"]
+
+
+@admin.register(RoundEvent)
+class RoundEventAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    list_display = ["round", "from_state", "to_state", "actor", "at"]
+    list_select_related = ["round", "actor"]
+    readonly_fields = ["round", "from_state", "to_state", "actor", "note", "at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
