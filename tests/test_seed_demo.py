@@ -14,10 +14,10 @@ from .factories import FamilyFactory, MemberFactory, village
 pytestmark = pytest.mark.django_db
 
 REGENCY = "12.72"  # Kota Pematangsiantar: small, so the test stays quick
-AS_OF = "2026-11-23"
+DEMO_PASSWORD = "demo-pass-123"  # noqa: S105 - a test fixture, not a secret
 
 
-def seed(households=150, seed=11, password="demo-pass-123"):
+def seed(households=150, seed=11, password=DEMO_PASSWORD):
     out = io.StringIO()
     call_command("seed_demo", regency=REGENCY, households=households, seed=seed, as_of=dt.date(2026, 11, 23),
                  password=password, stdout=out)
@@ -65,7 +65,7 @@ def test_demo_data_carries_its_creation_in_the_audit_history():
 
 
 def test_one_account_per_role_is_printed_and_can_log_in():
-    out = seed(password="demo-pass-123")
+    out = seed(password=DEMO_PASSWORD)
     users = {u.username: u for u in User.objects.select_related("area")}
     assert {users[n].role for n in ("operator", "kades", "pendamping", "dinsos", "admin")} == set(Role.values)
     assert users["operator"].area.level == 4 and users["pendamping"].area.level == 3
@@ -73,7 +73,7 @@ def test_one_account_per_role_is_printed_and_can_log_in():
     assert users["operator"].area_id.startswith(users["pendamping"].area_id + ".")
     for name in ("operator", "kades", "pendamping", "dinsos", "admin"):
         assert name in out
-        assert Client().login(username=name, password="demo-pass-123")
+        assert Client().login(username=name, password=DEMO_PASSWORD)
     assert Family.objects.filter(village_id=users["operator"].area_id).exists()
 
 
