@@ -7,6 +7,7 @@ A bad value fails at start-up with a clear message; secrets have no default outs
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -141,6 +142,17 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
+CENTRAL_PULL_MINUTES = env.int("CENTRAL_PULL_MINUTES", default=5)
+# The beat scheduler copies these into django-celery-beat's tables, where staff can pause or change them.
+CELERY_BEAT_SCHEDULE = {
+    "central-pull-batches": {"task": "central.pull_batches", "schedule": CENTRAL_PULL_MINUTES * 60},
+    "central-push-submissions": {"task": "central.push_submissions", "schedule": CENTRAL_PULL_MINUTES * 60},
+    "central-pull-determinations": {"task": "central.pull_determinations", "schedule": 15 * 60},
+    # The centre publishes desil on the 20th; look hourly that day and the next in case it comes late.
+    "central-pull-desil": {"task": "central.pull_desil",
+                           "schedule": crontab(minute=10, hour="6-23", day_of_month="20,21")},
+}
 
 # The central DTSEN/Pusdatin endpoint (the mock in development and tests).
 CENTRAL_API_URL = env.str("CENTRAL_API_URL", default="http://127.0.0.1:8765")

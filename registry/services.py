@@ -234,3 +234,15 @@ def _demo_remove(regency: str) -> int:
 def _delete_sql(table: str, column: str, subquery: str) -> str:
     # Table and column names come from model metadata, never from input; values stay query parameters.
     return f"DELETE FROM {table} WHERE {column} IN ({subquery})"  # noqa: S608
+
+
+def desil_refresh_current(family_ids) -> int:
+    """Make each family's current desil its latest ranking again, after rankings were written in bulk."""
+    from .models import DesilRanking
+
+    latest: dict[int, int] = {}
+    for family_id, desil in (DesilRanking.objects.filter(family_id__in=family_ids)
+                             .order_by("family_id", "-period").values_list("family_id", "desil")):
+        latest.setdefault(family_id, desil)
+    return Family.objects.bulk_update([Family(pk=pk, desil=d) for pk, d in latest.items()], ["desil"],
+                                      batch_size=BATCH_SIZE)

@@ -34,3 +34,12 @@ def _plain_static_storage():
                 "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
     with override_settings(STORAGES=storages):
         yield
+
+
+@pytest.fixture
+def regions(transactional_db):
+    """For tests that other processes must see (live server, Celery worker): committed data, so the
+    region tree is loaded for each such test (the flush after it empties every table)."""
+    from registry.services import regions_load
+
+    regions_load(only=TEST_REGENCIES)

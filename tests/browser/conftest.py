@@ -32,15 +32,6 @@ def browser():
         instance.close()
 
 
-@pytest.fixture
-def regions(transactional_db):
-    # live_server tests run outside the per-test transaction, so the region tree is loaded for each.
-    from registry.services import regions_load
-    from tests.conftest import TEST_REGENCIES
-
-    regions_load(only=TEST_REGENCIES)
-
-
 def shoot(page, journey: str, step: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{journey}-{step}.png"

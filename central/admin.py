@@ -1,0 +1,52 @@
+"""Admin of the central sync's records (read only: the sync writes them)."""
+from django.contrib import admin
+
+from accounts.admin import ScopedAdminMixin
+
+from .models import CentralBatch, DesilPublication, DownloadedPage, Submission, SyncCursor
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(CentralBatch)
+class CentralBatchAdmin(ScopedAdminMixin, ReadOnlyAdmin):
+    list_display = ["batch_id", "regency_code", "programme", "state", "pages_done", "page_count", "family_count",
+                    "attempts", "ingested_at"]
+    list_filter = ["state", "programme"]
+    search_fields = ["=batch_id", "=regency_code"]
+
+
+@admin.register(Submission)
+class SubmissionAdmin(ScopedAdminMixin, ReadOnlyAdmin):
+    list_display = ["round", "state", "receipt_id", "attempts", "sent_at", "acknowledged_at"]
+    list_filter = ["state"]
+    list_select_related = ["round"]
+
+
+@admin.register(DesilPublication)
+class DesilPublicationAdmin(ReadOnlyAdmin):
+    list_display = ["period", "state", "row_count", "rows_applied", "attempts", "applied_at"]
+
+
+@admin.register(DownloadedPage)
+class DownloadedPageAdmin(ReadOnlyAdmin):
+    list_display = ["stream", "ref", "number", "checksum", "fetched_at"]
+    list_filter = ["stream"]
+    exclude = ["rows"]  # pages can hold thousands of families
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+
+@admin.register(SyncCursor)
+class SyncCursorAdmin(ReadOnlyAdmin):
+    list_display = ["stream", "cursor", "updated_at"]
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser

@@ -1,0 +1,145 @@
+"""The one HTTP client for the central DTSEN/Pusdatin service (the mock in development and tests).
+
+Transient trouble (timeouts, dropped connections, 5xx, 429, a truncated or unparsable answer, a page that
+is not the one asked for or fails its checksum) is retried here with exponential backoff and full jitter,
+so the Celery tasks and ``sync_central`` behave the same. When the attempts run out the client raises
+``CentralUnavailable`` and the caller records the error and tries again later; a refusal that retrying
+cannot fix (4xx) raises ``CentralRefused``.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import requests
+from django.conf import settings
+
+from .protocol import checksum
+
+log = logging.getLogger(__name__)
+
+TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
+
+
+class CentralError(Exception):
+    """Something went wrong talking to the centre."""
+
+
+class CentralUnavailable(CentralError):
+    """The centre did not answer usefully within the retry budget; try again later."""
+
+
+class CentralRefused(CentralError):
+    """The centre refused the request (4xx); retrying the same request will not help."""
+
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(f"{status} {code}: {message}")
+        self.status, self.code, self.message = status, code, message
+
+
+class CentralBadData(CentralError):
+    """The centre kept sending data that fails its own checksum: hold the batch, do not apply it."""
+
+
+class _Retry(Exception):
+    """A problem with one answer; the request is tried again. ``data`` marks a content problem
+    (wrong page, bad checksum) rather than a transport one."""
+
+    def __init__(self, message: str, data: bool = False):
+        super().__init__(message)
+        self.data = data
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 8
+    base_delay: float = 0.2
+    max_delay: float = 10.0
+
+    def delay(self, attempt: int) -> float:
+        # Full jitter: spreads retries of many workers so they do not hit a recovering centre together.
+        return random.uniform(0, min(self.max_delay, self.base_delay * 2 ** attempt))
+
+
+class CentralClient:
+    def __init__(self, base_url: str | None = None, token: str | None = None, timeout: float | None = None,
+                 policy: RetryPolicy | None = None, sleep: Callable[[float], None] = time.sleep):
+        self.base_url = (base_url or settings.CENTRAL_API_URL).rstrip("/")
+        self.timeout = timeout or settings.CENTRAL_API_TIMEOUT
+        self.policy = policy or RetryPolicy()
+        self.sleep = sleep
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {token if token is not None else settings.CENTRAL_API_TOKEN}"
+        self.session.headers["Accept"] = "application/json"
+
+    # -- transport -------------------------------------------------------------------------------------
+    def _once(self, method: str, path: str, **kwargs) -> tuple[int, dict]:
+        try:
+            response = self.session.request(method, self.base_url + path, timeout=self.timeout, **kwargs)
+            body = response.json() if response.content else {}
+        except (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError, ValueError) as exc:
+            # ValueError: a truncated or garbled body that is not JSON.
+            raise _Retry(f"{type(exc).__name__}: {exc}") from None
+        if response.status_code in TRANSIENT_STATUS:
+            raise _Retry(f"HTTP {response.status_code}")
+        if response.status_code >= 400:
+            raise CentralRefused(response.status_code, str(body.get("code", "")), str(body.get("message", "")))
+        return response.status_code, body
+
+    def request(self, method: str, path: str, *, check: Callable[[dict], None] | None = None,
+                **kwargs) -> dict:
+        """One logical request, retried until it succeeds, is refused, or the attempts run out."""
+        last, data_problem = "", False
+        for attempt in range(self.policy.attempts):
+            try:
+                _status, body = self._once(method, path, **kwargs)
+                if check:
+                    check(body)
+                return body
+            except _Retry as exc:
+                last, data_problem = str(exc), exc.data
+                log.info("central %s %s: %s (attempt %d)", method, path, last, attempt + 1)
+                if attempt + 1 < self.policy.attempts:
+                    self.sleep(self.policy.delay(attempt))
+        error = CentralBadData if data_problem else CentralUnavailable
+        raise error(f"{method} {path}: {last} after {self.policy.attempts} attempts")
+
+    # -- the centre's API ------------------------------------------------------------------------------
+    def batches(self, *, since: str = "", regency: str = "", limit: int = 100) -> dict:
+        params = {"limit": limit, **({"since": since} if since else {}), **({"regency": regency} if regency else {})}
+        return self.request("GET", "/v1/batches", params=params)
+
+    def batch_page(self, batch_id: str, number: int) -> dict:
+        return self.request("GET", f"/v1/batches/{batch_id}/pages/{number}",
+                            check=_page_check(number, "families"))
+
+    def submit(self, *, idempotency_key: str, payload: dict) -> dict:
+        return self.request("POST", "/v1/submissions", json=payload, headers={"Idempotency-Key": idempotency_key})
+
+    def submission(self, receipt_id: str) -> dict:
+        return self.request("GET", f"/v1/submissions/{receipt_id}")
+
+    def determinations(self, *, since: str = "", regency: str = "", limit: int = 500) -> dict:
+        params = {"limit": limit, **({"since": since} if since else {}), **({"regency": regency} if regency else {})}
+        return self.request("GET", "/v1/determinations", params=params)
+
+    def desil_publications(self, *, since: str = "", limit: int = 50) -> dict:
+        return self.request("GET", "/v1/desil/publications", params={"limit": limit, **({"since": since} if since
+                                                                                      else {})})
+
+    def desil_page(self, period: str, number: int) -> dict:
+        return self.request("GET", f"/v1/desil/publications/{period}/pages/{number}", check=_page_check(number, "rows"))
+
+
+def _page_check(number: int, key: str) -> Callable[[dict], None]:
+    def check(body: dict) -> None:
+        # A page served twice, out of order or corrupted in transit is simply asked for again.
+        if body.get("page") != number:
+            raise _Retry(f"asked for page {number}, got page {body.get('page')}")
+        if checksum(body.get(key)) != body.get("checksum"):
+            raise _Retry(f"page {number}: checksum does not match its content", data=True)
+    return check

@@ -1,0 +1,75 @@
+"""Celery tasks of the central sync: thin wrappers over ``central.services`` with retries.
+
+Each task is idempotent and acknowledged late, so a worker lost mid-task means the task runs again and
+finds the work done or half-done (stored pages, committed keys), never doubled. When the centre stays
+unreachable beyond the client's own retries, the task itself retries with exponential backoff and jitter.
+"""
+from celery import shared_task
+from django.core.cache import cache
+
+from . import services
+from .client import CentralClient, CentralUnavailable
+
+TASK_RETRY = {
+    "autoretry_for": (CentralUnavailable,),
+    "retry_backoff": 5,
+    "retry_backoff_max": 600,
+    "retry_jitter": True,
+    "max_retries": 10,
+    "acks_late": True,
+}
+LOCK_SECONDS = 3600
+
+
+def _exclusive(name: str):
+    """One worker at a time per batch: a second copy of the task (from the next periodic pull) skips."""
+    return cache.add(f"central-lock:{name}", 1, LOCK_SECONDS)
+
+
+def _release(name: str) -> None:
+    cache.delete(f"central-lock:{name}")
+
+
+@shared_task(name="central.pull_batches", **TASK_RETRY)
+def pull_batches(regency: str = "") -> dict:
+    new = services.batches_discover(client=CentralClient(), regency=regency)
+    pending = services.batches_pending()
+    for batch_pk in pending:
+        sync_batch.delay(batch_pk)
+    return {"batches_new": len(new), "queued": len(pending)}
+
+
+@shared_task(name="central.sync_batch", **TASK_RETRY)
+def sync_batch(batch_pk: int) -> str:
+    if not _exclusive(f"batch:{batch_pk}"):
+        return "busy"
+    try:
+        return services.batch_sync(batch_pk=batch_pk, client=CentralClient()).state
+    finally:
+        _release(f"batch:{batch_pk}")
+
+
+@shared_task(name="central.push_submissions", **TASK_RETRY)
+def push_submissions() -> dict:
+    if not _exclusive("push"):
+        return {"busy": True}
+    try:
+        client = CentralClient()
+        return {**services.submissions_push(client=client), **services.submissions_check(client=client)}
+    finally:
+        _release("push")
+
+
+@shared_task(name="central.pull_determinations", **TASK_RETRY)
+def pull_determinations(regency: str = "") -> dict:
+    return services.determinations_pull(client=CentralClient(), regency=regency)
+
+
+@shared_task(name="central.pull_desil", **TASK_RETRY)
+def pull_desil() -> dict:
+    if not _exclusive("desil"):
+        return {"busy": True}
+    try:
+        return services.desil_pull(client=CentralClient())
+    finally:
+        _release("desil")

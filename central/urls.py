@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.sync_overview, name="sync-overview"),
+    path("sekarang/", views.sync_now, name="sync-now"),
+    path("batch/<int:pk>/", views.batch_detail, name="sync-batch"),
+    path("batch/<int:pk>/ulang/", views.batch_retry, name="sync-batch-retry"),
+]

@@ -1,0 +1,18 @@
+"""Admin of determinations (read only: they come from the centre)."""
+from django.contrib import admin
+
+from accounts.admin import ScopedAdminMixin
+
+from .models import Determination
+
+
+@admin.register(Determination)
+class DeterminationAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    list_display = ["determination_id", "programme", "period", "family", "village", "status", "received_at"]
+    list_filter = ["programme", "period", "status"]
+    list_select_related = ["family", "village"]
+    search_fields = ["=determination_id", "=central_id", "=family__kk_number"]
+    readonly_fields = [f for f in list_display if f != "family"] + ["central_id", "receipt_id", "family"]
+
+    def has_add_permission(self, request):
+        return False

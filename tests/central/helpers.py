@@ -1,0 +1,30 @@
+"""Building central batches in the portal's database without the mock, for ingest tests."""
+import datetime as dt
+
+from central.models import BatchState, CentralBatch, DownloadedPage
+from central.protocol import checksum, combined_checksum
+from registry.models import Region
+from registry.synthetic import generate_households
+
+AS_OF = dt.date(2026, 11, 23)
+
+
+def families_for(regency: str, households: int, seed: int) -> list[dict]:
+    villages = list(Region.objects.filter(code__startswith=regency + ".", level=Region.Level.VILLAGE)
+                    .values_list("code", "name"))
+    return [f.as_json() for f in generate_households(villages, households, seed, as_of=AS_OF)]
+
+
+def downloaded_batch(batch_id: str, families: list[dict], *, regency: str = "12.72", page_size: int = 40,
+                     programme: str = "PKH") -> CentralBatch:
+    """A batch whose pages are already downloaded and verified, ready to be applied."""
+    pages = [families[i:i + page_size] for i in range(0, len(families), page_size)]
+    sums = [checksum(page) for page in pages]
+    batch = CentralBatch.objects.create(
+        batch_id=batch_id, regency_code=regency, programme=programme, family_count=len(families),
+        member_count=sum(len(f["members"]) for f in families), page_size=page_size, page_count=len(pages),
+        checksum=combined_checksum(sums), state=BatchState.DOWNLOADED, pages_done=len(pages))
+    DownloadedPage.objects.bulk_create(
+        DownloadedPage.for_rows(stream="batch", ref=batch_id, number=n, checksum=s, rows=page)
+        for n, (page, s) in enumerate(zip(pages, sums, strict=True), start=1))
+    return batch
