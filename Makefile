@@ -8,7 +8,7 @@ DEMO_REGENCY ?= 12.09
 DEMO_HOUSEHOLDS ?= 3000
 DEMO_SEED ?= 2025
 
-.PHONY: run test lint bench venv migrate demo messages clean
+.PHONY: run test lint bench venv migrate demo messages clean mock
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ run: venv
 	@echo "Log in with one of the demo accounts printed above."
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
+# The mock central DTSEN service for the demo regency (a second terminal beside `make run`).
+mock: venv
+	$(PY) manage.py run_mock_central --port 8765 --data-dir .mock-central --regency $(DEMO_REGENCY) \
+		--households $(DEMO_HOUSEHOLDS) --seed $(DEMO_SEED)
+
 # The whole suite. With DATABASE_URL/CELERY_BROKER_URL set (PostgreSQL/Redis) it runs on them.
 test: export DJANGO_SECRET_KEY ?= test-only-secret-key-not-for-production
 test: export DJANGO_DEBUG ?= 0
@@ -45,8 +50,8 @@ bench: venv
 	$(PY) -m benchmarks
 
 messages: venv
-	$(PY) manage.py makemessages -l id --ignore=.venv --ignore=tests --ignore=node_modules --no-obsolete
+	$(PY) manage.py makemessages -l id --ignore=.venv --ignore=tests --ignore=node_modules --ignore=benchmarks --no-obsolete
 	$(PY) manage.py compilemessages -l id --ignore=.venv
 
 clean:
-	rm -rf $(VENV) db.sqlite3 staticfiles test-artifacts
+	rm -rf $(VENV) db.sqlite3 staticfiles test-artifacts .mock-central

@@ -20,6 +20,8 @@ class SyncCursor(models.Model):
     cursor = models.CharField(_("cursor"), max_length=100, blank=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
+    unscoped_reference_data = True  # national sync plumbing, no area's data; administrators only
+
     class Meta:
         verbose_name = _("sync cursor")
         verbose_name_plural = _("sync cursors")
@@ -126,6 +128,8 @@ class DownloadedPage(models.Model):
     body = models.TextField(_("rows (JSON)"))
     fetched_at = models.DateTimeField(_("fetched"), auto_now_add=True)
 
+    unscoped_reference_data = True  # raw transfer pages; never shown outside the superuser admin
+
     class Meta:
         ordering = ["stream", "ref", "number"]
         verbose_name = _("downloaded page")
@@ -161,6 +165,8 @@ class DesilPublication(models.Model):
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     last_error = models.TextField(_("last error"), blank=True)
     applied_at = models.DateTimeField(_("applied at"), null=True, blank=True)
+
+    unscoped_reference_data = True  # one national publication: dates and counts, no family's data
 
     class Meta:
         ordering = ["-period"]

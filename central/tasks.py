@@ -4,6 +4,8 @@ Each task is idempotent and acknowledged late, so a worker lost mid-task means t
 finds the work done or half-done (stored pages, committed keys), never doubled. When the centre stays
 unreachable beyond the client's own retries, the task itself retries with exponential backoff and jitter.
 """
+import logging
+
 from celery import shared_task
 from django.core.cache import cache
 
@@ -19,6 +21,20 @@ TASK_RETRY = {
     "acks_late": True,
 }
 LOCK_SECONDS = 3600
+log = logging.getLogger(__name__)
+
+
+def enqueue(task, *args) -> bool:
+    """Send a task from a page. In the in-process demo mode (no broker) the task runs right here; its
+    failure is already recorded on the batch or submission, so it is logged rather than breaking the page."""
+    try:
+        task.delay(*args)
+    except Exception:
+        if not task.app.conf.task_always_eager:
+            raise
+        log.warning("in-process task %s failed", task.name, exc_info=True)
+        return False
+    return True
 
 
 def _exclusive(name: str):

@@ -51,7 +51,7 @@ def batch_retry(request, pk: int):
     except ServiceError as exc:
         messages.error(request, str(exc))
     else:
-        tasks.sync_batch.delay(batch.pk)
+        tasks.enqueue(tasks.sync_batch, batch.pk)
         messages.success(request, _("Batch %(batch)s will be downloaded and applied again.") % {
             "batch": batch.batch_id})
     return redirect("sync-overview")
@@ -61,7 +61,7 @@ def batch_retry(request, pk: int):
 @require_POST
 def sync_now(request):
     _sync_staff(request.user)
-    tasks.pull_batches.delay()
-    tasks.push_submissions.delay()
+    tasks.enqueue(tasks.pull_batches)
+    tasks.enqueue(tasks.push_submissions)
     messages.success(request, _("Sync started: new batches are pulled and approved rounds are sent."))
     return redirect("sync-overview")

@@ -156,7 +156,8 @@ CELERY_BEAT_SCHEDULE = {
 
 # The central DTSEN/Pusdatin endpoint (the mock in development and tests).
 CENTRAL_API_URL = env.str("CENTRAL_API_URL", default="http://127.0.0.1:8765")
-CENTRAL_API_TOKEN = env.str("CENTRAL_API_TOKEN", default="")
+# In DEBUG the default matches the mock's own default token, so `make run` + `make mock` work untouched.
+CENTRAL_API_TOKEN = env.str("CENTRAL_API_TOKEN", default="mock-token" if DEBUG else "")
 CENTRAL_API_TIMEOUT = env.float("CENTRAL_API_TIMEOUT", default=10.0)
 
 REST_FRAMEWORK = {

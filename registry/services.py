@@ -158,7 +158,8 @@ def demo_seed(*, regency: str, households: int, seed: int, as_of: dt.date, perio
     if not villages:
         raise RegionFileError(_("Regency %(code)s has no villages.") % {"code": regency})
     removed = _demo_remove(regency)
-    generated = generate_households(villages, households, seed, as_of=as_of, periods=periods)
+    # Demo ids and serials keep clear of the (mock) centre's data awal for the same villages.
+    generated = generate_households(villages, households, seed, as_of=as_of, periods=periods, id_prefix="DEMO")
 
     family_fields = {f.name for f in Family._meta.get_fields()}
     families = [

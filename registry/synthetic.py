@@ -126,10 +126,13 @@ def publication_periods(as_of: dt.date, count: int) -> list[dt.date]:
 
 
 class _Numbering:
-    """Unique NIK/KK serials per 12-digit prefix (kecamatan + date), as the civil registry issues them."""
+    """Unique NIK/KK serials per 12-digit prefix (kecamatan + date), as the civil registry issues them.
 
-    def __init__(self):
-        self._next: dict[str, int] = defaultdict(lambda: 1)
+    ``base`` shifts the serials, so two populations of the same villages (the demo register and the mock
+    centre's data awal) never share a number."""
+
+    def __init__(self, base: int = 0):
+        self._next: dict[str, int] = defaultdict(lambda: base + 1)
 
     def issue(self, prefix: str) -> str:
         serial = self._next[prefix]
@@ -238,9 +241,11 @@ def _attrs(rng: random.Random, welfare: float, size: int) -> dict:
 
 def generate_households(
     villages: list[tuple[str, str]], households: int, seed: int, *, as_of: dt.date, periods: int = 3,
+    id_prefix: str = "DT", serial_base: int = 0,
 ) -> list[FamilyData]:
     """``households`` families spread over ``villages`` (code, name), the same for the same arguments.
 
+    Central ids are ``id_prefix`` + village digits + seed + index; NIK/KK serials start after ``serial_base``.
     Each family gets ``periods`` monthly desil publications ending at the latest 20th on or before
     ``as_of``; its ``desil`` is the latest one. Deciles are ranked over the whole generated population.
     """
@@ -249,7 +254,7 @@ def generate_households(
     if not villages:
         raise ValueError("no villages to put households in")
     rng = random.Random(seed)
-    numbers = _Numbering()
+    numbers = _Numbering(serial_base)
     villages = sorted(villages)
     # Larger villages get more families: weight villages unevenly but reproducibly.
     weights = [0.5 + rng.random() for _ in villages]
@@ -262,7 +267,7 @@ def generate_households(
         kk = numbers.issue(f"{code.replace('.', '')[:6]}{issued:%d%m%y}")
         rw = rng.randint(1, 6)
         families.append(FamilyData(
-            central_id=f"DT{code.replace('.', '')}{seed % 1000:03d}{index:07d}",
+            central_id=f"{id_prefix}{code.replace('.', '')}{seed % 1000:03d}{index:07d}",
             kk_number=kk, village_code=code, dusun=DUSUN[rw - 1], rw=f"{rw:03d}", rt=f"{rng.randint(1, 8):03d}",
             address=f"{rng.choice(STREETS)} No. {rng.randint(1, 150)}",
             attrs=_attrs(rng, welfare, len(members)), members=members,

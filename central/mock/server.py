@@ -27,6 +27,7 @@ from registry.synthetic import generate_households, publication_periods
 from .faults import Faults, FaultSettingsError
 from .store import DECISIONS, IdempotencyConflict, InvalidCursor, Store
 
+MOCK_SERIAL_BASE = 5000
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 MAX_BODY_BYTES = 50 * 1024 * 1024
@@ -95,7 +96,9 @@ class MockCentralServer(ThreadingHTTPServer):
         super().__init__(address, Handler)
 
     def publish_generated_batch(self, regency: str, programme: str, households: int, seed: int) -> dict:
-        families = generate_households(self.villages[regency], households, seed, as_of=dt.date.today())
+        # Serials from 5000 up: the centre's people never share a NIK/KK with a portal's seed_demo families.
+        families = generate_households(self.villages[regency], households, seed, as_of=dt.date.today(),
+                                       serial_base=MOCK_SERIAL_BASE)
         return self.store.publish_batch(regency, programme, families, self.page_size)
 
 
