@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("registry.urls")),
     path("akun/", include("accounts.urls")),
     path("sinkronisasi/", include("central.urls")),
+    path("verval/", include("verification.urls")),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),

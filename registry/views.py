@@ -3,6 +3,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import render
 
+from verification import selectors as verification_selectors
+
 from . import selectors
 from .filters import FamilyFilter
 
@@ -14,6 +16,7 @@ def home(request):
     title, breakdown = selectors.area_breakdown(user=request.user)
     return render(request, "registry/home.html", {
         "summary": selectors.area_summary(user=request.user),
+        "rounds": list(verification_selectors.round_list(user=request.user, open_only=True)[:10]),
         "breakdown_title": title,
         "breakdown": breakdown,
     })

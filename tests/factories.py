@@ -7,6 +7,7 @@ from django.contrib.auth.hashers import make_password
 
 from accounts.models import Role, User
 from registry.models import DesilRanking, Family, Member, Region
+from verification.models import RoundFamily, VerificationRound
 
 _serial = itertools.count(1)
 PASSWORD = "rahasia-uji-123"
@@ -99,3 +100,22 @@ OBJECT_IN_VILLAGE = {
     Member: lambda code: _family_in(code).members.get(),
     DesilRanking: lambda code: DesilRankingFactory(family=FamilyFactory(village=village(code))),
 }
+
+
+class RoundFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = VerificationRound
+
+    village = factory.LazyFunction(village)
+    batch_ref = factory.Sequence(lambda n: f"12.09-PKH-{n:04d}")
+    programme = "PKH"
+
+
+def round_with_families(n: int = 3, code: str = VILLAGE, **round_fields) -> VerificationRound:
+    """A round of ``n`` families (each with a head) in village ``code``."""
+    round_ = RoundFactory(village=village(code), **round_fields)
+    for _ in range(n):
+        family = FamilyFactory(village=round_.village)
+        MemberFactory(family=family)
+        RoundFamily.objects.create(round=round_, family=family)
+    return round_

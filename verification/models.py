@@ -144,6 +144,12 @@ class RoundFamily(models.Model):
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("decided by"), null=True,
                                    blank=True, on_delete=models.PROTECT, related_name="+")
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    evidence = models.FileField(_("evidence photo"), upload_to="evidence/%Y/%m/", blank=True)
+    is_proposal = models.BooleanField(_("proposal (usulan baru)"), default=False, db_index=True)
+    return_note = models.TextField(_("regency's note on this family"), blank=True)
+    # Optimistic locking: every change through the round bumps it; a form based on an older version is
+    # refused with a conflict message instead of overwriting someone else's work.
+    version = models.PositiveIntegerField(_("version"), default=1)
 
     area_scope_path = "round__village_id"
 
@@ -157,3 +163,82 @@ class RoundFamily(models.Model):
 
     def __str__(self):
         return f"{self.round_id}/{self.family_id}"
+
+
+class FieldCorrection(models.Model):
+    """One field of the register corrected during verification: before -> after, who, when. Insert-only."""
+
+    ADDED = "__added__"  # a member added to the card (a newborn, say)
+
+    entry = models.ForeignKey(RoundFamily, verbose_name=_("family in round"), on_delete=models.CASCADE,
+                              related_name="corrections")
+    member = models.ForeignKey("registry.Member", verbose_name=_("member"), null=True, blank=True,
+                               on_delete=models.SET_NULL, related_name="+")
+    member_label = models.CharField(_("member"), max_length=160, blank=True)
+    field = models.CharField(_("field"), max_length=40)
+    field_label = models.CharField(_("field name"), max_length=80)
+    old_value = models.TextField(_("before"), blank=True)
+    new_value = models.TextField(_("after"), blank=True)
+    corrected_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("by"), on_delete=models.PROTECT,
+                                     related_name="+")
+    corrected_at = models.DateTimeField(_("at"), auto_now_add=True)
+
+    area_scope_path = "entry__round__village_id"
+
+    class Meta:
+        ordering = ["entry_id", "corrected_at", "id"]
+        verbose_name = _("field correction")
+        verbose_name_plural = _("field corrections")
+
+    def __str__(self):
+        return f"{self.field}: {self.old_value} → {self.new_value}"
+
+
+class Musdesus(models.Model):
+    """The village deliberation (Musyawarah Desa Khusus) that ratifies a round, and its berita acara."""
+
+    round = models.OneToOneField(VerificationRound, verbose_name=_("round"), on_delete=models.CASCADE,
+                                 related_name="musdesus")
+    held_on = models.DateField(_("date"))
+    place = models.CharField(_("place"), max_length=200)
+    chair = models.CharField(_("chaired by"), max_length=120)
+    notes = models.TextField(_("notes"), blank=True)
+    document_number = models.CharField(_("document number"), max_length=60, unique=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("recorded by"),
+                                    on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(_("recorded at"), auto_now=True)
+    signed_off_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("signed off by"), null=True,
+                                      blank=True, on_delete=models.PROTECT, related_name="+")
+    signed_off_at = models.DateTimeField(_("signed off at"), null=True, blank=True)
+    signed_scan = models.FileField(_("signed scan"), upload_to="berita-acara/%Y/%m/", blank=True)
+
+    area_scope_path = "round__village_id"
+
+    class Meta:
+        verbose_name = _("Musdesus")
+        verbose_name_plural = _("Musdesus")
+
+    def __str__(self):
+        return self.document_number
+
+    @property
+    def total_attendance(self) -> int:
+        return sum(a.count for a in self.attendees.all())
+
+
+class MusdesusAttendee(models.Model):
+    musdesus = models.ForeignKey(Musdesus, verbose_name=_("Musdesus"), on_delete=models.CASCADE,
+                                 related_name="attendees")
+    name = models.CharField(_("name"), max_length=120)
+    role = models.CharField(_("role"), max_length=120, help_text=_("e.g. BPD, RT head, community leader"))
+    count = models.PositiveSmallIntegerField(_("number of people"), default=1)
+
+    area_scope_path = "musdesus__round__village_id"
+
+    class Meta:
+        ordering = ["musdesus_id", "id"]
+        verbose_name = _("attendee")
+        verbose_name_plural = _("attendees")
+
+    def __str__(self):
+        return f"{self.name} ({self.role})"

@@ -1,18 +1,34 @@
 """State changes of verification rounds: each transition is a named verb that checks the actor's role,
 the actor's area and the round's state, then records who, when and why in ``RoundEvent``.
+
+The village's work inside a round (decisions, corrections, members, proposals, the Musdesus and its
+sign-off) goes through the verbs below as well, so the browser and the API share every rule: only the
+village's own operator (or head, for the sign-off), only while the round may be edited, never over
+someone else's newer change (optimistic locking on ``RoundFamily.version``).
 """
 from __future__ import annotations
 
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed
 
 from accounts.models import Role
 from accounts.scope import user_covers_code
-from dtsen_portal.errors import InvalidState, NotAllowed, NotInScope
+from dtsen_portal.errors import Conflict, InvalidState, NotAllowed, NotInScope
+from registry.models import Family, Member
 
-from .models import RoundEvent, VerificationRound
+from .models import (
+    EDITABLE_STATES,
+    FieldCorrection,
+    Musdesus,
+    MusdesusAttendee,
+    RoundEvent,
+    RoundFamily,
+    RoundState,
+    VerificationRound,
+)
 
 VILLAGE_ROLES = (Role.VILLAGE_OPERATOR,)
 REGENCY_ROLES = (Role.DINSOS, Role.ADMIN)
@@ -55,8 +71,9 @@ def round_start(*, round_id: int, actor) -> VerificationRound:
     return _round_transition(round_id=round_id, verb="start", actor=actor, roles=VILLAGE_ROLES)
 
 
-def round_return(*, round_id: int, actor, note: str) -> VerificationRound:
-    """Dinsos sends a submitted round back to the village with notes."""
+def round_return(*, round_id: int, actor, note: str, family_notes: dict[int, str] | None = None
+                 ) -> VerificationRound:
+    """Dinsos sends a submitted round back to the village with notes, optionally per family (entry id)."""
     if not note.strip():
         raise InvalidState(_("Say why the round is returned, so the village knows what to fix."))
     with transaction.atomic():
@@ -64,6 +81,9 @@ def round_return(*, round_id: int, actor, note: str) -> VerificationRound:
                                    roles=REGENCY_ROLES, note=note)
         VerificationRound.objects.filter(pk=round_.pk).update(return_note=note)
         round_.return_note = note
+        RoundFamily.objects.filter(round=round_).exclude(return_note="").update(return_note="")
+        for entry_id, family_note in (family_notes or {}).items():
+            RoundFamily.objects.filter(round=round_, pk=entry_id).update(return_note=family_note.strip())
     return round_
 
 
@@ -80,3 +100,353 @@ def round_mark_sent(*, round_id: int, note: str = "") -> VerificationRound:
 def round_acknowledge(*, round_id: int, note: str = "") -> VerificationRound:
     """The centre accepted the round's results."""
     return _round_transition(round_id=round_id, verb="acknowledge", actor=SYSTEM, roles=SYSTEM, note=note)
+
+
+# -- the village's work inside a round --------------------------------------------------------------------
+HEAD_ROLES = (Role.VILLAGE_HEAD,)
+# Register fields an operator may correct during verval (identity fields such as the KK number are not).
+FAMILY_CORRECTABLE = (
+    "address", "dusun", "rt", "rw", "latitude", "longitude", "house_ownership", "floor_area_m2", "floor_type",
+    "wall_type", "roof_type", "water_source", "lighting", "cooking_fuel", "toilet", *Family.ASSET_FIELDS,
+)
+MEMBER_CORRECTABLE = ("nik", "name", "sex", "birth_place", "birth_date", "relationship", "education",
+                      "occupation", "disability", "life_status")
+
+
+def _editable_round(round_id: int, actor, roles=VILLAGE_ROLES) -> VerificationRound:
+    """Lock the round, check the actor may work on it and that it may still be changed."""
+    round_ = VerificationRound.objects.select_for_update().get(pk=round_id)
+    _check_actor(actor, round_, roles)
+    if round_.state not in EDITABLE_STATES:
+        raise InvalidState(_("The round is %(state)s; it can no longer be changed.")
+                           % {"state": round_.get_state_display()})
+    if round_.state in (RoundState.OPEN, RoundState.RETURNED):
+        # The first piece of work (or the first after a return) starts the round; recorded like any move.
+        from_state = round_.state
+        round_.start()
+        round_.state_changed_at = timezone.now()
+        round_.save(update_fields=["state", "state_changed_at"])
+        RoundEvent.objects.create(round=round_, from_state=from_state, to_state=round_.state, actor=actor)
+    return round_
+
+
+def _locked_entry(round_: VerificationRound, entry_id: int, expected_version: int | None) -> RoundFamily:
+    try:
+        entry = RoundFamily.objects.select_for_update().select_related("family").get(pk=entry_id, round=round_)
+    except RoundFamily.DoesNotExist:
+        raise NotInScope(_("Not found.")) from None
+    if expected_version is not None and entry.version != expected_version:
+        who = entry.decided_by.get_full_name() or entry.decided_by.username if entry.decided_by else _("someone")
+        raise Conflict(_("Family %(kk)s was changed by %(who)s while you were editing. Your input is kept below; "
+                         "check the current data and save again.") % {"kk": entry.family.kk_number, "who": who})
+    return entry
+
+
+def _touch(entry: RoundFamily, actor) -> None:
+    entry.version += 1
+    entry.decided_by, entry.decided_at = actor, timezone.now()
+
+
+@transaction.atomic
+def entry_decide(*, actor, round_id: int, entry_id: int, decision: str, reason: str = "", note: str = "",
+                 expected_version: int | None, evidence=None) -> RoundFamily:
+    """Record the village's decision on one family: eligible, or not eligible with a reason."""
+    round_ = _editable_round(round_id, actor)
+    entry = _locked_entry(round_, entry_id, expected_version)
+    _check_decision(decision, reason)
+    entry.decision, entry.reason, entry.note = decision, reason if decision == RoundFamily.Decision.NOT_ELIGIBLE \
+        else "", note.strip()
+    if evidence is not None:
+        entry.evidence = evidence
+    _touch(entry, actor)
+    entry.save()
+    return entry
+
+
+def _check_decision(decision: str, reason: str) -> None:
+    if decision not in RoundFamily.Decision.values:
+        raise InvalidState(_("Choose a decision."), field_errors={"decision": [_("Choose a decision.")]})
+    if decision == RoundFamily.Decision.NOT_ELIGIBLE and reason not in RoundFamily.Reason.values:
+        raise InvalidState(_("Say why the family is not eligible."),
+                           field_errors={"reason": [_("Say why the family is not eligible.")]})
+
+
+@transaction.atomic
+def entries_decide_bulk(*, actor, round_id: int, versions: dict[int, int], decision: str, reason: str = "",
+                        note: str = "") -> int:
+    """The same decision for several families at once; all or nothing if any of them changed meanwhile."""
+    round_ = _editable_round(round_id, actor)
+    _check_decision(decision, reason)
+    entries = list(RoundFamily.objects.select_for_update().select_related("family")
+                   .filter(round=round_, pk__in=list(versions)))
+    if len(entries) != len(versions):
+        raise NotInScope(_("Not found."))
+    stale = [e.family.kk_number for e in entries if e.version != versions[e.pk]]
+    if stale:
+        raise Conflict(_("These families were changed by someone else meanwhile: %(kk)s. Nothing was saved; "
+                         "reload the list and try again.") % {"kk": ", ".join(sorted(stale))})
+    now = timezone.now()
+    for entry in entries:
+        entry.decision = decision
+        entry.reason = reason if decision == RoundFamily.Decision.NOT_ELIGIBLE else ""
+        if note.strip():
+            entry.note = note.strip()
+        entry.version += 1
+        entry.decided_by, entry.decided_at = actor, now
+    RoundFamily.objects.bulk_update(entries, ["decision", "reason", "note", "version", "decided_by", "decided_at"])
+    return len(entries)
+
+
+def _display(obj, field: str) -> str:
+    value = getattr(obj, field)
+    model_field = obj._meta.get_field(field)
+    if model_field.choices:
+        return str(dict(model_field.flatchoices).get(value, value))
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    return "" if value is None else str(value)
+
+
+def _apply_changes(obj, changes: dict, allowed: tuple[str, ...]) -> list[tuple[str, str, str, str]]:
+    """Set the changed fields on ``obj``; returns (field, label, before, after) for each real change."""
+    done = []
+    for field, value in changes.items():
+        if field not in allowed or getattr(obj, field) == value:
+            continue
+        before = _display(obj, field)
+        setattr(obj, field, value)
+        done.append((field, str(obj._meta.get_field(field).verbose_name), before, _display(obj, field)))
+    return done
+
+
+def _record(entry, actor, changes, member=None) -> None:
+    label = f"{member.name} ({member.nik})" if member else ""
+    FieldCorrection.objects.bulk_create(
+        FieldCorrection(entry=entry, member=member, member_label=label, field=f, field_label=lbl, old_value=old,
+                        new_value=new, corrected_by=actor) for f, lbl, old, new in changes)
+    if changes and entry.decision in ("", RoundFamily.Decision.ELIGIBLE):
+        entry.decision = RoundFamily.Decision.CORRECTED
+
+
+@transaction.atomic
+def family_correct(*, actor, round_id: int, entry_id: int, changes: dict, expected_version: int | None) -> int:
+    """Correct the family's register data; each changed field is kept as before -> after."""
+    round_ = _editable_round(round_id, actor)
+    entry = _locked_entry(round_, entry_id, expected_version)
+    family = entry.family
+    done = _apply_changes(family, changes, FAMILY_CORRECTABLE)
+    if done:
+        family.full_clean()
+        family.version += 1
+        family._history_user = actor
+        family._change_reason = _("verval %(batch)s") % {"batch": round_.batch_ref}
+        family.save()
+        _record(entry, actor, done)
+        _touch(entry, actor)
+        entry.save()
+    return len(done)
+
+
+@transaction.atomic
+def member_update(*, actor, round_id: int, entry_id: int, member_id: int, changes: dict,
+                  expected_version: int | None) -> int:
+    """Correct a member (a NIK, a name) or mark them deceased or moved."""
+    round_ = _editable_round(round_id, actor)
+    entry = _locked_entry(round_, entry_id, expected_version)
+    try:
+        member = Member.objects.select_for_update().get(pk=member_id, family_id=entry.family_id)
+    except Member.DoesNotExist:
+        raise NotInScope(_("Not found.")) from None
+    done = _apply_changes(member, changes, MEMBER_CORRECTABLE)
+    if done:
+        member.full_clean()
+        member._history_user = actor
+        member._change_reason = _("verval %(batch)s") % {"batch": round_.batch_ref}
+        member.save()
+        _record(entry, actor, done, member=member)
+        _touch(entry, actor)
+        entry.save()
+    return len(done)
+
+
+@transaction.atomic
+def member_add(*, actor, round_id: int, entry_id: int, data: dict, expected_version: int | None) -> Member:
+    """Add a person to the family card (a newborn, someone who moved in)."""
+    round_ = _editable_round(round_id, actor)
+    entry = _locked_entry(round_, entry_id, expected_version)
+    member = Member(family=entry.family, **{k: v for k, v in data.items() if k in MEMBER_CORRECTABLE})
+    member.full_clean()
+    member._history_user = actor
+    member._change_reason = _("verval %(batch)s") % {"batch": round_.batch_ref}
+    member.save()
+    _record(entry, actor, [(FieldCorrection.ADDED, str(_("member added")), "", f"{member.name} ({member.nik})")],
+            member=member)
+    _touch(entry, actor)
+    entry.save()
+    return member
+
+
+def proposal_duplicates(*, kk_number: str, members: list[dict]) -> list[dict]:
+    """Families already in the register that may be the proposed one: same KK, same NIK, or a member with
+    the same name and birth date. Read across all areas on purpose: a duplicate elsewhere matters."""
+    found: dict[int, dict] = {}
+
+    def add(family_id: int, kk: str, village: str, kind: str, why: str):
+        entry = found.setdefault(family_id, {"family_id": family_id, "kk_number": kk, "village": village,
+                                             "kinds": set(), "why": []})
+        entry["kinds"].add(kind)
+        entry["why"].append(why)
+
+    for fam in Family.objects.filter(kk_number=kk_number).select_related("village"):
+        add(fam.pk, fam.kk_number, fam.village.name, "kk", str(_("same KK number")))
+    niks = [m["nik"] for m in members if m.get("nik")]
+    for m in Member.objects.filter(nik__in=niks).select_related("family__village"):
+        add(m.family_id, m.family.kk_number, m.family.village.name, "nik",
+            str(_("same NIK %(nik)s") % {"nik": m.nik}))
+    for person in members:
+        if person.get("name") and person.get("birth_date"):
+            for m in Member.objects.filter(name__iexact=person["name"].strip(), birth_date=person["birth_date"]) \
+                    .select_related("family__village"):
+                add(m.family_id, m.family.kk_number, m.family.village.name, "name_birth",
+                    str(_("same name and birth date: %(name)s") % {"name": m.name}))
+    return list(found.values())
+
+
+class PossibleDuplicates(InvalidState):
+    """The proposal looks like families already in the register; the user must look and confirm."""
+
+    code = "possible_duplicates"
+
+    def __init__(self, candidates: list[dict], *, blocking: bool):
+        message = _("This family may already be in the register.") if not blocking else \
+            _("This KK number or NIK is already in the register; the proposal cannot be saved.")
+        super().__init__(message)
+        self.candidates, self.blocking = candidates, blocking
+
+
+@transaction.atomic
+def proposal_create(*, actor, round_id: int, family_data: dict, members: list[dict],
+                    confirm_duplicates: bool = False) -> RoundFamily:
+    """Add a family that is missing from the data awal (usulan baru) to the register and the round."""
+    round_ = _editable_round(round_id, actor)
+    if not members or not any(m.get("relationship") == Member.Relationship.HEAD for m in members):
+        raise InvalidState(_("A proposal needs its members, one of them the head of the family."))
+    candidates = proposal_duplicates(kk_number=family_data.get("kk_number", ""), members=members)
+    # The same KK or NIK cannot be stored twice; a same-name-and-birth-date match only needs a look.
+    blocking = any(c["kinds"] & {"kk", "nik"} for c in candidates)
+    if candidates and (blocking or not confirm_duplicates):
+        raise PossibleDuplicates(candidates, blocking=blocking)
+    family = Family(origin=Family.Origin.PROPOSAL, village=round_.village,
+                    **{k: v for k, v in family_data.items() if k in (*FAMILY_CORRECTABLE, "kk_number")})
+    family.full_clean()
+    family._history_user = actor
+    family._change_reason = _("proposal in verval %(batch)s") % {"batch": round_.batch_ref}
+    family.save()
+    for data in members:
+        member = Member(family=family, **{k: v for k, v in data.items() if k in MEMBER_CORRECTABLE})
+        member.full_clean()
+        member._history_user = actor
+        member.save()
+    return RoundFamily.objects.create(round=round_, family=family, is_proposal=True,
+                                      decision=RoundFamily.Decision.ELIGIBLE, decided_by=actor,
+                                      decided_at=timezone.now(), note=str(_("Proposal (usulan baru)")))
+
+
+def round_progress(round_: VerificationRound) -> dict:
+    counts = dict(RoundFamily.objects.filter(round=round_).values_list("decision")
+                  .annotate(n=Count("id")).order_by())
+    total = sum(counts.values())
+    return {"total": total, "decided": total - counts.get("", 0), "by_decision": counts}
+
+
+@transaction.atomic
+def musdesus_record(*, actor, round_id: int, held_on, place: str, chair: str, notes: str,
+                    attendees: list[dict]) -> Musdesus:
+    """Record the Musdesus that ratifies the round; every family must have its decision first."""
+    round_ = VerificationRound.objects.select_for_update().get(pk=round_id)
+    _check_actor(actor, round_, VILLAGE_ROLES)
+    existing = Musdesus.objects.filter(round=round_).first()
+    if round_.state == RoundState.MUSDESUS_HELD and existing and existing.signed_off_at:
+        raise InvalidState(_("The berita acara is already signed; reopen the Musdesus to change it."))
+    if round_.state not in (RoundState.IN_VERIFICATION, RoundState.MUSDESUS_HELD):
+        raise InvalidState(_("The round is %(state)s; a Musdesus cannot be recorded now.")
+                           % {"state": round_.get_state_display()})
+    progress = round_progress(round_)
+    if progress["decided"] < progress["total"]:
+        raise InvalidState(_("%(n)d families have no decision yet; decide on every family before the Musdesus.")
+                           % {"n": progress["total"] - progress["decided"]})
+    if not attendees:
+        raise InvalidState(_("List who attended the Musdesus."))
+    musdesus = existing or Musdesus(round=round_, recorded_by=actor, document_number=_document_number(round_))
+    musdesus.held_on, musdesus.place, musdesus.chair, musdesus.notes = held_on, place, chair, notes
+    musdesus.recorded_by = actor
+    musdesus.save()
+    musdesus.attendees.all().delete()
+    MusdesusAttendee.objects.bulk_create(MusdesusAttendee(musdesus=musdesus, **a) for a in attendees)
+    if round_.state == RoundState.IN_VERIFICATION:
+        _round_transition(round_id=round_.pk, verb="hold_musdesus", actor=actor, roles=VILLAGE_ROLES,
+                          note=_("Musdesus on %(date)s") % {"date": held_on.strftime("%d-%m-%Y")})
+    return musdesus
+
+
+def _document_number(round_: VerificationRound) -> str:
+    year = timezone.localdate().year
+    same = Musdesus.objects.filter(round__village=round_.village, document_number__contains=f"-{year}-").count()
+    return f"BA-{round_.village_id}-{year}-{same + 1:04d}"
+
+
+@transaction.atomic
+def musdesus_reopen(*, actor, round_id: int) -> VerificationRound:
+    """Back to verification before submission (a decision must change); the sign-off no longer holds."""
+    round_ = _round_transition(round_id=round_id, verb="reopen_musdesus", actor=actor, roles=VILLAGE_ROLES)
+    Musdesus.objects.filter(round=round_).update(signed_off_by=None, signed_off_at=None)
+    return round_
+
+
+@transaction.atomic
+def musdesus_sign_off(*, actor, round_id: int) -> Musdesus:
+    """The village head approves the berita acara with their own account."""
+    round_ = VerificationRound.objects.select_for_update().get(pk=round_id)
+    _check_actor(actor, round_, HEAD_ROLES)
+    if round_.state != RoundState.MUSDESUS_HELD:
+        raise InvalidState(_("There is no recorded Musdesus to sign."))
+    musdesus = Musdesus.objects.select_for_update().get(round=round_)
+    if musdesus.signed_off_at:
+        raise InvalidState(_("The berita acara is already signed."))
+    musdesus.signed_off_by, musdesus.signed_off_at = actor, timezone.now()
+    musdesus.save(update_fields=["signed_off_by", "signed_off_at"])
+    RoundEvent.objects.create(round=round_, from_state=round_.state, to_state=round_.state, actor=actor,
+                              note=_("Berita acara %(number)s signed off") % {"number": musdesus.document_number})
+    return musdesus
+
+
+@transaction.atomic
+def musdesus_upload_scan(*, actor, round_id: int, scan) -> Musdesus:
+    """Keep the scan of the signed paper berita acara."""
+    round_ = VerificationRound.objects.select_for_update().get(pk=round_id)
+    _check_actor(actor, round_, VILLAGE_ROLES + HEAD_ROLES)
+    if round_.state not in (RoundState.MUSDESUS_HELD,):
+        raise InvalidState(_("The round is %(state)s; the scan cannot be changed now.")
+                           % {"state": round_.get_state_display()})
+    musdesus = Musdesus.objects.get(round=round_)
+    musdesus.signed_scan = scan
+    musdesus.save(update_fields=["signed_scan"])
+    return musdesus
+
+
+def round_submit(*, actor, round_id: int) -> VerificationRound:
+    """The village submits its round to the regency: only with a Musdesus signed off by the village head."""
+    with transaction.atomic():
+        round_ = VerificationRound.objects.select_for_update().get(pk=round_id)
+        _check_actor(actor, round_, VILLAGE_ROLES)
+        musdesus = Musdesus.objects.filter(round=round_).first()
+        if round_.state != RoundState.MUSDESUS_HELD or musdesus is None:
+            raise InvalidState(_("Record the Musdesus before submitting the round."))
+        if not musdesus.signed_off_at:
+            raise InvalidState(_("The village head must sign off the berita acara before submission."))
+        progress = round_progress(round_)
+        if progress["decided"] < progress["total"]:
+            raise InvalidState(_("%(n)d families have no decision yet.")
+                               % {"n": progress["total"] - progress["decided"]})
+        return _round_transition(round_id=round_id, verb="submit", actor=actor, roles=VILLAGE_ROLES,
+                                 note=_("Berita acara %(number)s") % {"number": musdesus.document_number})

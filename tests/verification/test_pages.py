@@ -1,0 +1,126 @@
+"""The verval pages: scoped, fast on big villages, and honest about refusals and conflicts."""
+import datetime as dt
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
+
+from accounts.models import Role
+from verification import services
+from verification.models import RoundFamily, VerificationRound
+
+from ..factories import VILLAGE, VILLAGE_SAME_KECAMATAN, FamilyFactory, MemberFactory, UserFactory
+from ..factories import round_with_families as make_round
+
+pytestmark = pytest.mark.django_db
+
+
+def client_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def operator():
+    return UserFactory(role=Role.VILLAGE_OPERATOR, area_id=VILLAGE)
+
+
+def test_round_page_runs_a_fixed_number_of_queries_whatever_the_village_size(operator, django_assert_num_queries):
+    client = client_for(operator)
+    for size in (3, 60):
+        round_ = make_round(size)
+        client.get(reverse("round-detail", args=[round_.pk]))  # warm the session
+        # session, user, area (header), round, count, page, progress, musdesus, events
+        with django_assert_num_queries(9):
+            response = client.get(reverse("round-detail", args=[round_.pk]), {"sort": "-desil"})
+        assert response.status_code == 200
+        assert len(response.context["page"].object_list) == min(size, 25)
+
+
+def test_round_list_searches_and_filters_by_decision(operator):
+    round_ = make_round(4)
+    first, *_rest = round_.entries.order_by("pk")
+    services.entry_decide(actor=operator, round_id=round_.pk, entry_id=first.pk, decision="eligible",
+                          expected_version=1)
+    client = client_for(operator)
+
+    def shown(**params):
+        return {e.pk for e in client.get(reverse("round-detail", args=[round_.pk]), params).context["page"]}
+
+    assert shown(status="undecided") == {e.pk for e in _rest}
+    assert shown(status="eligible") == {first.pk}
+    assert shown(q=first.family.kk_number) == {first.pk}
+    assert shown(q=first.family.members.get().nik) == {first.pk}
+
+
+def test_another_villages_round_and_families_answer_404(operator):
+    mine, theirs = make_round(1), make_round(1, code=VILLAGE_SAME_KECAMATAN)
+    client = client_for(operator)
+    their_entry = theirs.entries.get()
+    assert client.get(reverse("round-detail", args=[theirs.pk])).status_code == 404
+    assert client.get(reverse("round-entry", args=[theirs.pk, their_entry.pk])).status_code == 404
+    # A forged POST: another village's family through my own round.
+    response = client.post(reverse("round-entry", args=[mine.pk, their_entry.pk]),
+                           {"action": "decide", "decision": "eligible", "version": 1})
+    assert response.status_code == 404
+    assert RoundFamily.objects.get(pk=their_entry.pk).decision == ""
+
+
+def test_a_conflicting_save_keeps_the_users_input_and_says_who_changed_it(operator):
+    colleague = UserFactory(role=Role.VILLAGE_OPERATOR, area_id=VILLAGE, first_name="Budi")
+    round_ = make_round(1)
+    entry = round_.entries.get()
+    services.entry_decide(actor=colleague, round_id=round_.pk, entry_id=entry.pk, decision="eligible",
+                          expected_version=1)
+    response = client_for(operator).post(reverse("round-entry", args=[round_.pk, entry.pk]), {
+        "action": "decide", "decision": "not_eligible", "reason": "well_off", "note": "Rumah bertingkat",
+        "version": 1})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Budi" in page and "Rumah bertingkat" in page
+    form = response.context["decision_form"]
+    assert form.data["version"] == 2  # saving again on purpose goes through
+    assert RoundFamily.objects.get(pk=entry.pk).decision == "eligible"
+
+
+def test_an_upload_that_is_not_an_image_or_pdf_is_refused_and_nothing_changes(operator):
+    round_ = make_round(1)
+    entry = round_.entries.get()
+    fake = SimpleUploadedFile("foto.jpg", b"#!/bin/sh\necho bukan foto\n", content_type="image/jpeg")
+    response = client_for(operator).post(reverse("round-entry", args=[round_.pk, entry.pk]), {
+        "action": "decide", "decision": "eligible", "version": 1, "evidence": fake})
+    assert response.status_code == 200
+    assert response.context["decision_form"].errors["evidence"]
+    entry.refresh_from_db()
+    assert (entry.decision, entry.version, bool(entry.evidence)) == ("", 1, False)
+
+
+def test_the_berita_acara_is_a_pdf_once_the_musdesus_is_recorded(operator):
+    round_ = make_round(2)
+    for entry in round_.entries.all():
+        services.entry_decide(actor=operator, round_id=round_.pk, entry_id=entry.pk, decision="eligible",
+                              expected_version=1)
+    client = client_for(operator)
+    assert client.get(reverse("round-berita-acara", args=[round_.pk])).status_code == 404
+    services.musdesus_record(actor=operator, round_id=round_.pk, held_on=dt.date(2026, 11, 20), place="Balai Desa",
+                             chair="Kades", notes="", attendees=[{"name": "BPD", "role": "BPD", "count": 5}])
+    response = client.get(reverse("round-berita-acara", args=[round_.pk]))
+    assert response["Content-Type"] == "application/pdf" and response.content.startswith(b"%PDF")
+
+
+def test_submitting_an_incomplete_round_is_refused_with_a_message(operator):
+    round_ = make_round(2)
+    response = client_for(operator).post(reverse("round-submit", args=[round_.pk]), follow=True)
+    assert "Musdesus" in response.content.decode()
+    assert VerificationRound.objects.get(pk=round_.pk).state == "open"
+
+
+def test_home_shows_open_rounds_with_progress(operator):
+    round_ = make_round(3)
+    MemberFactory(family=FamilyFactory())
+    response = client_for(operator).get(reverse("home"))
+    rounds = response.context["rounds"]
+    assert [(r.pk, r.decided, r.total) for r in rounds] == [(round_.pk, 0, 3)]
+    assert "0 dari 3" in response.content.decode()

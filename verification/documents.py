@@ -1,0 +1,50 @@
+"""The data of a round's berita acara Musdesus, read from the database for the PDF renderer."""
+from django.db.models import Count
+from django.utils.translation import gettext as _
+
+from .berita_acara import Attendee, BeritaAcara, DecisionLine
+from .models import Musdesus, RoundFamily, VerificationRound
+from .selectors import round_entries
+
+
+def _decision_label(entry) -> str:
+    if entry.is_proposal:
+        return str(_("Proposal (usulan baru)"))
+    return entry.get_decision_display() or str(_("Not decided yet"))
+
+
+def decision_summary(round_: VerificationRound) -> dict[str, int]:
+    """Counts per decision label (proposals counted apart), and the total, in a fixed order."""
+    counts = dict(RoundFamily.objects.filter(round=round_, is_proposal=False).values_list("decision")
+                  .annotate(n=Count("id")).order_by())
+    summary = {str(label): counts.get(value, 0) for value, label in RoundFamily.Decision.choices}
+    summary[str(_("Proposal (usulan baru)"))] = RoundFamily.objects.filter(round=round_, is_proposal=True).count()
+    if counts.get(""):
+        summary[str(_("Not decided yet"))] = counts[""]
+    summary[str(_("Total families"))] = sum(counts.values()) + summary[str(_("Proposal (usulan baru)"))]
+    return summary
+
+
+def berita_acara_data(round_: VerificationRound, musdesus: Musdesus) -> BeritaAcara:
+    village = round_.village
+    kecamatan = village.parent
+    regency = kecamatan.parent if kecamatan else None
+    province = regency.parent if regency else None
+    lines = [
+        DecisionLine(kk_number=e.family.kk_number, head_name=e.head_name or "", dusun=e.family.dusun,
+                     rt=e.family.rt, rw=e.family.rw, desil=e.family.desil, decision=_decision_label(e),
+                     reason=e.get_reason_display() if e.reason else "", note=e.note)
+        for e in round_entries(round_=round_).order_by("family__dusun", "family__rw", "family__rt",
+                                                          "family__kk_number")
+    ]
+    signer = musdesus.signed_off_by
+    return BeritaAcara(
+        village_name=village.name, village_kind=str(village.village_kind or _("Desa")),
+        kecamatan_name=kecamatan.name if kecamatan else "", regency_name=regency.name if regency else "",
+        province_name=province.name if province else "", batch_ref=round_.batch_ref, programme=round_.programme,
+        held_on=musdesus.held_on, place=musdesus.place, chair=musdesus.chair, notes=musdesus.notes,
+        attendees=[Attendee(a.name, a.role, a.count) for a in musdesus.attendees.all()],
+        decisions=lines, summary=decision_summary(round_),
+        signed_by=(signer.get_full_name() or signer.username) if signer else None,
+        signed_at=musdesus.signed_off_at, document_number=musdesus.document_number,
+    )

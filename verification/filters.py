@@ -1,0 +1,60 @@
+"""Search, filters and sort order of a round's family list."""
+from django.db.models import Exists, OuterRef, Q
+from django.utils.translation import gettext_lazy as _
+from django_filters import rest_framework as filters
+
+from registry.models import Member
+
+from .models import RoundFamily
+
+
+class EntryFilter(filters.FilterSet):
+    STATUS_CHOICES = [
+        ("undecided", _("Not decided yet")),
+        *RoundFamily.Decision.choices,
+        ("proposal", _("Proposals (usulan)")),
+        ("returned", _("With a note from the regency")),
+    ]
+    q = filters.CharFilter(method="filter_q", label=_("Name, NIK or KK"))
+    dusun = filters.CharFilter(field_name="family__dusun", label=_("Dusun"))
+    rt = filters.CharFilter(field_name="family__rt", label=_("RT"))
+    rw = filters.CharFilter(field_name="family__rw", label=_("RW"))
+    desil = filters.NumberFilter(field_name="family__desil", label=_("Desil"))
+    status = filters.ChoiceFilter(choices=STATUS_CHOICES, method="filter_status", label=_("Decision"),
+                                  empty_label=_("All"))
+    sort = filters.OrderingFilter(
+        fields=(("family__kk_number", "kk"), ("head_name", "head"), ("family__desil", "desil"),
+                ("family__dusun", "dusun"), ("decided_at", "decided")),
+        field_labels={"family__kk_number": _("KK number"), "head_name": _("Head of family"),
+                      "family__desil": _("Desil"), "family__dusun": _("Dusun"), "decided_at": _("Decided")},
+        label=_("Sort"),
+    )
+
+    class Meta:
+        model = RoundFamily
+        fields = []
+
+    def filter_q(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        if value.isdigit():
+            nik = Member.objects.filter(family=OuterRef("family_id"), nik=value)
+            return queryset.filter(Q(family__kk_number=value) | Exists(nik))
+        return queryset.filter(Exists(Member.objects.filter(family=OuterRef("family_id"), name__icontains=value)))
+
+    def filter_status(self, queryset, name, value):
+        if value == "undecided":
+            return queryset.filter(decision="")
+        if value == "proposal":
+            return queryset.filter(is_proposal=True)
+        if value == "returned":
+            return queryset.exclude(return_note="")
+        return queryset.filter(decision=value)
+
+    @property
+    def qs(self):
+        queryset = super().qs
+        # A stable default order, so pages do not shuffle between requests.
+        return queryset if self.form.cleaned_data.get("sort") else queryset.order_by("family__dusun",
+                                                                                       "family__kk_number")

@@ -1,0 +1,114 @@
+"""Forms of the village's work in a round; they validate input, the services apply it."""
+from django import forms
+from django.forms import formset_factory
+from django.utils.translation import gettext_lazy as _
+
+from dtsen_portal.uploads import validate_evidence_upload
+from registry.models import Family, Member
+
+from .models import Musdesus, RoundFamily
+from .services import FAMILY_CORRECTABLE, MEMBER_CORRECTABLE
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+
+class DecisionForm(forms.Form):
+    decision = forms.ChoiceField(label=_("Decision"), choices=RoundFamily.Decision.choices, widget=forms.RadioSelect)
+    reason = forms.ChoiceField(label=_("Reason (when not eligible)"), required=False,
+                               choices=[("", "-")] + list(RoundFamily.Reason.choices))
+    note = forms.CharField(label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    evidence = forms.FileField(label=_("Evidence photo (optional)"), required=False,
+                               validators=[validate_evidence_upload],
+                               widget=forms.ClearableFileInput(attrs={"accept": "image/*,application/pdf",
+                                                                      "capture": "environment"}))
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("decision") == RoundFamily.Decision.NOT_ELIGIBLE and not data.get("reason"):
+            self.add_error("reason", _("Say why the family is not eligible."))
+        return data
+
+
+class BulkDecisionForm(forms.Form):
+    decision = forms.ChoiceField(label=_("Decision for the selected families"), choices=[
+        (RoundFamily.Decision.ELIGIBLE, RoundFamily.Decision.ELIGIBLE.label),
+        (RoundFamily.Decision.NOT_ELIGIBLE, RoundFamily.Decision.NOT_ELIGIBLE.label)])
+    reason = forms.ChoiceField(label=_("Reason"), required=False,
+                               choices=[("", "-")] + list(RoundFamily.Reason.choices))
+
+    def clean(self):
+        data = super().clean()
+        if data.get("decision") == RoundFamily.Decision.NOT_ELIGIBLE and not data.get("reason"):
+            self.add_error("reason", _("Say why the families are not eligible."))
+        return data
+
+
+class FamilyCorrectionForm(forms.ModelForm):
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+    class Meta:
+        model = Family
+        fields = [f for f in FAMILY_CORRECTABLE if f not in ("latitude", "longitude")] + ["latitude", "longitude"]
+
+
+class MemberForm(forms.ModelForm):
+    class Meta:
+        model = Member
+        fields = list(MEMBER_CORRECTABLE)
+        widgets = {"birth_date": DateInput(format="%Y-%m-%d")}
+
+    def validate_unique(self):
+        # NIK uniqueness is checked by the service inside its transaction; here it would query per form.
+        pass
+
+
+class MemberChangeForm(MemberForm):
+    version = forms.IntegerField(widget=forms.HiddenInput)
+    member_id = forms.IntegerField(widget=forms.HiddenInput)
+
+
+class MemberAddForm(MemberForm):
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+
+class ProposalFamilyForm(forms.ModelForm):
+    class Meta:
+        model = Family
+        fields = ["kk_number", "dusun", "rt", "rw", "address", "house_ownership", "floor_area_m2", "floor_type",
+                  "wall_type", "roof_type", "water_source", "lighting", "cooking_fuel", "toilet",
+                  *Family.ASSET_FIELDS]
+
+    def validate_unique(self):
+        pass  # duplicates are shown with links by the service, not as a bare "already exists"
+
+
+class ProposalMemberForm(MemberForm):
+    pass
+
+
+ProposalMemberFormSet = formset_factory(ProposalMemberForm, extra=3, min_num=1, validate_min=True)
+
+
+class MusdesusForm(forms.ModelForm):
+    class Meta:
+        model = Musdesus
+        fields = ["held_on", "place", "chair", "notes"]
+        widgets = {"held_on": DateInput(format="%Y-%m-%d"), "notes": forms.Textarea(attrs={"rows": 3})}
+
+
+class AttendeeForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=120)
+    role = forms.CharField(label=_("Role"), max_length=120)
+    count = forms.IntegerField(label=_("Number of people"), min_value=1, max_value=1000, initial=1)
+
+
+AttendeeFormSet = formset_factory(AttendeeForm, extra=3, min_num=1, validate_min=True)
+
+
+class ScanForm(forms.Form):
+    scan = forms.FileField(label=_("Scan of the signed berita acara (PDF or photo)"),
+                           validators=[validate_evidence_upload],
+                           widget=forms.ClearableFileInput(attrs={"accept": "image/*,application/pdf"}))

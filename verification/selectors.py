@@ -1,0 +1,52 @@
+"""Reads of verification rounds, with the user's area scope applied."""
+from django.db.models import Count, OuterRef, Q, Subquery
+
+from accounts.scope import get_scoped_or_404, scope_queryset
+from registry.models import Member
+
+from .models import EDITABLE_STATES, FieldCorrection, RoundEvent, RoundFamily, VerificationRound
+
+
+def round_list(*, user, open_only: bool = False):
+    """Rounds in the user's area with their progress (decided / total), newest first, in one query."""
+    rounds = scope_queryset(user, VerificationRound.objects.select_related("village")).annotate(
+        total=Count("entries"), decided=Count("entries", filter=~Q(entries__decision="")),
+        proposals=Count("entries", filter=Q(entries__is_proposal=True)),
+    )
+    if open_only:
+        rounds = rounds.filter(state__in=[*EDITABLE_STATES, "musdesus_held"])
+    return rounds.order_by("deadline", "-created_at")
+
+
+def round_get(*, user, pk: int) -> VerificationRound:
+    return get_scoped_or_404(user, VerificationRound.objects.select_related("village__parent__parent"), pk=pk)
+
+
+def round_entries(*, round_: VerificationRound):
+    """The families of a round with what the list shows, one query per page whatever the village size."""
+    head = Member.objects.filter(family=OuterRef("family_id"), relationship=Member.Relationship.HEAD).order_by("id")
+    return (RoundFamily.objects.filter(round=round_)
+            .select_related("family", "decided_by")
+            .annotate(head_name=Subquery(head.values("name")[:1]), head_nik=Subquery(head.values("nik")[:1])))
+
+
+def entry_get(*, round_: VerificationRound, pk: int) -> RoundFamily:
+    from django.http import Http404
+
+    try:
+        return RoundFamily.objects.select_related("family__village", "decided_by").get(round=round_, pk=pk)
+    except RoundFamily.DoesNotExist:
+        raise Http404 from None
+
+
+def entry_corrections(entry: RoundFamily):
+    return FieldCorrection.objects.filter(entry=entry).select_related("corrected_by")
+
+
+def earlier_decisions(entry: RoundFamily):
+    return (RoundFamily.objects.filter(family_id=entry.family_id).exclude(pk=entry.pk)
+            .select_related("round", "decided_by").order_by("-round__created_at"))
+
+
+def round_events(round_: VerificationRound):
+    return RoundEvent.objects.filter(round=round_).select_related("actor").order_by("-at", "-id")

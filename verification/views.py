@@ -1,0 +1,335 @@
+"""Village verification pages: rounds, the family list of a round, one family's verval, proposals, the
+Musdesus and submission. Views read through selectors, validate with forms and change state through
+``verification.services`` only."""
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from dtsen_portal.errors import Conflict, NotInScope, ServiceError
+from registry import selectors as registry_selectors
+
+from . import selectors, services
+from .berita_acara import render_berita_acara
+from .documents import berita_acara_data
+from .filters import EntryFilter
+from .forms import (
+    AttendeeFormSet,
+    BulkDecisionForm,
+    DecisionForm,
+    FamilyCorrectionForm,
+    MemberAddForm,
+    MemberChangeForm,
+    MusdesusForm,
+    ProposalFamilyForm,
+    ProposalMemberFormSet,
+    ScanForm,
+)
+from .models import Musdesus, RoundState
+
+ENTRIES_PER_PAGE = 25
+
+
+def _attempt(request, call, success: str):
+    """Run a service call; a refusal becomes a message on the page, an object outside the area a 404."""
+    try:
+        result = call()
+    except NotInScope:
+        raise Http404 from None
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return None
+    messages.success(request, success)
+    return result if result is not None else True
+
+
+def _can_edit(user, round_) -> bool:
+    return round_.is_editable and (user.is_administrator or user.role in services.VILLAGE_ROLES)
+
+
+@login_required
+def round_list(request):
+    return render(request, "verification/round_list.html", {"rounds": selectors.round_list(user=request.user)})
+
+
+@login_required
+def round_detail(request, pk: int):
+    round_ = selectors.round_get(user=request.user, pk=pk)
+    entry_filter = EntryFilter(request.GET, queryset=selectors.round_entries(round_=round_))
+    page = Paginator(entry_filter.qs, ENTRIES_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "verification/round_detail.html", {
+        "round": round_, "filter": entry_filter, "page": page, "query": query.urlencode(),
+        "progress": services.round_progress(round_), "can_edit": _can_edit(request.user, round_),
+        "bulk_form": BulkDecisionForm(prefix="bulk"), "events": selectors.round_events(round_)[:10],
+        "musdesus": Musdesus.objects.filter(round=round_).first(),
+    })
+
+
+@login_required
+@require_POST
+def round_bulk(request, pk: int):
+    round_ = selectors.round_get(user=request.user, pk=pk)
+    form = BulkDecisionForm(request.POST, prefix="bulk")
+    versions = {}
+    for key in request.POST.getlist("entry"):
+        entry_id, _sep, version = key.partition(":")
+        if entry_id.isdigit() and version.isdigit():
+            versions[int(entry_id)] = int(version)
+    if not versions:
+        messages.error(request, _("Select at least one family."))
+    elif not form.is_valid():
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+    else:
+        _attempt(request, lambda: services.entries_decide_bulk(
+            actor=request.user, round_id=round_.pk, versions=versions, decision=form.cleaned_data["decision"],
+            reason=form.cleaned_data["reason"]), _("%(n)d families decided.") % {"n": len(versions)})
+    return redirect(request.POST.get("next") or reverse("round-detail", args=[round_.pk]))
+
+
+@login_required
+def entry_detail(request, pk: int, entry_pk: int):
+    round_ = selectors.round_get(user=request.user, pk=pk)
+    entry = selectors.entry_get(round_=round_, pk=entry_pk)
+    family = registry_selectors.family_get(user=request.user, pk=entry.family_id)
+    forms = {
+        "decision_form": DecisionForm(initial={"decision": entry.decision, "reason": entry.reason,
+                                               "note": entry.note, "version": entry.version}),
+        "correction_form": FamilyCorrectionForm(instance=family, initial={"version": entry.version}),
+        "member_add_form": MemberAddForm(initial={"version": entry.version}, prefix="new"),
+    }
+    if request.method == "POST":
+        action = request.POST.get("action")
+        handler = {"decide": _post_decision, "correct": _post_correction, "member": _post_member,
+                   "member_add": _post_member_add}.get(action)
+        if handler is None:
+            raise Http404
+        done, bound = handler(request, round_, entry, family)
+        if done:
+            return redirect(_next_url(request, round_, entry))
+        forms.update(bound)
+        entry.refresh_from_db()
+        family = registry_selectors.family_get(user=request.user, pk=entry.family_id)
+    member_forms = [(m, MemberChangeForm(instance=m, prefix=f"m{m.pk}",
+                                         initial={"version": entry.version, "member_id": m.pk}))
+                    for m in family.members.all()]
+    return render(request, "verification/entry_detail.html", {
+        "round": round_, "entry": entry, "family": family, "member_forms": member_forms,
+        "can_edit": _can_edit(request.user, round_), "corrections": selectors.entry_corrections(entry),
+        "earlier": selectors.earlier_decisions(entry), "audit_trail": registry_selectors.family_audit_trail(family),
+        **forms,
+    })
+
+
+def _next_url(request, round_, entry) -> str:
+    # "Save and next" walks the undecided families in list order; otherwise stay on the family.
+    if request.POST.get("then") == "next":
+        following = selectors.round_entries(round_=round_).filter(decision="").exclude(pk=entry.pk) \
+            .order_by("family__dusun", "family__kk_number").values_list("pk", flat=True).first()
+        if following:
+            return reverse("round-entry", args=[round_.pk, following])
+        return reverse("round-detail", args=[round_.pk])
+    return reverse("round-entry", args=[round_.pk, entry.pk])
+
+
+def _conflict(request, form, exc, entry_version: int):
+    # Keep what the user typed, show why it was not saved, and let a second save go through on purpose.
+    data = form.data.copy()
+    data[form.add_prefix("version")] = entry_version
+    form.data = data
+    form.add_error(None, exc.message)
+    messages.error(request, exc.message)
+
+
+def _post_decision(request, round_, entry, family):
+    form = DecisionForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return False, {"decision_form": form}
+    data = form.cleaned_data
+    try:
+        services.entry_decide(actor=request.user, round_id=round_.pk, entry_id=entry.pk, decision=data["decision"],
+                              reason=data["reason"], note=data["note"], expected_version=data["version"],
+                              evidence=data["evidence"] or None)
+    except NotInScope:
+        raise Http404 from None
+    except Conflict as exc:
+        entry.refresh_from_db()
+        _conflict(request, form, exc, entry.version)
+        return False, {"decision_form": form}
+    except ServiceError as exc:
+        form.add_error(None, exc.message)
+        return False, {"decision_form": form}
+    messages.success(request, _("Decision saved for KK %(kk)s.") % {"kk": family.kk_number})
+    return True, {}
+
+
+def _post_correction(request, round_, entry, family):
+    original = {f: getattr(family, f) for f in FamilyCorrectionForm._meta.fields}
+    form = FamilyCorrectionForm(request.POST, instance=family)
+    if not form.is_valid():
+        return False, {"correction_form": form}
+    changes = {f: form.cleaned_data[f] for f in FamilyCorrectionForm._meta.fields
+               if form.cleaned_data[f] != original[f]}
+    try:
+        count = services.family_correct(actor=request.user, round_id=round_.pk, entry_id=entry.pk,
+                                        changes=changes, expected_version=form.cleaned_data["version"])
+    except NotInScope:
+        raise Http404 from None
+    except Conflict as exc:
+        entry.refresh_from_db()
+        _conflict(request, form, exc, entry.version)
+        return False, {"correction_form": form}
+    except ServiceError as exc:
+        form.add_error(None, exc.message)
+        return False, {"correction_form": form}
+    messages.success(request, _("%(n)d corrections saved.") % {"n": count} if count else _("Nothing was changed."))
+    return True, {}
+
+
+def _post_member(request, round_, entry, family):
+    member_id = request.POST.get("member_id", "")
+    member = family.members.filter(pk=member_id).first() if member_id.isdigit() else None
+    if member is None:
+        raise Http404
+    original = {f: getattr(member, f) for f in services.MEMBER_CORRECTABLE}
+    form = MemberChangeForm(request.POST, instance=member, prefix=f"m{member.pk}")
+    if not form.is_valid():
+        messages.error(request, _("The change to %(name)s was not saved; see the form.") % {"name": original["name"]})
+        return False, {}
+    changes = {f: form.cleaned_data[f] for f in services.MEMBER_CORRECTABLE if form.cleaned_data[f] != original[f]}
+    ok = _attempt(request, lambda: services.member_update(
+        actor=request.user, round_id=round_.pk, entry_id=entry.pk, member_id=member.pk, changes=changes,
+        expected_version=form.cleaned_data["version"]), _("Member %(name)s updated.") % {"name": original["name"]})
+    return bool(ok), {}
+
+
+def _post_member_add(request, round_, entry, family):
+    form = MemberAddForm(request.POST, prefix="new")
+    if not form.is_valid():
+        return False, {"member_add_form": form}
+    data = {f: form.cleaned_data[f] for f in services.MEMBER_CORRECTABLE}
+    try:
+        services.member_add(actor=request.user, round_id=round_.pk, entry_id=entry.pk, data=data,
+                            expected_version=form.cleaned_data["version"])
+    except NotInScope:
+        raise Http404 from None
+    except ServiceError as exc:
+        form.add_error(None, exc.message)
+        return False, {"member_add_form": form}
+    except ValidationError as exc:  # from the model: a NIK already in use, say
+        form.add_error(None, exc)
+        return False, {"member_add_form": form}
+    messages.success(request, _("%(name)s added to the family card.") % {"name": data["name"]})
+    return True, {}
+
+
+@login_required
+def proposal_create(request, pk: int):
+    round_ = selectors.round_get(user=request.user, pk=pk)
+    family_form = ProposalFamilyForm(request.POST or None)
+    members = ProposalMemberFormSet(request.POST or None, prefix="members")
+    candidates, blocking = [], False
+    if request.method == "POST" and family_form.is_valid() and members.is_valid():
+        member_data = [f.cleaned_data for f in members.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
+        try:
+            entry = services.proposal_create(
+                actor=request.user, round_id=round_.pk, family_data=family_form.cleaned_data,
+                members=member_data, confirm_duplicates=request.POST.get("confirm_duplicates") == "1")
+        except NotInScope:
+            raise Http404 from None
+        except services.PossibleDuplicates as exc:
+            candidates, blocking = exc.candidates, exc.blocking
+            messages.error(request, exc.message)
+        except ServiceError as exc:
+            messages.error(request, exc.message)
+        except ValidationError as exc:  # from the model: a NIK already in use, say
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, _("Proposal for KK %(kk)s added to the round.") % {
+                "kk": entry.family.kk_number})
+            return redirect("round-entry", round_.pk, entry.pk)
+    return render(request, "verification/proposal_form.html", {
+        "round": round_, "family_form": family_form, "members": members, "candidates": candidates,
+        "blocking": blocking, "can_edit": _can_edit(request.user, round_),
+    })
+
+
+@login_required
+def musdesus(request, pk: int):
+    round_ = selectors.round_get(user=request.user, pk=pk)
+    record = Musdesus.objects.filter(round=round_).prefetch_related("attendees").first()
+    form = MusdesusForm(request.POST or None, instance=record)
+    initial = [{"name": a.name, "role": a.role, "count": a.count} for a in record.attendees.all()] if record else None
+    attendees = AttendeeFormSet(request.POST or None, prefix="att", initial=initial)
+    if request.method == "POST" and form.is_valid() and attendees.is_valid():
+        rows = [f.cleaned_data for f in attendees.forms if f.cleaned_data]
+        done = _attempt(request, lambda: services.musdesus_record(
+            actor=request.user, round_id=round_.pk, attendees=rows, **form.cleaned_data),
+            _("Musdesus recorded. The village head can now sign off the berita acara."))
+        if done:
+            return redirect("round-musdesus", round_.pk)
+    return render(request, "verification/musdesus.html", {
+        "round": round_, "form": form, "attendees": attendees, "record": record,
+        "progress": services.round_progress(round_), "scan_form": ScanForm(),
+        "can_record": round_.state in (RoundState.IN_VERIFICATION, RoundState.MUSDESUS_HELD, RoundState.OPEN)
+        and not (record and record.signed_off_at),
+    })
+
+
+@login_required
+@require_POST
+def musdesus_sign(request, pk: int):
+    round_ = selectors.round_get(user=request.user, pk=pk)
+    _attempt(request, lambda: services.musdesus_sign_off(actor=request.user, round_id=round_.pk),
+             _("Berita acara signed off."))
+    return redirect("round-musdesus", round_.pk)
+
+
+@login_required
+@require_POST
+def musdesus_scan(request, pk: int):
+    round_ = selectors.round_get(user=request.user, pk=pk)
+    form = ScanForm(request.POST, request.FILES)
+    if form.is_valid():
+        _attempt(request, lambda: services.musdesus_upload_scan(actor=request.user, round_id=round_.pk,
+                                                                scan=form.cleaned_data["scan"]),
+                 _("Scan of the signed berita acara saved."))
+    else:
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+    return redirect("round-musdesus", round_.pk)
+
+
+@login_required
+@require_POST
+def musdesus_reopen(request, pk: int):
+    round_ = selectors.round_get(user=request.user, pk=pk)
+    _attempt(request, lambda: services.musdesus_reopen(actor=request.user, round_id=round_.pk),
+             _("The round is open for changes again; the Musdesus must be recorded and signed again."))
+    return redirect("round-detail", round_.pk)
+
+
+@login_required
+@require_POST
+def round_submit(request, pk: int):
+    round_ = selectors.round_get(user=request.user, pk=pk)
+    _attempt(request, lambda: services.round_submit(actor=request.user, round_id=round_.pk),
+             _("The round was submitted to the regency's Dinas Sosial."))
+    return redirect("round-detail", round_.pk)
+
+
+@login_required
+def berita_acara_pdf(request, pk: int):
+    round_ = selectors.round_get(user=request.user, pk=pk)
+    record = Musdesus.objects.filter(round=round_).prefetch_related("attendees").first()
+    if record is None:
+        raise Http404
+    pdf = render_berita_acara(berita_acara_data(round_, record))
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{record.document_number}.pdf"'
+    return response
