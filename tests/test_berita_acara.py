@@ -130,7 +130,7 @@ def test_opening_paragraph_names_the_day_date_place_and_region_in_indonesian():
     assert "Demikian berita acara ini dibuat dengan sebenar-benarnya" in text
 
 
-def test_region_names_without_their_kind_get_one_and_city_names_keep_theirs():
+def test_region_names_get_their_kind_once_and_a_missing_level_is_left_out():
     text = berita_acara_text(minutes(regency_name="Kota Pematangsiantar", kecamatan_name="Siantar Barat",
                                      province_name="Sumatera Utara"))
     assert "Kecamatan Siantar Barat, Kota Pematangsiantar, Provinsi Sumatera Utara" in text

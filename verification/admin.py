@@ -3,7 +3,7 @@ from django.contrib import admin
 
 from accounts.admin import ScopedAdminMixin
 
-from .models import RoundEvent, RoundFamily, VerificationRound
+from .models import FieldCorrection, Musdesus, MusdesusAttendee, RoundEvent, RoundFamily, VerificationRound
 
 
 class RoundEventInline(admin.TabularInline):
@@ -48,3 +48,32 @@ class RoundEventAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(FieldCorrection)
+class FieldCorrectionAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    list_display = ["entry", "member_label", "field_label", "old_value", "new_value", "corrected_by", "corrected_at"]
+    list_select_related = ["entry", "corrected_by"]
+    readonly_fields = [f.name for f in FieldCorrection._meta.fields]
+
+    def has_add_permission(self, request):
+        return False  # insert-only, written by the verval services
+
+
+class AttendeeInline(admin.TabularInline):
+    model = MusdesusAttendee
+    extra = 0
+
+
+@admin.register(Musdesus)
+class MusdesusAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    list_display = ["document_number", "round", "held_on", "place", "signed_off_by", "signed_off_at"]
+    list_select_related = ["round", "signed_off_by"]
+    readonly_fields = ["document_number", "recorded_by", "recorded_at", "signed_off_by", "signed_off_at"]
+    inlines = [AttendeeInline]
+
+
+@admin.register(MusdesusAttendee)
+class MusdesusAttendeeAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    list_display = ["name", "role", "count", "musdesus"]
+    list_select_related = ["musdesus"]

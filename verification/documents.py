@@ -1,5 +1,6 @@
 """The data of a round's berita acara Musdesus, read from the database for the PDF renderer."""
 from django.db.models import Count
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from .berita_acara import Attendee, BeritaAcara, DecisionLine
@@ -26,6 +27,12 @@ def decision_summary(round_: VerificationRound) -> dict[str, int]:
 
 
 def berita_acara_data(round_: VerificationRound, musdesus: Musdesus) -> BeritaAcara:
+    """The document is an Indonesian legal record whatever language the reader's browser asks for."""
+    with translation.override("id"):
+        return _berita_acara_data(round_, musdesus)
+
+
+def _berita_acara_data(round_: VerificationRound, musdesus: Musdesus) -> BeritaAcara:
     village = round_.village
     kecamatan = village.parent
     regency = kecamatan.parent if kecamatan else None

@@ -67,7 +67,6 @@ class MemberForm(forms.ModelForm):
 
 class MemberChangeForm(MemberForm):
     version = forms.IntegerField(widget=forms.HiddenInput)
-    member_id = forms.IntegerField(widget=forms.HiddenInput)
 
 
 class MemberAddForm(MemberForm):

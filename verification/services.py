@@ -450,3 +450,37 @@ def round_submit(*, actor, round_id: int) -> VerificationRound:
                                % {"n": progress["total"] - progress["decided"]})
         return _round_transition(round_id=round_id, verb="submit", actor=actor, roles=VILLAGE_ROLES,
                                  note=_("Berita acara %(number)s") % {"number": musdesus.document_number})
+
+
+# -- demo data ---------------------------------------------------------------------------------------------
+def demo_batch_ref(regency: str) -> str:
+    return f"DEMO-{regency}-PKH"
+
+
+@transaction.atomic
+def demo_rounds_remove(*, regency: str) -> int:
+    """Delete the demo rounds of a regency (with their decisions and Musdesus) before its demo data is reseeded."""
+    from django.db.models import ProtectedError
+
+    rounds = VerificationRound.objects.filter(batch_ref=demo_batch_ref(regency))
+    try:
+        deleted, _by_model = rounds.delete()
+    except ProtectedError:
+        raise InvalidState(_("A demo round of %(code)s was already sent to the centre; reseed another regency.")
+                           % {"code": regency}) from None
+    return deleted
+
+
+@transaction.atomic
+def demo_rounds_create(*, regency: str, deadline) -> int:
+    """One open round per village holding the regency's demo families, so the verval journey can be tried."""
+    ref = demo_batch_ref(regency)
+    families = list(Family.objects.filter(origin=Family.Origin.DEMO, village__pk__startswith=regency + ".")
+                    .values_list("pk", "village_id"))
+    villages = sorted({v for _pk, v in families})
+    VerificationRound.objects.bulk_create(
+        VerificationRound(village_id=v, batch_ref=ref, programme="PKH", deadline=deadline) for v in villages)
+    rounds = dict(VerificationRound.objects.filter(batch_ref=ref).values_list("village_id", "pk"))
+    RoundFamily.objects.bulk_create((RoundFamily(round_id=rounds[v], family_id=pk) for pk, v in families),
+                                    batch_size=5000)
+    return len(villages)

@@ -117,7 +117,7 @@ def entry_detail(request, pk: int, entry_pk: int):
         entry.refresh_from_db()
         family = registry_selectors.family_get(user=request.user, pk=entry.family_id)
     member_forms = [(m, MemberChangeForm(instance=m, prefix=f"m{m.pk}",
-                                         initial={"version": entry.version, "member_id": m.pk}))
+                                         initial={"version": entry.version}))
                     for m in family.members.all()]
     return render(request, "verification/entry_detail.html", {
         "round": round_, "entry": entry, "family": family, "member_forms": member_forms,

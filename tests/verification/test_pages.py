@@ -124,3 +124,33 @@ def test_home_shows_open_rounds_with_progress(operator):
     rounds = response.context["rounds"]
     assert [(r.pk, r.decided, r.total) for r in rounds] == [(round_.pk, 0, 3)]
     assert "0 dari 3" in response.content.decode()
+
+
+def test_bulk_decision_posts_back_the_ids_the_page_rendered_even_past_a_thousand(operator):
+    import re
+
+    round_ = make_round(0)
+    for pk in (12345, 23456):  # large ids are printed with thousands separators unless unlocalized
+        RoundFamily.objects.create(pk=pk, round=round_, family=MemberFactory(family=FamilyFactory()).family)
+    client = client_for(operator)
+    page = client.get(reverse("round-detail", args=[round_.pk])).content.decode()
+    values = re.findall(r'name="entry" value="([^"]+)"', page)
+    assert sorted(values) == ["12345:1", "23456:1"]
+    client.post(reverse("round-bulk", args=[round_.pk]), {"entry": values, "bulk-decision": "eligible"})
+    assert set(RoundFamily.objects.filter(round=round_).values_list("decision", flat=True)) == {"eligible"}
+
+
+def test_marking_a_member_deceased_through_the_page_records_the_correction(operator):
+    round_ = make_round(1)
+    entry = round_.entries.get()
+    member = entry.family.members.get()
+    client = client_for(operator)
+    form = client.get(reverse("round-entry", args=[round_.pk, entry.pk])).context["member_forms"][0][1]
+    data = {f"m{member.pk}-{name}": value for name, value in form.initial.items() if value is not None}
+    data.update({"action": "member", "member_id": member.pk, f"m{member.pk}-life_status": "deceased",
+                 f"m{member.pk}-birth_date": member.birth_date.isoformat(), f"m{member.pk}-version": 1})
+    response = client.post(reverse("round-entry", args=[round_.pk, entry.pk]), data, follow=True)
+    assert "diperbarui" in response.content.decode()
+    member.refresh_from_db()
+    assert member.life_status == "deceased"
+    assert entry.corrections.get().new_value == "Meninggal"

@@ -8,7 +8,9 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Role
 from accounts.services import demo_accounts_ensure
+from dtsen_portal.errors import ServiceError
 from registry.services import RegionFileError, demo_seed
+from verification import services as verification_services
 
 
 def _date(value: str) -> dt.date:
@@ -32,16 +34,21 @@ class Command(BaseCommand):
         if households < 1:
             raise CommandError(_("--households must be at least 1."))
         started = time.monotonic()
+        as_of = as_of or timezone.localdate()
         try:
-            result = demo_seed(regency=regency, households=households, seed=seed,
-                               as_of=as_of or timezone.localdate())
-        except RegionFileError as exc:
+            verification_services.demo_rounds_remove(regency=regency)
+            result = demo_seed(regency=regency, households=households, seed=seed, as_of=as_of)
+            rounds = verification_services.demo_rounds_create(regency=regency,
+                                                              deadline=as_of + dt.timedelta(days=30))
+        except (RegionFileError, ServiceError) as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(
             f"Demo regency {regency}: {result.families} families, {result.members} members, "
             f"{result.rankings} desil rankings in {result.villages} villages "
             f"(replaced {result.removed}) in {time.monotonic() - started:.1f}s")
         self.stdout.write("By desil: " + ", ".join(f"{d}: {n}" for d, n in result.by_desil.items()))
+        self.stdout.write(f"Open verval rounds: {rounds} (one per village, batch "
+                          f"{verification_services.demo_batch_ref(regency)})")
         self.stdout.write("")
         self.stdout.write("Demo accounts (username / password / role / area):")
         for account in demo_accounts_ensure(village_code=result.busiest_village, password=password):
