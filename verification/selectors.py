@@ -50,3 +50,20 @@ def earlier_decisions(entry: RoundFamily):
 
 def round_events(round_: VerificationRound):
     return RoundEvent.objects.filter(round=round_).select_related("actor").order_by("-at", "-id")
+
+
+def review_changes(round_: VerificationRound):
+    """What the village changed against the data awal: corrections, not-eligible families and proposals."""
+    corrections = FieldCorrection.objects.filter(entry__round=round_).select_related("entry__family", "corrected_by")
+    not_eligible = (round_entries(round_=round_).filter(decision=RoundFamily.Decision.NOT_ELIGIBLE)
+                    .order_by("family__kk_number"))
+    proposals = round_entries(round_=round_).filter(is_proposal=True).order_by("family__kk_number")
+    return corrections, not_eligible, proposals
+
+
+def regency_progress(*, user):
+    """Progress per village of the open rounds in the user's area, in one grouped query."""
+    return (scope_queryset(user, RoundFamily.objects.all())
+            .values("round__village_id", "round__village__name", "round__state", "round_id")
+            .annotate(total=Count("id"), decided=Count("id", filter=~Q(decision="")))
+            .order_by("round__village_id"))

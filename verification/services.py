@@ -88,8 +88,27 @@ def round_return(*, round_id: int, actor, note: str, family_notes: dict[int, str
 
 
 def round_approve(*, round_id: int, actor, note: str = "") -> VerificationRound:
-    """Dinsos approves a submitted round; the push to the centre follows after commit."""
-    return _round_transition(round_id=round_id, verb="approve", actor=actor, roles=REGENCY_ROLES, note=note)
+    """Dinsos approves a submitted round; the push to the centre is enqueued once the approval is committed."""
+    with transaction.atomic():
+        round_ = _round_transition(round_id=round_id, verb="approve", actor=actor, roles=REGENCY_ROLES, note=note)
+        transaction.on_commit(_push_to_centre)
+    return round_
+
+
+def rounds_approve(*, round_ids: list[int], actor, note: str = "") -> int:
+    """Approve several submitted rounds at once: all of them, or none if one cannot be approved."""
+    with transaction.atomic():
+        for round_id in sorted(round_ids):
+            _round_transition(round_id=round_id, verb="approve", actor=actor, roles=REGENCY_ROLES, note=note)
+        transaction.on_commit(_push_to_centre)
+    return len(round_ids)
+
+
+def _push_to_centre() -> None:
+    # Imported here: the central sync depends on verification, not the other way round at import time.
+    from central import tasks
+
+    tasks.enqueue(tasks.push_submissions)
 
 
 def round_mark_sent(*, round_id: int, note: str = "") -> VerificationRound:

@@ -5,6 +5,8 @@ from . import views
 urlpatterns = [
     path("", views.round_list, name="round-list"),
     path("<int:pk>/", views.round_detail, name="round-detail"),
+    path("<int:pk>/tinjau/", views.round_review, name="round-review"),
+    path("setujui/", views.rounds_bulk_approve, name="rounds-approve"),
     path("<int:pk>/massal/", views.round_bulk, name="round-bulk"),
     path("<int:pk>/keluarga/<int:entry_pk>/", views.entry_detail, name="round-entry"),
     path("<int:pk>/usulan/", views.proposal_create, name="round-proposal"),

@@ -54,7 +54,8 @@ def _can_edit(user, round_) -> bool:
 
 @login_required
 def round_list(request):
-    return render(request, "verification/round_list.html", {"rounds": selectors.round_list(user=request.user)})
+    return render(request, "verification/round_list.html", {
+        "rounds": selectors.round_list(user=request.user), "regency_staff": _regency_staff(request.user)})
 
 
 @login_required
@@ -333,3 +334,54 @@ def berita_acara_pdf(request, pk: int):
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="{record.document_number}.pdf"'
     return response
+
+
+def _regency_staff(user) -> bool:
+    return user.is_administrator or user.role in services.REGENCY_ROLES
+
+
+@login_required
+def round_review(request, pk: int):
+    round_ = selectors.round_get(user=request.user, pk=pk)
+    if not _regency_staff(request.user):
+        raise Http404
+    if request.method == "POST":
+        if request.POST.get("action") == "approve":
+            if _attempt(request, lambda: services.round_approve(actor=request.user, round_id=round_.pk),
+                        _("Round approved; its results are being sent to the centre.")):
+                return redirect("round-list")
+        elif request.POST.get("action") == "return":
+            family_notes = {int(key.removeprefix("family_note_")): value for key, value in request.POST.items()
+                            if key.startswith("family_note_") and key.removeprefix("family_note_").isdigit()
+                            and value.strip()}
+            if _attempt(request, lambda: services.round_return(actor=request.user, round_id=round_.pk,
+                                                               note=request.POST.get("note", ""),
+                                                               family_notes=family_notes),
+                        _("Round returned to the village with your notes.")):
+                return redirect("round-list")
+        return redirect("round-review", round_.pk)
+    corrections, not_eligible, proposals = selectors.review_changes(round_)
+    return render(request, "verification/round_review.html", {
+        "round": round_, "progress": services.round_progress(round_), "corrections": corrections,
+        "not_eligible": not_eligible, "proposals": proposals,
+        "musdesus": Musdesus.objects.filter(round=round_).prefetch_related("attendees").first(),
+        "can_decide": round_.state == RoundState.SUBMITTED,
+    })
+
+
+@login_required
+@require_POST
+def rounds_bulk_approve(request):
+    if not _regency_staff(request.user):
+        raise Http404
+    ids = [int(v) for v in request.POST.getlist("round") if v.isdigit()]
+    # Only rounds the user can see; anything else is treated as not found.
+    visible = set(selectors.round_list(user=request.user).filter(pk__in=ids).values_list("pk", flat=True))
+    if not ids:
+        messages.error(request, _("Select at least one round."))
+    elif visible != set(ids):
+        raise Http404
+    else:
+        _attempt(request, lambda: services.rounds_approve(actor=request.user, round_ids=ids),
+                 _("%(n)d rounds approved; their results are being sent to the centre.") % {"n": len(ids)})
+    return redirect("round-list")

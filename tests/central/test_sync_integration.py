@@ -179,3 +179,37 @@ def test_an_interrupted_download_resumes_without_fetching_stored_pages_again(moc
     assert batch.state == BatchState.INGESTED and Family.objects.count() == 400
     # Only the missing pages were asked for (plus the /stats calls of this test).
     assert mock.ok("GET", "/stats")["requests_total"] - requests_before <= batch.page_count - stored + 2
+
+
+def test_an_approved_round_reaches_the_centre_exactly_once(mock, regions, settings, monkeypatch):
+    import datetime as dt
+
+    from accounts.models import Role
+    from verification import services as verval
+
+    from ..factories import UserFactory
+
+    settings.CENTRAL_API_URL, settings.CENTRAL_API_TOKEN, settings.CENTRAL_API_TIMEOUT = mock.base_url, TOKEN, 2
+    queued = []
+    monkeypatch.setattr(tasks.push_submissions, "delay", lambda *a: queued.append(a))
+    call_command("sync_central", "pull", stdout=io.StringIO(), stderr=io.StringIO())
+    round_ = VerificationRound.objects.filter(village__pk__startswith="12.72.").order_by("village_id").first()
+    operator = UserFactory(role=Role.VILLAGE_OPERATOR, area_id=round_.village_id)
+    head = UserFactory(role=Role.VILLAGE_HEAD, area_id=round_.village_id)
+    for entry in round_.entries.all():
+        verval.entry_decide(actor=operator, round_id=round_.pk, entry_id=entry.pk, decision="eligible",
+                            expected_version=entry.version)
+    verval.musdesus_record(actor=operator, round_id=round_.pk, held_on=dt.date(2026, 11, 20), place="Balai",
+                           chair="Lurah", notes="", attendees=[{"name": "BPD", "role": "BPD", "count": 3}])
+    verval.musdesus_sign_off(actor=head, round_id=round_.pk)
+    verval.round_submit(actor=operator, round_id=round_.pk)
+    verval.round_approve(actor=UserFactory(role=Role.DINSOS, area_id="12.72"), round_id=round_.pk)
+    assert len(queued) == 1  # the approval queued the push once it was committed
+
+    mock.ok("PUT", "/admin/faults", json={"fail_rate": 0.3, "drop_rate": 0.1})
+    for _ in range(3):  # the queued push, then the schedule's next runs
+        call_command("sync_central", "push", stdout=io.StringIO(), stderr=io.StringIO())
+    stats = mock.ok("GET", "/stats")
+    assert stats["submissions_received"] == 1
+    assert Submission.objects.get().round_id == round_.pk
+    assert VerificationRound.objects.get(pk=round_.pk).state == RoundState.SENT

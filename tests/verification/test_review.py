@@ -1,0 +1,111 @@
+"""The regency's review: approve (which queues the push to the centre) or return with notes."""
+import datetime as dt
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from accounts.models import Role
+from central import tasks
+from verification import services
+from verification.models import RoundFamily, RoundState, VerificationRound
+
+from ..factories import VILLAGE, VILLAGE_SAME_KECAMATAN, UserFactory
+from ..factories import round_with_families as make_round
+
+pytestmark = pytest.mark.django_db
+
+
+def client_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def submitted_round(code=VILLAGE, n=3):
+    operator = UserFactory(role=Role.VILLAGE_OPERATOR, area_id=code)
+    head = UserFactory(role=Role.VILLAGE_HEAD, area_id=code)
+    round_ = make_round(n, code=code)
+    entries = list(round_.entries.order_by("pk"))
+    services.entry_decide(actor=operator, round_id=round_.pk, entry_id=entries[0].pk, decision="not_eligible",
+                          reason="well_off", expected_version=1)
+    for entry in entries[1:]:
+        services.entry_decide(actor=operator, round_id=round_.pk, entry_id=entry.pk, decision="eligible",
+                              expected_version=1)
+    services.musdesus_record(actor=operator, round_id=round_.pk, held_on=dt.date(2026, 11, 20), place="Balai",
+                             chair="Kades", notes="", attendees=[{"name": "BPD", "role": "BPD", "count": 4}])
+    services.musdesus_sign_off(actor=head, round_id=round_.pk)
+    services.round_submit(actor=operator, round_id=round_.pk)
+    return round_, entries
+
+
+@pytest.fixture
+def dinsos():
+    return UserFactory(role=Role.DINSOS, area_id="12.09")
+
+
+@pytest.fixture
+def queued(monkeypatch):
+    sent = []
+    monkeypatch.setattr(tasks.push_submissions, "delay", lambda *a: sent.append(a))
+    return sent
+
+
+def state(round_):
+    return VerificationRound.objects.get(pk=round_.pk).state
+
+
+def test_approval_from_the_review_page_queues_exactly_one_push_after_commit(dinsos, queued,
+                                                                            django_capture_on_commit_callbacks):
+    round_, entries = submitted_round()
+    client = client_for(dinsos)
+    page = client.get(reverse("round-review", args=[round_.pk])).content.decode()
+    assert entries[0].family.kk_number in page and "Musdesus" in page
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("round-review", args=[round_.pk]), {"action": "approve"})
+    assert state(round_) == RoundState.APPROVED and len(queued) == 1
+
+
+def test_returning_needs_a_note_and_carries_family_notes_to_the_village(dinsos, queued):
+    round_, entries = submitted_round()
+    client = client_for(dinsos)
+    response = client.post(reverse("round-review", args=[round_.pk]), {"action": "return", "note": ""}, follow=True)
+    assert "Sebutkan" in response.content.decode() or "alasan" in response.content.decode().lower()
+    assert state(round_) == RoundState.SUBMITTED
+    client.post(reverse("round-review", args=[round_.pk]), {
+        "action": "return", "note": "Periksa lagi keluarga mampu", f"family_note_{entries[0].pk}": "Foto rumah?"})
+    assert state(round_) == RoundState.RETURNED and not queued
+    assert RoundFamily.objects.get(pk=entries[0].pk).return_note == "Foto rumah?"
+    operator_page = client_for(UserFactory(role=Role.VILLAGE_OPERATOR, area_id=VILLAGE)).get(
+        reverse("round-entry", args=[round_.pk, entries[0].pk])).content.decode()
+    assert "Foto rumah?" in operator_page
+
+
+def test_approving_a_round_that_was_not_submitted_is_refused(dinsos, queued):
+    round_ = make_round(2)
+    response = client_for(dinsos).post(reverse("round-review", args=[round_.pk]), {"action": "approve"},
+                                       follow=True)
+    assert "tidak mungkin" in response.content.decode() or "Status" in response.content.decode()
+    assert state(round_) == RoundState.OPEN and not queued
+
+
+def test_bulk_approval_is_all_or_nothing(dinsos, queued, django_capture_on_commit_callbacks):
+    first, _ = submitted_round()
+    second, _ = submitted_round(code=VILLAGE_SAME_KECAMATAN)
+    still_open = make_round(1)
+    client = client_for(dinsos)
+    client.post(reverse("rounds-approve"), {"round": [first.pk, still_open.pk]})
+    assert state(first) == RoundState.SUBMITTED
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("rounds-approve"), {"round": [first.pk, second.pk]})
+    assert state(first) == state(second) == RoundState.APPROVED and len(queued) == 1
+
+
+def test_village_roles_and_other_regencies_cannot_review(queued):
+    round_, _ = submitted_round()
+    operator = UserFactory(role=Role.VILLAGE_OPERATOR, area_id=VILLAGE)
+    other_dinsos = UserFactory(role=Role.DINSOS, area_id="12.72")
+    for user in (operator, other_dinsos):
+        assert client_for(user).post(reverse("round-review", args=[round_.pk]), {"action": "approve"}).status_code \
+            == 404
+    assert state(round_) == RoundState.SUBMITTED
