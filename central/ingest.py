@@ -364,7 +364,8 @@ def _split_rounds(cursor, batch: CentralBatch) -> int:
     created = cursor.rowcount
     cursor.execute(
         f"INSERT INTO {entry_table} (round_id, family_id, decision, reason, note, evidence, is_proposal, "
-        f"return_note, version) SELECT r.id, f.id, '', '', '', '', false, '', 1 FROM central_stage_family s "
+        f"return_note, version, flagged) SELECT r.id, f.id, '', '', '', '', false, '', 1, false "
+        f"FROM central_stage_family s "
         f"JOIN {family_table} f ON f.central_id = s.central_id "
         f"JOIN {round_table} r ON r.village_id = s.village_id AND r.batch_ref = %s "
         "ON CONFLICT (round_id, family_id) DO NOTHING", [batch.batch_id])

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "accounts",
     "registry",
     "verification",
+    "groundcheck",
     "distribution",
     "central",
 ]

@@ -13,6 +13,7 @@ urlpatterns = [
     path("akun/", include("accounts.urls")),
     path("sinkronisasi/", include("central.urls")),
     path("verval/", include("verification.urls")),
+    path("cek-lapangan/", include("groundcheck.urls")),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),

@@ -14,6 +14,7 @@ class EntryFilter(filters.FilterSet):
         *RoundFamily.Decision.choices,
         ("proposal", _("Proposals (usulan)")),
         ("returned", _("With a note from the regency")),
+        ("flagged", _("Flagged by a ground-check")),
     ]
     q = filters.CharFilter(method="filter_q", label=_("Name, NIK or KK"))
     dusun = filters.CharFilter(field_name="family__dusun", label=_("Dusun"))
@@ -50,6 +51,8 @@ class EntryFilter(filters.FilterSet):
             return queryset.filter(is_proposal=True)
         if value == "returned":
             return queryset.exclude(return_note="")
+        if value == "flagged":
+            return queryset.filter(flagged=True)
         return queryset.filter(decision=value)
 
     @property

@@ -147,6 +147,8 @@ class RoundFamily(models.Model):
     evidence = models.FileField(_("evidence photo"), upload_to="evidence/%Y/%m/", blank=True)
     is_proposal = models.BooleanField(_("proposal (usulan baru)"), default=False, db_index=True)
     return_note = models.TextField(_("regency's note on this family"), blank=True)
+    # Set when a ground-check visit disagrees with the register: the operator looks at the differences.
+    flagged = models.BooleanField(_("flagged by a ground-check"), default=False, db_index=True)
     # Optimistic locking: every change through the round bumps it; a form based on an older version is
     # refused with a conflict message instead of overwriting someone else's work.
     version = models.PositiveIntegerField(_("version"), default=1)

@@ -12,6 +12,7 @@ def round_list(*, user, open_only: bool = False):
     rounds = scope_queryset(user, VerificationRound.objects.select_related("village")).annotate(
         total=Count("entries"), decided=Count("entries", filter=~Q(entries__decision="")),
         proposals=Count("entries", filter=Q(entries__is_proposal=True)),
+        flagged=Count("entries", filter=Q(entries__flagged=True)),
     )
     if open_only:
         rounds = rounds.filter(state__in=[*EDITABLE_STATES, "musdesus_held"])

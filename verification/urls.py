@@ -9,6 +9,8 @@ urlpatterns = [
     path("setujui/", views.rounds_bulk_approve, name="rounds-approve"),
     path("<int:pk>/massal/", views.round_bulk, name="round-bulk"),
     path("<int:pk>/keluarga/<int:entry_pk>/", views.entry_detail, name="round-entry"),
+    path("<int:pk>/keluarga/<int:entry_pk>/cek-lapangan/", views.entry_request_groundcheck,
+         name="round-entry-groundcheck"),
     path("<int:pk>/usulan/", views.proposal_create, name="round-proposal"),
     path("<int:pk>/musdesus/", views.musdesus, name="round-musdesus"),
     path("<int:pk>/musdesus/tanda-tangan/", views.musdesus_sign, name="round-musdesus-sign"),

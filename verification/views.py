@@ -12,6 +12,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from dtsen_portal.errors import Conflict, NotInScope, ServiceError
+from groundcheck import selectors as groundcheck_selectors
+from groundcheck import services as groundcheck_services
 from registry import selectors as registry_selectors
 
 from . import selectors, services
@@ -124,6 +126,7 @@ def entry_detail(request, pk: int, entry_pk: int):
         "round": round_, "entry": entry, "family": family, "member_forms": member_forms,
         "can_edit": _can_edit(request.user, round_), "corrections": selectors.entry_corrections(entry),
         "earlier": selectors.earlier_decisions(entry), "audit_trail": registry_selectors.family_audit_trail(family),
+        "visits": groundcheck_selectors.visits_of_entry(entry),
         **forms,
     })
 
@@ -385,3 +388,14 @@ def rounds_bulk_approve(request):
         _attempt(request, lambda: services.rounds_approve(actor=request.user, round_ids=ids),
                  _("%(n)d rounds approved; their results are being sent to the centre.") % {"n": len(ids)})
     return redirect("round-list")
+
+
+@login_required
+@require_POST
+def entry_request_groundcheck(request, pk: int, entry_pk: int):
+    round_ = selectors.round_get(user=request.user, pk=pk)
+    entry = selectors.entry_get(round_=round_, pk=entry_pk)
+    _attempt(request, lambda: groundcheck_services.assignment_request_by_village(
+        actor=request.user, entry_id=entry.pk, note=request.POST.get("note", "")),
+        _("A ground-check was requested; the kecamatan's facilitator will visit the family."))
+    return redirect("round-entry", round_.pk, entry.pk)

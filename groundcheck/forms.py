@@ -1,0 +1,81 @@
+"""The visit form (filled on a phone, possibly offline) and the Dinsos assignment form."""
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from registry.models import Family
+
+from .models import Visit
+from .services import CHECKLIST_FIELDS
+
+TRI_STATE = [("", _("not checked")), ("1", _("yes")), ("0", _("no"))]
+OUTSIDE_INDONESIA = _("The GPS position is outside Indonesia; check the phone's location and try again.")
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultiplePhotoField(forms.FileField):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": "image/*", "capture": "environment"}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        files = data if isinstance(data, list | tuple) else ([data] if data else [])
+        return [super(MultiplePhotoField, self).clean(f, initial) for f in files]
+
+
+class VisitForm(forms.Form):
+    assignment = forms.IntegerField(widget=forms.HiddenInput)
+    client_uuid = forms.UUIDField(widget=forms.HiddenInput)
+    visited_at = forms.DateTimeField(widget=forms.HiddenInput)
+    latitude = forms.DecimalField(required=False, max_digits=9, decimal_places=6, widget=forms.HiddenInput,
+                                  min_value=-11.5, max_value=6.5,
+                                  error_messages={"min_value": OUTSIDE_INDONESIA, "max_value": OUTSIDE_INDONESIA})
+    longitude = forms.DecimalField(required=False, max_digits=9, decimal_places=6, widget=forms.HiddenInput,
+                                   min_value=94.5, max_value=141.5,
+                                   error_messages={"min_value": OUTSIDE_INDONESIA,
+                                                   "max_value": OUTSIDE_INDONESIA})
+    accuracy_m = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
+    recommendation = forms.ChoiceField(label=_("Recommendation"), choices=Visit.Recommendation.choices,
+                                       widget=forms.RadioSelect)
+    findings = forms.CharField(label=_("Findings"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    photos = MultiplePhotoField(label=_("Photos of the house (up to 4)"), required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in CHECKLIST_FIELDS:
+            model_field = Family._meta.get_field(name)
+            label = model_field.verbose_name
+            if name.startswith("has_"):
+                self.fields[name] = forms.TypedChoiceField(label=label, choices=TRI_STATE, required=False,
+                                                           coerce=lambda v: v == "1", empty_value=None)
+            elif model_field.choices:
+                self.fields[name] = forms.ChoiceField(label=label, required=False,
+                                                      choices=[("", _("not checked"))] + list(model_field.choices))
+            else:
+                self.fields[name] = forms.IntegerField(label=label, required=False, min_value=1, max_value=5000)
+
+    def clean(self):
+        data = super().clean()
+        if (data.get("latitude") is None) != (data.get("longitude") is None):
+            raise forms.ValidationError(_("Send both latitude and longitude, or neither."))
+        return data
+
+    @property
+    def checklist_fields(self):
+        return [self[name] for name in CHECKLIST_FIELDS]
+
+    def checklist(self) -> dict:
+        return {name: self.cleaned_data[name] for name in CHECKLIST_FIELDS
+                if self.cleaned_data.get(name) not in (None, "")}
+
+
+class AssignmentForm(forms.Form):
+    kk_number = forms.CharField(label=_("KK number"), max_length=16)
+    facilitator = forms.ModelChoiceField(label=_("Facilitator"), queryset=None)
+    note = forms.CharField(label=_("What to check"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, facilitators=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["facilitator"].queryset = facilitators

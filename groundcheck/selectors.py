@@ -1,0 +1,35 @@
+"""Reads of ground-checks, scoped: facilitators see their own assignments, Dinsos its regency's."""
+from django.db.models import OuterRef, Subquery
+
+from accounts.models import Role, User
+from accounts.scope import scope_queryset
+from registry.models import Member
+
+from .models import Assignment, Visit
+
+
+def _with_head(queryset):
+    head = Member.objects.filter(family=OuterRef("family_id"), relationship=Member.Relationship.HEAD).order_by("id")
+    return queryset.annotate(head_name=Subquery(head.values("name")[:1]))
+
+
+def my_assignments(*, user, open_only: bool = True):
+    """A facilitator's families to visit (within their area, assigned to them)."""
+    assignments = scope_queryset(user, Assignment.objects.filter(facilitator=user)
+                                 .select_related("family__village"))
+    if open_only:
+        assignments = assignments.filter(completed_at__isnull=True)
+    return _with_head(assignments).order_by("family__village_id", "family__dusun", "family__rw", "family__rt")
+
+
+def area_assignments(*, user):
+    return _with_head(scope_queryset(user, Assignment.objects.select_related("family__village", "facilitator"))
+                      ).order_by("completed_at", "-created_at")[:200]
+
+
+def facilitators_in_area(*, user):
+    return scope_queryset(user, User.objects.filter(role=Role.FACILITATOR, is_active=True)).order_by("username")
+
+
+def visits_of_entry(entry):
+    return Visit.objects.filter(family_id=entry.family_id).select_related("facilitator").prefetch_related("photos")

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.facilitator_home, name="groundcheck-home"),
+    path("kunjungan/", views.visit_submit, name="groundcheck-visit"),
+    path("sw.js", views.service_worker, name="groundcheck-sw"),
+    path("penugasan/", views.assignments, name="groundcheck-assignments"),
+]

@@ -1,0 +1,92 @@
+"""Ground-check pages: the facilitator's phone page (works offline), the visit endpoint, the service
+worker, and the Dinsos assignment page."""
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from accounts.models import Role
+from dtsen_portal.errors import NotInScope, ServiceError
+from registry.models import Family
+
+from . import selectors, services
+from .forms import AssignmentForm, VisitForm
+
+
+def _facilitator(user) -> None:
+    if not (user.is_administrator or user.role == Role.FACILITATOR):
+        raise PermissionDenied(_("This page is for PKH facilitators and TKSK."))
+
+
+@login_required
+def facilitator_home(request):
+    _facilitator(request.user)
+    return render(request, "groundcheck/home.html", {
+        "assignments": list(selectors.my_assignments(user=request.user)),
+        "done": list(selectors.my_assignments(user=request.user, open_only=False)
+                     .filter(completed_at__isnull=False).order_by("-completed_at")[:20]),
+        "form": VisitForm(),
+    })
+
+
+@login_required
+@require_POST
+def visit_submit(request):
+    """Receives a visit from the phone (possibly long after it was recorded offline); JSON in, JSON out."""
+    _facilitator(request.user)
+    form = VisitForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return JsonResponse({"status": "invalid", "errors": {k: [str(e) for e in v] for k, v in form.errors.items()}},
+                            status=400)
+    data = form.cleaned_data
+    try:
+        visit, created = services.visit_record(
+            actor=request.user, assignment_id=data["assignment"], client_uuid=data["client_uuid"],
+            visited_at=data["visited_at"], checklist=form.checklist(), findings=data["findings"],
+            recommendation=data["recommendation"], latitude=data["latitude"], longitude=data["longitude"],
+            accuracy_m=data["accuracy_m"], photos=data["photos"])
+    except NotInScope:
+        raise Http404 from None
+    except ServiceError as exc:
+        return JsonResponse({"status": "refused", "errors": {"__all__": [exc.message]}}, status=403)
+    except ValidationError as exc:
+        return JsonResponse({"status": "invalid", "errors": {"photos": exc.messages}}, status=400)
+    return JsonResponse({"status": "stored" if created else "duplicate", "visit": visit.pk,
+                         "differences": len(visit.differences)}, status=201 if created else 200)
+
+
+@never_cache
+def service_worker(request):
+    # Served from the page's own path so its scope covers /cek-lapangan/ (a static file could not).
+    response = render(request, "groundcheck/sw.js", content_type="application/javascript")
+    response["Service-Worker-Allowed"] = "/cek-lapangan/"
+    return response
+
+
+@login_required
+def assignments(request):
+    if not (request.user.is_administrator or request.user.role in services.DINSOS_ROLES):
+        raise PermissionDenied(_("Assignments are made by Dinas Sosial staff."))
+    form = AssignmentForm(request.POST or None, facilitators=selectors.facilitators_in_area(user=request.user))
+    if request.method == "POST" and form.is_valid():
+        family = Family.objects.filter(kk_number=form.cleaned_data["kk_number"]).first()
+        if family is None:
+            form.add_error("kk_number", _("No family with this KK number in the register."))
+        else:
+            try:
+                services.assignment_create(actor=request.user, family_id=family.pk,
+                                           facilitator_id=form.cleaned_data["facilitator"].pk,
+                                           note=form.cleaned_data["note"])
+            except NotInScope:
+                form.add_error("kk_number", _("No family with this KK number in the register."))
+            except ServiceError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(request, _("Family %(kk)s assigned.") % {"kk": family.kk_number})
+                return redirect("groundcheck-assignments")
+    return render(request, "groundcheck/assignments.html", {
+        "form": form, "assignments": selectors.area_assignments(user=request.user)})
