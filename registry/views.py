@@ -3,6 +3,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import render
 
+from accounts.models import Role
 from verification import selectors as verification_selectors
 
 from . import selectors
@@ -16,7 +17,10 @@ def home(request):
     title, breakdown = selectors.area_breakdown(user=request.user)
     return render(request, "registry/home.html", {
         "summary": selectors.area_summary(user=request.user),
-        "rounds": list(verification_selectors.round_list(user=request.user, open_only=True)[:10]),
+        "rounds": list(verification_selectors.round_list(user=request.user, open_only=True)[:10])
+        if request.user.role in (Role.VILLAGE_OPERATOR, Role.VILLAGE_HEAD) else [],
+        "dashboard": verification_selectors.regency_dashboard(user=request.user)
+        if request.user.is_administrator or request.user.role == Role.DINSOS else None,
         "breakdown_title": title,
         "breakdown": breakdown,
     })

@@ -68,3 +68,26 @@ def regency_progress(*, user):
             .values("round__village_id", "round__village__name", "round__state", "round_id")
             .annotate(total=Count("id"), decided=Count("id", filter=~Q(decision="")))
             .order_by("round__village_id"))
+
+
+def regency_dashboard(*, user) -> dict:
+    """Verval progress per kecamatan, rounds waiting for review and ground-check coverage, in four queries."""
+    from django.db.models.functions import Substr
+
+    from groundcheck.models import Assignment
+    from registry.models import Region
+
+    per_kecamatan = list(
+        scope_queryset(user, RoundFamily.objects.all())
+        .annotate(kecamatan=Substr("round__village_id", 1, 8)).values("kecamatan")
+        .annotate(total=Count("id"), decided=Count("id", filter=~Q(decision="")),
+                  flagged=Count("id", filter=Q(flagged=True)), villages=Count("round__village_id", distinct=True))
+        .order_by("kecamatan"))
+    names = dict(Region.objects.filter(code__in=[r["kecamatan"] for r in per_kecamatan]).values_list("code", "name"))
+    for row in per_kecamatan:
+        row["name"] = names.get(row["kecamatan"], "")
+        row["percent"] = round(100 * row["decided"] / row["total"]) if row["total"] else 0
+    waiting = list(round_list(user=user).filter(state="submitted").order_by("state_changed_at")[:50])
+    coverage = scope_queryset(user, Assignment.objects.all()).aggregate(
+        assigned=Count("id"), visited=Count("id", filter=Q(completed_at__isnull=False)))
+    return {"per_kecamatan": per_kecamatan, "waiting": waiting, "coverage": coverage}

@@ -82,6 +82,8 @@ def round_return(*, round_id: int, actor, note: str, family_notes: dict[int, str
         VerificationRound.objects.filter(pk=round_.pk).update(return_note=note)
         round_.return_note = note
         RoundFamily.objects.filter(round=round_).exclude(return_note="").update(return_note="")
+        # The village changes things and ratifies them again: the earlier sign-off no longer holds.
+        Musdesus.objects.filter(round=round_).update(signed_off_by=None, signed_off_at=None)
         for entry_id, family_note in (family_notes or {}).items():
             RoundFamily.objects.filter(round=round_, pk=entry_id).update(return_note=family_note.strip())
     return round_

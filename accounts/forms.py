@@ -1,0 +1,17 @@
+"""Forms for the accounts Dinsos manages."""
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from .models import Role
+from .services import MANAGED_ROLES
+
+
+class VillageAccountForm(forms.Form):
+    username = forms.SlugField(label=_("Username"), max_length=150)
+    first_name = forms.CharField(label=_("First name"), max_length=150)
+    last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
+    role = forms.ChoiceField(label=_("Role"), choices=[(r.value, r.label) for r in Role if r in MANAGED_ROLES])
+    area_code = forms.CharField(label=_("Area code"), max_length=13,
+                                help_text=_("Village code for operators and village heads (12.09.08.2002), "
+                                            "kecamatan code for facilitators (12.09.08)."))
+    phone = forms.CharField(label=_("Phone"), max_length=20, required=False)
