@@ -33,3 +33,8 @@ def facilitators_in_area(*, user):
 
 def visits_of_entry(entry):
     return Visit.objects.filter(family_id=entry.family_id).select_related("facilitator").prefetch_related("photos")
+
+
+def area_visits(*, user):
+    return scope_queryset(user, Visit.objects.select_related("family__village", "facilitator")).order_by(
+        "family__village_id", "-visited_at")

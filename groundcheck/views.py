@@ -11,10 +11,12 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import Role
 from dtsen_portal.errors import NotInScope, ServiceError
+from dtsen_portal.spreadsheets import spreadsheet_response
 from registry.models import Family
 
 from . import selectors, services
 from .forms import AssignmentForm, VisitForm
+from .spreadsheets import VisitResource
 
 
 def _facilitator(user) -> None:
@@ -90,3 +92,11 @@ def assignments(request):
                 return redirect("groundcheck-assignments")
     return render(request, "groundcheck/assignments.html", {
         "form": form, "assignments": selectors.area_assignments(user=request.user)})
+
+
+@login_required
+def visits_export(request, kind: str):
+    if not (request.user.is_administrator or request.user.role in services.DINSOS_ROLES):
+        raise PermissionDenied(_("Assignments are made by Dinas Sosial staff."))
+    visits = selectors.area_visits(user=request.user)
+    return spreadsheet_response(VisitResource().export(queryset=visits), "hasil-cek-lapangan", kind)

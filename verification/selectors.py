@@ -91,3 +91,17 @@ def regency_dashboard(*, user) -> dict:
     coverage = scope_queryset(user, Assignment.objects.all()).aggregate(
         assigned=Count("id"), visited=Count("id", filter=Q(completed_at__isnull=False)))
     return {"per_kecamatan": per_kecamatan, "waiting": waiting, "coverage": coverage}
+
+
+def approved_entries(*, user):
+    """Eligible families (decided eligible or corrected, proposals included) of approved rounds in the area."""
+    return (round_entries_base(user=user)
+            .filter(round__state__in=["approved", "sent", "acknowledged"],
+                    decision__in=[RoundFamily.Decision.ELIGIBLE, RoundFamily.Decision.CORRECTED])
+            .order_by("round__village_id", "family__kk_number"))
+
+
+def round_entries_base(*, user):
+    head = Member.objects.filter(family=OuterRef("family_id"), relationship=Member.Relationship.HEAD).order_by("id")
+    return (scope_queryset(user, RoundFamily.objects.select_related("family", "round__village"))
+            .annotate(head_name=Subquery(head.values("name")[:1])))

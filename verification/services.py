@@ -505,3 +505,26 @@ def demo_rounds_create(*, regency: str, deadline) -> int:
     RoundFamily.objects.bulk_create((RoundFamily(round_id=rounds[v], family_id=pk) for pk, v in families),
                                     batch_size=5000)
     return len(villages)
+
+
+@transaction.atomic
+def entries_import_decisions(*, actor, round_id: int, rows: list[dict]) -> int:
+    """Apply decisions read from a spreadsheet ({kk_number, decision, reason, note}); all or nothing."""
+    round_ = _editable_round(round_id, actor)
+    entries = {e.family.kk_number: e for e in RoundFamily.objects.select_for_update().select_related("family")
+               .filter(round=round_, family__kk_number__in=[r["kk_number"] for r in rows])}
+    now = timezone.now()
+    for row in rows:
+        entry = entries.get(row["kk_number"])
+        if entry is None:
+            raise NotInScope(_("Not found."))
+        _check_decision(row["decision"], row.get("reason", ""))
+        entry.decision = row["decision"]
+        entry.reason = row.get("reason", "") if row["decision"] == RoundFamily.Decision.NOT_ELIGIBLE else ""
+        if row.get("note"):
+            entry.note = row["note"]
+        entry.version += 1
+        entry.decided_by, entry.decided_at = actor, now
+    RoundFamily.objects.bulk_update(list(entries.values()),
+                                    ["decision", "reason", "note", "version", "decided_by", "decided_at"])
+    return len(entries)

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from dtsen_portal.errors import Conflict, NotInScope, ServiceError
+from dtsen_portal.spreadsheets import spreadsheet_response
 from groundcheck import selectors as groundcheck_selectors
 from groundcheck import services as groundcheck_services
 from registry import selectors as registry_selectors
@@ -33,6 +34,7 @@ from .forms import (
     ScanForm,
 )
 from .models import Musdesus, RoundState
+from .spreadsheets import RoundEntryResource, read_decisions
 
 ENTRIES_PER_PAGE = 25
 
@@ -399,3 +401,50 @@ def entry_request_groundcheck(request, pk: int, entry_pk: int):
         actor=request.user, entry_id=entry.pk, note=request.POST.get("note", "")),
         _("A ground-check was requested; the kecamatan's facilitator will visit the family."))
     return redirect("round-entry", round_.pk, entry.pk)
+
+
+@login_required
+def round_export(request, pk: int, kind: str):
+    round_ = selectors.round_get(user=request.user, pk=pk)
+    entries = selectors.round_entries(round_=round_).select_related("round__village") \
+        .order_by("family__dusun", "family__rw", "family__rt", "family__kk_number")
+    return spreadsheet_response(RoundEntryResource().export(queryset=entries),
+                                 f"verval-{round_.village_id}-{round_.batch_ref}", kind)
+
+
+@login_required
+def approved_export(request, kind: str):
+    """The approved list: families the regency approved as eligible, across the user's area."""
+    if not _regency_staff(request.user):
+        raise Http404
+    entries = selectors.approved_entries(user=request.user)
+    return spreadsheet_response(RoundEntryResource().export(queryset=entries), "daftar-disetujui", kind)
+
+
+@login_required
+def round_import(request, pk: int):
+    round_ = selectors.round_get(user=request.user, pk=pk)
+    session_key = f"round-import-{round_.pk}"
+    rows, problem = [], ""
+    if request.method == "POST" and request.POST.get("confirm") == "1":
+        pending = request.session.pop(session_key, None)
+        if not pending:
+            messages.error(request, _("Upload the file again; the checked rows were not kept."))
+        elif _attempt(request, lambda: services.entries_import_decisions(actor=request.user, round_id=round_.pk,
+                                                                           rows=pending),
+                      _("%(n)d decisions imported.") % {"n": len(pending)}):
+            return redirect("round-detail", round_.pk)
+    elif request.method == "POST":
+        upload = request.FILES.get("file")
+        if upload is None:
+            problem = _("Choose a file.")
+        else:
+            known = set(round_.entries.values_list("family__kk_number", flat=True))
+            rows, problem = read_decisions(upload.read(), upload.name, known_kk=known)
+            if rows and not any(r.errors for r in rows):
+                request.session[session_key] = [{"kk_number": r.kk_number, "decision": r.decision,
+                                                 "reason": r.reason, "note": r.note} for r in rows]
+    return render(request, "verification/round_import.html", {
+        "round": round_, "rows": rows, "problem": problem, "has_errors": any(r.errors for r in rows),
+        "can_edit": _can_edit(request.user, round_),
+    })

@@ -1,0 +1,121 @@
+"""Spreadsheets of a round: export of families and decisions (django-import-export resources), and the
+import of decisions filled in offline, checked row by row before anything is saved."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import tablib
+from django.utils.translation import gettext as _
+from import_export import fields, resources
+
+from .models import RoundFamily
+
+DECISION_WORDS = {
+    "layak": RoundFamily.Decision.ELIGIBLE, "eligible": RoundFamily.Decision.ELIGIBLE,
+    "tidak layak": RoundFamily.Decision.NOT_ELIGIBLE, "tidak_layak": RoundFamily.Decision.NOT_ELIGIBLE,
+    "not_eligible": RoundFamily.Decision.NOT_ELIGIBLE,
+    "data dikoreksi": RoundFamily.Decision.CORRECTED, "data diperbaiki": RoundFamily.Decision.CORRECTED,
+    "corrected": RoundFamily.Decision.CORRECTED,
+}
+REASON_WORDS = {
+    "mampu": "well_off", "well_off": "well_off", "meninggal": "deceased", "deceased": "deceased",
+    "pindah": "moved", "moved": "moved", "tidak ditemukan": "not_found", "not_found": "not_found",
+    "ganda": "duplicate", "duplikat": "duplicate", "duplicate": "duplicate",
+}
+IMPORT_COLUMNS = ("nomor_kk", "keputusan", "alasan", "catatan")
+MAX_IMPORT_BYTES = 5 * 1024 * 1024
+
+
+class RoundEntryResource(resources.ModelResource):
+    """One row per family of the round: who they are and what the village decided."""
+
+    desa = fields.Field(attribute="round__village__name", column_name="desa")
+    nomor_kk = fields.Field(attribute="family__kk_number", column_name="nomor_kk")
+    kepala_keluarga = fields.Field(attribute="head_name", column_name="kepala_keluarga")
+    dusun = fields.Field(attribute="family__dusun", column_name="dusun")
+    rt = fields.Field(attribute="family__rt", column_name="rt")
+    rw = fields.Field(attribute="family__rw", column_name="rw")
+    desil = fields.Field(attribute="family__desil", column_name="desil")
+    keputusan = fields.Field(column_name="keputusan")
+    alasan = fields.Field(column_name="alasan")
+    catatan = fields.Field(attribute="note", column_name="catatan")
+    usulan = fields.Field(column_name="usulan")
+    ditandai_cek_lapangan = fields.Field(column_name="ditandai_cek_lapangan")
+
+    class Meta:
+        model = RoundFamily
+        fields = ("desa", "nomor_kk", "kepala_keluarga", "dusun", "rt", "rw", "desil", "keputusan", "alasan", "catatan",
+                  "usulan", "ditandai_cek_lapangan")
+        export_order = fields
+
+    def dehydrate_keputusan(self, entry):
+        return str(entry.get_decision_display()) if entry.decision else ""
+
+    def dehydrate_alasan(self, entry):
+        return str(entry.get_reason_display()) if entry.reason else ""
+
+    def dehydrate_usulan(self, entry):
+        return _("yes") if entry.is_proposal else ""
+
+    def dehydrate_ditandai_cek_lapangan(self, entry):
+        return _("yes") if entry.flagged else ""
+
+
+@dataclass
+class ImportRow:
+    line: int
+    kk_number: str
+    decision: str = ""
+    reason: str = ""
+    note: str = ""
+    errors: list[str] = field(default_factory=list)
+
+
+def read_decisions(content: bytes, filename: str, *, known_kk: set[str]) -> tuple[list[ImportRow], str]:
+    """Parse an uploaded .xlsx or .csv of decisions. Returns (rows, file-level error); each row carries its
+    own errors, so the page can show every problem before anything is saved."""
+    if len(content) > MAX_IMPORT_BYTES:
+        return [], _("The file is larger than 5 MB.")
+    kind = "xlsx" if filename.lower().endswith(".xlsx") else "csv" if filename.lower().endswith(".csv") else ""
+    if not kind:
+        return [], _("Upload an .xlsx or .csv file.")
+    try:
+        dataset = tablib.Dataset().load(content if kind == "xlsx" else content.decode("utf-8-sig"), format=kind)
+    except Exception:  # noqa: BLE001 - tablib raises many kinds of errors for a damaged file
+        return [], _("The file cannot be read as %(kind)s.") % {"kind": kind.upper()}
+    headers = [str(h or "").strip().lower() for h in (dataset.headers or [])]
+    missing = [c for c in IMPORT_COLUMNS[:2] if c not in headers]
+    if missing:
+        return [], _("Missing columns: %(missing)s. The first row must hold the column names %(expected)s.") % {
+            "missing": ", ".join(missing), "expected": ", ".join(IMPORT_COLUMNS)}
+    position = {name: headers.index(name) for name in IMPORT_COLUMNS if name in headers}
+    rows, seen = [], set()
+    for line, values in enumerate(dataset, start=2):
+        def cell(name, values=values):
+            index = position.get(name)
+            value = values[index] if index is not None and index < len(values) else ""
+            return "" if value is None else str(value).strip()
+
+        if not any(cell(c) for c in position):
+            continue  # an empty line
+        row = ImportRow(line=line, kk_number=cell("nomor_kk").removesuffix(".0"), note=cell("catatan"))
+        if row.kk_number not in known_kk:
+            row.errors.append(_("KK number %(kk)s is not in this round.") % {"kk": row.kk_number or "-"})
+        elif row.kk_number in seen:
+            row.errors.append(_("KK number %(kk)s appears twice in the file.") % {"kk": row.kk_number})
+        seen.add(row.kk_number)
+        row.decision = DECISION_WORDS.get(cell("keputusan").lower(), "")
+        if not row.decision:
+            row.errors.append(_("Decision %(value)s is not one of: layak, tidak layak, data dikoreksi.")
+                              % {"value": cell("keputusan") or "-"})
+        reason = cell("alasan").lower()
+        row.reason = REASON_WORDS.get(reason, "")
+        if reason and not row.reason:
+            row.errors.append(_("Reason %(value)s is not one of: mampu, meninggal, pindah, tidak ditemukan, ganda.")
+                              % {"value": cell("alasan")})
+        elif row.decision == RoundFamily.Decision.NOT_ELIGIBLE and not row.reason:
+            row.errors.append(_("A family that is not eligible needs a reason."))
+        rows.append(row)
+    if not rows:
+        return [], _("The file holds no decisions.")
+    return rows, ""
