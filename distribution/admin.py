@@ -3,7 +3,7 @@ from django.contrib import admin
 
 from accounts.admin import ScopedAdminMixin
 
-from .models import Determination
+from .models import CitizenReport, Determination
 
 
 @admin.register(Determination)
@@ -16,3 +16,12 @@ class DeterminationAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(CitizenReport)
+class CitizenReportAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    list_display = ["reference", "kind", "village", "subject_name", "status", "created_at", "resolved_at"]
+    list_filter = ["kind", "status"]
+    list_select_related = ["village"]
+    search_fields = ["=reference", "subject_name"]
+    raw_id_fields = ["family", "village", "resolved_by"]

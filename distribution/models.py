@@ -30,3 +30,45 @@ class Determination(models.Model):
 
     def __str__(self):
         return f"{self.programme} {self.period} {self.central_id}"
+
+
+class CitizenReport(models.Model):
+    """A citizen's proposal (usulan) or objection (sanggahan), sent from the public Cek Bansos page."""
+
+    class Kind(models.TextChoices):
+        PROPOSAL = "usulan", _("Proposal (usulan)")
+        OBJECTION = "sanggahan", _("Objection (sanggahan)")
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", _("Received, waiting for the village")
+        ACCEPTED = "accepted", _("Accepted into the verification")
+        REJECTED = "rejected", _("Rejected")
+
+    reference = models.CharField(_("reference number"), max_length=12, unique=True)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    village = models.ForeignKey(Region, verbose_name=_("village"), on_delete=models.PROTECT,
+                                related_name="citizen_reports")
+    family = models.ForeignKey(Family, verbose_name=_("family concerned"), null=True, blank=True,
+                               on_delete=models.SET_NULL, related_name="citizen_reports")
+    subject_name = models.CharField(_("name of the person concerned"), max_length=120)
+    subject_nik = models.CharField(_("NIK of the person concerned"), max_length=16, blank=True)
+    reason = models.TextField(_("reason"), max_length=1000)
+    reporter_name = models.CharField(_("reporter's name"), max_length=120)
+    reporter_phone = models.CharField(_("reporter's phone"), max_length=20, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.RECEIVED,
+                              db_index=True)
+    resolution = models.TextField(_("outcome"), blank=True)
+    resolved_by = models.ForeignKey("accounts.User", verbose_name=_("resolved by"), null=True, blank=True,
+                                    on_delete=models.PROTECT, related_name="+")
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("received at"), auto_now_add=True)
+
+    area_scope_path = "village_id"
+
+    class Meta:
+        ordering = ["status", "-created_at"]
+        verbose_name = _("citizen's report")
+        verbose_name_plural = _("citizens' reports")
+
+    def __str__(self):
+        return self.reference

@@ -62,6 +62,14 @@ def review_changes(round_: VerificationRound):
     return corrections, not_eligible, proposals
 
 
+def review_disagreements(round_: VerificationRound):
+    """Ground-check visits of the round's families that disagree with the register."""
+    from groundcheck.models import Visit
+
+    return (Visit.objects.filter(entry__round=round_).exclude(differences=[])
+            .select_related("family", "facilitator").order_by("family__kk_number", "-visited_at"))
+
+
 def regency_progress(*, user):
     """Progress per village of the open rounds in the user's area, in one grouped query."""
     return (scope_queryset(user, RoundFamily.objects.all())

@@ -369,6 +369,7 @@ def round_review(request, pk: int):
     return render(request, "verification/round_review.html", {
         "round": round_, "progress": services.round_progress(round_), "corrections": corrections,
         "not_eligible": not_eligible, "proposals": proposals,
+        "disagreements": selectors.review_disagreements(round_),
         "musdesus": Musdesus.objects.filter(round=round_).prefetch_related("attendees").first(),
         "can_decide": round_.state == RoundState.SUBMITTED,
     })
