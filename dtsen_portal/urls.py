@@ -6,6 +6,7 @@ from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from distribution import urls as distribution_urls
 from dtsen_portal.health import healthz
 
 urlpatterns = [
@@ -14,6 +15,8 @@ urlpatterns = [
     path("sinkronisasi/", include("central.urls")),
     path("verval/", include("verification.urls")),
     path("cek-lapangan/", include("groundcheck.urls")),
+    path("cek-bansos/", include(distribution_urls.public)),
+    path("laporan-warga/", include(distribution_urls.staff)),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),

@@ -4,6 +4,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import render
 
 from accounts.models import Role
+from distribution import services as distribution_services
 from verification import selectors as verification_selectors
 
 from . import selectors
@@ -19,6 +20,7 @@ def home(request):
         "summary": selectors.area_summary(user=request.user),
         "rounds": list(verification_selectors.round_list(user=request.user, open_only=True)[:10])
         if request.user.role in (Role.VILLAGE_OPERATOR, Role.VILLAGE_HEAD) else [],
+        "reports_waiting": distribution_services.reports_waiting(user=request.user).count(),
         "dashboard": verification_selectors.regency_dashboard(user=request.user)
         if request.user.is_administrator or request.user.role == Role.DINSOS else None,
         "breakdown_title": title,

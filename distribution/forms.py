@@ -1,0 +1,40 @@
+"""Public forms of Cek Bansos: they limit lengths and catch bots; the services do the rest."""
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from .models import CitizenReport
+
+
+class HoneypotMixin(forms.Form):
+    # Hidden from people by CSS; a bot that fills every field gives itself away.
+    website = forms.CharField(required=False, label=_("Leave this empty"))
+
+    def clean_website(self):
+        if self.cleaned_data.get("website"):
+            raise forms.ValidationError(_("Something went wrong; please try again."))
+        return ""
+
+
+class SearchForm(HoneypotMixin):
+    village = forms.CharField(max_length=13, widget=forms.HiddenInput)
+    name = forms.CharField(label=_("Name"), min_length=3, max_length=120)
+    nik = forms.RegexField(label=_("NIK (optional)"), regex=r"^\d{16}$", required=False, max_length=16,
+                           error_messages={"invalid": _("A NIK has 16 digits.")})
+
+
+class ReportForm(HoneypotMixin):
+    kind = forms.ChoiceField(label=_("What do you want to report?"), choices=CitizenReport.Kind.choices,
+                             widget=forms.RadioSelect)
+    village = forms.CharField(max_length=13, widget=forms.HiddenInput)
+    subject_name = forms.CharField(label=_("Name of the person concerned"), max_length=120)
+    subject_nik = forms.RegexField(label=_("Their NIK (optional)"), regex=r"^\d{16}$", required=False,
+                                   max_length=16, error_messages={"invalid": _("A NIK has 16 digits.")})
+    reason = forms.CharField(label=_("Reason"), max_length=1000, widget=forms.Textarea(attrs={"rows": 4}))
+    reporter_name = forms.CharField(label=_("Your name"), max_length=120)
+    reporter_phone = forms.RegexField(label=_("Your phone (optional)"), regex=r"^[0-9+ -]{6,20}$", required=False,
+                                      max_length=20)
+
+
+class StatusForm(forms.Form):
+    reference = forms.RegexField(label=_("Reference number"), regex=r"^[A-Za-z]{2}-?[A-Za-z0-9]{8}$", max_length=12,
+                                 error_messages={"invalid": _("A reference number looks like CB-7KQ2M9XA.")})

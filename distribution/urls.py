@@ -1,0 +1,14 @@
+from django.urls import path
+
+from . import views
+
+public = [
+    path("", views.cek_bansos, name="cek-bansos"),
+    path("lapor/", views.report_submit, name="cek-bansos-report"),
+    path("status/", views.report_status, name="cek-bansos-status"),
+]
+
+staff = [
+    path("", views.report_queue, name="report-queue"),
+    path("<int:pk>/selesaikan/", views.report_resolve, name="report-resolve"),
+]

@@ -1,0 +1,110 @@
+"""Cek Bansos: the public page where a citizen checks recipients, proposes or objects, and follows up;
+and the village's queue of those reports."""
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accounts.scope import scope_queryset
+from dtsen_portal.errors import NotInScope, ServiceError
+from registry.models import Region
+
+from . import services
+from .forms import ReportForm, SearchForm, StatusForm
+from .models import CitizenReport
+
+
+def _client_ip(request) -> str:
+    # Behind the project's reverse proxy the first X-Forwarded-For hop is the citizen; direct otherwise.
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    return forwarded.split(",")[0].strip() or request.META.get("REMOTE_ADDR", "")
+
+
+def _region_choices(request) -> dict:
+    """The province → regency → kecamatan → village pickers, filled from what was chosen so far
+    (server-side, so the page works on any phone without JavaScript)."""
+    chosen = {level: request.GET.get(level, "") for level in ("province", "regency", "kecamatan", "village")}
+    levels = [("province", None), ("regency", "province"), ("kecamatan", "regency"), ("village", "kecamatan")]
+    options, parent_ok = {}, True
+    for level, parent in levels:
+        if parent is None:
+            options[level] = Region.objects.filter(level=Region.Level.PROVINCE).only("code", "name")
+        elif parent_ok and chosen[parent]:
+            options[level] = Region.objects.filter(parent_id=chosen[parent]).only("code", "name").order_by("name")
+        else:
+            options[level] = []
+        parent_ok = parent_ok and bool(chosen[level])
+    return {"chosen": chosen, "options": options}
+
+
+def cek_bansos(request):
+    context = _region_choices(request)
+    village = context["chosen"]["village"]
+    results, searched = [], False
+    search = SearchForm({"village": village, "name": request.GET.get("name", ""), "nik": request.GET.get("nik", ""),
+                         "website": request.GET.get("website", "")}) if "name" in request.GET else SearchForm()
+    if search.is_bound and search.is_valid():
+        try:
+            results = services.cek_bansos(village_code=village, name=search.cleaned_data["name"],
+                                          nik=search.cleaned_data["nik"], ip=_client_ip(request))
+            searched = True
+        except ServiceError as exc:
+            search.add_error(None, exc.message)
+    context.update({"search": search, "results": results, "searched": searched,
+                    "report_form": ReportForm(initial={"village": village}), "status_form": StatusForm()})
+    return render(request, "distribution/cek_bansos.html", context)
+
+
+@require_POST
+def report_submit(request):
+    form = ReportForm(request.POST)
+    if form.is_valid():
+        data = {k: v for k, v in form.cleaned_data.items() if k not in ("website", "village")}
+        try:
+            report = services.report_submit(village_code=form.cleaned_data["village"], ip=_client_ip(request), **data)
+        except ServiceError as exc:
+            form.add_error(None, exc.message)
+        else:
+            return redirect(f"{reverse('cek-bansos-status')}?reference={report.reference}&baru=1")
+    context = _region_choices(request) | {"report_form": form, "search": SearchForm(), "status_form": StatusForm()}
+    context["chosen"]["village"] = request.POST.get("village", "")
+    return render(request, "distribution/cek_bansos.html", context, status=400)
+
+
+def report_status(request):
+    form = StatusForm(request.GET or None)
+    report = None
+    if form.is_bound and form.is_valid():
+        reference = form.cleaned_data["reference"].upper()
+        reference = reference if "-" in reference else f"{reference[:2]}-{reference[2:]}"
+        report = services.report_status(reference)
+        if report is None:
+            form.add_error("reference", _("No report with this reference number."))
+    return render(request, "distribution/report_status.html", {"form": form, "report": report,
+                                                               "new": request.GET.get("baru") == "1"})
+
+
+@login_required
+def report_queue(request):
+    reports = scope_queryset(request.user, CitizenReport.objects.select_related("village", "family")) \
+        .order_by("status", "-created_at")[:200]
+    return render(request, "distribution/report_queue.html", {"reports": reports})
+
+
+@login_required
+@require_POST
+def report_resolve(request, pk: int):
+    accept = request.POST.get("action") == "accept"
+    try:
+        services.report_resolve(actor=request.user, report_id=pk, accept=accept,
+                                resolution=request.POST.get("resolution", ""))
+    except (NotInScope, CitizenReport.DoesNotExist):
+        raise Http404 from None
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Report resolved; the citizen can see the outcome with the reference number."))
+    return redirect("report-queue")
