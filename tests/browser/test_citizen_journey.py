@@ -1,0 +1,52 @@
+"""A citizen without an account: finds the village, checks a name, objects, and follows the report up."""
+import pytest
+from django.core.cache import cache
+from playwright.sync_api import expect
+
+from distribution.models import CitizenReport, Determination
+
+from ..factories import KECAMATAN, VILLAGE, FamilyFactory, MemberFactory, village
+from .conftest import shoot
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+
+def test_citizen_checks_a_name_objects_and_follows_up_by_reference(open_page, regions):
+    cache.clear()
+    family = FamilyFactory(village=village(VILLAGE), desil=7)
+    MemberFactory(family=family, name="Bambang Sutrisno")
+    Determination.objects.create(determination_id="D-9", central_id="X9", family=family, village_id=VILLAGE,
+                                 programme="BLTS-KESRA", period="2025-10")
+    page = open_page(phone=True)
+    page.goto("/cek-bansos/")
+    page.locator("#id_province").select_option("12")
+    page.wait_for_url("**province=12**")
+    page.locator("#id_regency").select_option("12.09")
+    page.wait_for_url("**regency=12.09**")
+    page.locator("#id_kecamatan").select_option(KECAMATAN)
+    page.wait_for_url(f"**kecamatan={KECAMATAN}**")
+    page.locator("#id_village").select_option(VILLAGE)
+    page.wait_for_url(f"**village={VILLAGE}**")
+    page.locator("#id_name").fill("bambang")
+    page.get_by_role("button", name="Cari").click()
+    results = page.get_by_test_id("results")
+    expect(results).to_contain_text("B****** S*******")
+    expect(results).to_contain_text("BLTS-KESRA 2025-10")
+    assert "Bambang Sutrisno" not in page.content()
+    shoot(page, "citizen", "check")
+
+    page.get_by_role("radio", name="Sanggahan").check()
+    page.locator("#id_subject_name").fill("Bambang Sutrisno")
+    page.locator("#id_reason").fill("Sudah punya mobil dan toko besar")
+    page.locator("#id_reporter_name").fill("Tetangga")
+    shoot(page, "citizen", "object")
+    page.get_by_role("button", name="Kirim").click()
+    reference = page.get_by_test_id("reference").inner_text()
+    assert reference == CitizenReport.objects.get().reference
+    shoot(page, "citizen", "reference")
+
+    page.goto("/cek-bansos/")
+    page.locator("#id_reference").fill(reference)
+    page.get_by_role("button", name="Cek status").click()
+    expect(page.get_by_test_id("status")).to_have_text("Diterima, menunggu desa")
+    shoot(page, "citizen", "status")
