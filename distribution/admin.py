@@ -3,7 +3,7 @@ from django.contrib import admin
 
 from accounts.admin import ScopedAdminMixin
 
-from .models import CitizenReport, Determination
+from .models import CitizenReport, Determination, Disbursement, PaymentPeriod, Programme
 
 
 @admin.register(Determination)
@@ -25,3 +25,21 @@ class CitizenReportAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_select_related = ["village"]
     search_fields = ["=reference", "subject_name"]
     raw_id_fields = ["family", "village", "resolved_by"]
+
+
+@admin.register(Programme)
+class ProgrammeAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "max_desil", "monthly_amount", "active"]
+
+
+@admin.register(PaymentPeriod)
+class PaymentPeriodAdmin(admin.ModelAdmin):
+    list_display = ["programme", "code", "name", "amount"]
+
+
+@admin.register(Disbursement)
+class DisbursementAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    list_display = ["family", "programme", "period", "channel", "amount_planned", "amount_paid", "status"]
+    list_filter = ["programme", "status", "channel"]
+    list_select_related = ["family", "programme", "period"]
+    raw_id_fields = ["family"]

@@ -72,3 +72,86 @@ class CitizenReport(models.Model):
 
     def __str__(self):
         return self.reference
+
+
+class Programme(models.Model):
+    """A social assistance programme and its eligibility rule, kept as data so a new programme needs no code."""
+
+    code = models.SlugField(_("code"), max_length=30, primary_key=True)
+    name = models.CharField(_("name"), max_length=120)
+    max_desil = models.PositiveSmallIntegerField(_("highest desil that qualifies"), default=4)
+    monthly_amount = models.PositiveIntegerField(_("amount per month (Rp)"), default=0)
+    # Further conditions, e.g. {"min_living_members": 1}; read by distribution.services.rule_check.
+    conditions = models.JSONField(_("other conditions"), default=dict, blank=True)
+    active = models.BooleanField(_("active"), default=True)
+
+    unscoped_reference_data = True  # national programme definitions
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("programme")
+        verbose_name_plural = _("programmes")
+
+    def __str__(self):
+        return self.name
+
+
+class PaymentPeriod(models.Model):
+    """A payment stage (tahap) of a programme: which months it pays and how much per family."""
+
+    programme = models.ForeignKey(Programme, verbose_name=_("programme"), on_delete=models.PROTECT,
+                                  related_name="periods")
+    code = models.CharField(_("code"), max_length=20)
+    name = models.CharField(_("name"), max_length=120)
+    months = models.JSONField(_("months"), default=list, help_text=_('e.g. ["2025-10", "2025-11", "2025-12"]'))
+    amount = models.PositiveIntegerField(_("amount per family (Rp)"))
+
+    unscoped_reference_data = True
+
+    class Meta:
+        ordering = ["programme_id", "code"]
+        verbose_name = _("payment period (tahap)")
+        verbose_name_plural = _("payment periods (tahap)")
+        constraints = [models.UniqueConstraint(fields=["programme", "code"], name="period_code_once")]
+
+    def __str__(self):
+        return f"{self.programme_id} {self.name}"
+
+
+class Disbursement(models.Model):
+    """One family's payment of one programme for one period, through one channel."""
+
+    class Channel(models.TextChoices):
+        POS = "pos", _("PT Pos Indonesia")
+        HIMBARA = "himbara", _("Himbara bank (KKS)")
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", _("Scheduled")
+        DISBURSED = "disbursed", _("Disbursed")
+        RECEIVED = "received", _("Received")
+        RETURNED = "returned", _("Returned")
+        FAILED = "failed", _("Failed")
+
+    family = models.ForeignKey(Family, verbose_name=_("family"), on_delete=models.PROTECT,
+                               related_name="disbursements")
+    programme = models.ForeignKey(Programme, verbose_name=_("programme"), on_delete=models.PROTECT)
+    period = models.ForeignKey(PaymentPeriod, verbose_name=_("period"), on_delete=models.PROTECT,
+                               related_name="disbursements")
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices, default=Channel.POS)
+    amount_planned = models.PositiveIntegerField(_("planned (Rp)"))
+    amount_paid = models.PositiveIntegerField(_("paid (Rp)"), default=0)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.SCHEDULED,
+                              db_index=True)
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    area_scope_path = "family__village_id"
+
+    class Meta:
+        ordering = ["period_id", "family_id"]
+        verbose_name = _("disbursement")
+        verbose_name_plural = _("disbursements")
+        constraints = [models.UniqueConstraint(fields=["family", "programme", "period"], name="pay_once_per_period")]
+
+    def __str__(self):
+        return f"{self.family} {self.period}"

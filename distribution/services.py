@@ -163,3 +163,206 @@ def reports_waiting(*, user):
 
     return scope_queryset(user, CitizenReport.objects.filter(status=CitizenReport.Status.RECEIVED))
 
+
+
+# -- KPM lists, disbursements and the channel's payment report ---------------------------------------------
+def rupiah(amount: int | None) -> str:
+    """Rp1.250.000: the Indonesian way of writing rupiah."""
+    return "Rp" + f"{int(amount or 0):,}".replace(",", ".")
+
+
+def _check_regency_staff(actor) -> None:
+    if not (actor.is_administrator or actor.role in (Role.DINSOS, Role.ADMIN)):
+        raise NotAllowed(_("Your role may not do this."))
+
+
+@transaction.atomic
+def kpm_build(*, actor, period_id: int) -> int:
+    """Schedule one disbursement per family the centre determined as KPM of the programme in one of the
+    period's months (within the actor's area). Running it again adds only what is new."""
+    from accounts.scope import scope_queryset
+
+    from .models import Disbursement, PaymentPeriod
+
+    _check_regency_staff(actor)
+    period = PaymentPeriod.objects.select_related("programme").get(pk=period_id)
+    determined = scope_queryset(actor, Determination.objects.filter(
+        programme=period.programme_id, period__in=period.months, family__isnull=False))
+    family_ids = set(determined.values_list("family_id", flat=True))
+    existing = set(Disbursement.objects.filter(period=period, family_id__in=family_ids)
+                   .values_list("family_id", flat=True))
+    Disbursement.objects.bulk_create(
+        [Disbursement(family_id=f, programme_id=period.programme_id, period=period, amount_planned=period.amount)
+         for f in sorted(family_ids - existing)], batch_size=2000)
+    return len(family_ids - existing)
+
+
+PAYMENT_COLUMNS = ("nomor_kk", "saluran", "jumlah", "status", "alasan")
+PAYMENT_STATUS_WORDS = {"tersalur": "disbursed", "disbursed": "disbursed", "diterima": "received",
+                        "received": "received", "retur": "returned", "dikembalikan": "returned",
+                        "returned": "returned", "gagal": "failed", "failed": "failed"}
+CHANNEL_WORDS = {"pos": "pos", "pt pos": "pos", "himbara": "himbara", "bank": "himbara", "kks": "himbara"}
+
+
+def payment_report_read(*, actor, period_id: int, content: bytes, filename: str) -> tuple[list[dict], str]:
+    """Read a channel's payment report; each row gets its errors (unknown family, wrong amount, duplicate,
+    bad status). Nothing is saved here."""
+    import tablib
+
+    from accounts.scope import scope_queryset
+
+    from .models import Disbursement
+
+    _check_regency_staff(actor)
+    kind = "xlsx" if filename.lower().endswith(".xlsx") else "csv" if filename.lower().endswith(".csv") else ""
+    if not kind:
+        return [], _("Upload an .xlsx or .csv file.")
+    try:
+        dataset = tablib.Dataset().load(content if kind == "xlsx" else content.decode("utf-8-sig"), format=kind)
+    except Exception:  # noqa: BLE001 - tablib raises many kinds of errors for a damaged file
+        return [], _("The file cannot be read as %(kind)s.") % {"kind": kind.upper()}
+    headers = [str(h or "").strip().lower() for h in (dataset.headers or [])]
+    missing = [c for c in PAYMENT_COLUMNS[:4] if c not in headers]
+    if missing:
+        return [], _("Missing columns: %(missing)s. The first row must hold the column names %(expected)s.") % {
+            "missing": ", ".join(missing), "expected": ", ".join(PAYMENT_COLUMNS)}
+    planned = dict(scope_queryset(actor, Disbursement.objects.filter(period_id=period_id))
+                   .values_list("family__kk_number", "amount_planned"))
+    rows, seen = [], set()
+    for line, values in enumerate(dataset, start=2):
+        cells = {h: ("" if values[i] is None else str(values[i]).strip()) for i, h in enumerate(headers)
+                 if i < len(values)}
+        if not any(cells.values()):
+            continue
+        kk = cells.get("nomor_kk", "").removesuffix(".0")
+        row = {"line": line, "kk_number": kk, "errors": [], "status": PAYMENT_STATUS_WORDS.get(
+            cells.get("status", "").lower(), ""), "channel": CHANNEL_WORDS.get(cells.get("saluran", "").lower(), ""),
+            "reason": cells.get("alasan", "")[:200]}
+        amount_text = cells.get("jumlah", "").replace("Rp", "").replace(".", "").replace(",", "").strip()
+        row["amount"] = int(amount_text) if amount_text.isdigit() else None
+        if kk not in planned:
+            row["errors"].append(_("KK number %(kk)s has no scheduled payment in this period.") % {"kk": kk or "-"})
+        elif kk in seen:
+            row["errors"].append(_("KK number %(kk)s appears twice in the report.") % {"kk": kk})
+        seen.add(kk)
+        if not row["status"]:
+            row["errors"].append(_("Status %(value)s is not one of: tersalur, diterima, retur, gagal.")
+                                 % {"value": cells.get("status", "") or "-"})
+        if not row["channel"]:
+            row["errors"].append(_("Channel %(value)s is not one of: pos, himbara.")
+                                 % {"value": cells.get("saluran", "") or "-"})
+        if row["amount"] is None:
+            row["errors"].append(_("Amount %(value)s is not a number of rupiah.") % {"value": cells.get("jumlah")})
+        elif kk in planned and row["status"] in ("disbursed", "received") and row["amount"] != planned[kk]:
+            row["errors"].append(_("Amount %(paid)s differs from the planned %(planned)s.")
+                                 % {"paid": rupiah(row["amount"]), "planned": rupiah(planned[kk])})
+        if row["status"] in ("returned", "failed") and not row["reason"]:
+            row["errors"].append(_("A returned or failed payment needs a reason."))
+        rows.append(row)
+    if not rows:
+        return [], _("The file holds no payments.")
+    return rows, ""
+
+
+@transaction.atomic
+def payment_report_apply(*, actor, period_id: int, rows: list[dict]) -> int:
+    """Apply checked payment rows; all or nothing."""
+    from accounts.scope import scope_queryset
+
+    from .models import Disbursement
+
+    _check_regency_staff(actor)
+    if any(r["errors"] for r in rows):
+        raise InvalidState(_("Fix the rows with problems first; nothing was saved."))
+    payments = {d.family.kk_number: d for d in scope_queryset(actor, Disbursement.objects.select_for_update()
+                .select_related("family").filter(period_id=period_id,
+                                                 family__kk_number__in=[r["kk_number"] for r in rows]))}
+    for row in rows:
+        payment = payments.get(row["kk_number"])
+        if payment is None:
+            raise NotInScope(_("Not found."))
+        payment.status, payment.channel, payment.reason = row["status"], row["channel"], row["reason"]
+        payment.amount_paid = row["amount"] if row["status"] in ("disbursed", "received") else 0
+    Disbursement.objects.bulk_update(list(payments.values()), ["status", "channel", "reason", "amount_paid"])
+    return len(payments)
+
+
+def reconciliation(*, user, period_id: int) -> dict:
+    """Planned, paid, returned and outstanding rupiah per kecamatan and village (two grouped queries)."""
+    from django.db.models import Count, Q, Sum
+    from django.db.models.functions import Coalesce, Substr
+
+    from accounts.scope import scope_queryset
+
+    from .models import Disbursement
+
+    payments = scope_queryset(user, Disbursement.objects.filter(period_id=period_id))
+    sums = {
+        "families": Count("id"),
+        "planned": Coalesce(Sum("amount_planned"), 0),
+        "paid": Coalesce(Sum("amount_paid"), 0),
+        "returned": Coalesce(Sum("amount_planned", filter=Q(status__in=["returned", "failed"])), 0),
+        "outstanding": Coalesce(Sum("amount_planned", filter=Q(status="scheduled")), 0),
+    }
+    villages = list(payments.values("family__village_id", "family__village__name").annotate(**sums)
+                    .order_by("family__village_id"))
+    kecamatan = list(payments.annotate(kec=Substr("family__village_id", 1, 8)).values("kec").annotate(**sums)
+                     .order_by("kec"))
+    names = dict(Region.objects.filter(code__in=[k["kec"] for k in kecamatan]).values_list("code", "name"))
+    for row in kecamatan:
+        row["name"] = names.get(row["kec"], "")
+    total = payments.aggregate(**sums)
+    return {"villages": villages, "kecamatan": kecamatan, "total": total}
+
+
+def targeting(*, user, programme_code: str) -> dict:
+    """Inclusion errors (recipients above the programme's desil or judged not eligible by their village)
+    and exclusion errors (eligible families in the desil band who receive nothing)."""
+    from django.db.models import Exists, OuterRef, Q, Subquery
+
+    from accounts.scope import scope_queryset
+    from registry.models import Family
+    from verification.models import RoundFamily
+
+    from .models import Disbursement, Programme
+
+    programme = Programme.objects.get(code=programme_code)
+    latest = RoundFamily.objects.filter(family=OuterRef("pk")).exclude(decision="").order_by("-round__created_at")
+    families = scope_queryset(user, Family.objects.select_related("village")).annotate(
+        last_decision=Subquery(latest.values("decision")[:1]),
+        receives=Exists(Disbursement.objects.filter(family=OuterRef("pk"), programme=programme)))
+    inclusion = families.filter(receives=True).filter(
+        Q(desil__gt=programme.max_desil) | Q(desil__isnull=True) | Q(last_decision="not_eligible"))
+    exclusion = families.filter(receives=False, desil__lte=programme.max_desil,
+                                last_decision__in=["eligible", "corrected"])
+    return {"programme": programme, "inclusion": inclusion.order_by("village_id", "kk_number")[:500],
+            "exclusion": exclusion.order_by("village_id", "kk_number")[:500]}
+
+
+# -- demo data ---------------------------------------------------------------------------------------------
+DEMO_PROGRAMME, DEMO_MONTH = "BLTS-KESRA", "2025-10"
+
+
+@transaction.atomic
+def demo_payments_remove(*, regency: str) -> None:
+    """Remove the demo regency's determinations and payments before its demo families are reseeded."""
+    from .models import Disbursement
+
+    Disbursement.objects.filter(family__origin="demo", family__village__pk__startswith=regency + ".").delete()
+    Determination.objects.filter(determination_id__startswith=f"DEMO-{regency}-").delete()
+
+
+@transaction.atomic
+def demo_determinations_create(*, regency: str) -> int:
+    """The centre's (demo) BLTS Kesra determinations: every demo family in desil 1-4 of the regency."""
+    from registry.models import Family
+
+    from .models import Programme
+
+    max_desil = Programme.objects.get(code=DEMO_PROGRAMME).max_desil
+    families = Family.objects.filter(origin="demo", village__pk__startswith=regency + ".", desil__lte=max_desil) \
+        .values_list("pk", "central_id", "village_id")
+    return len(Determination.objects.bulk_create([
+        Determination(determination_id=f"DEMO-{regency}-{pk}", central_id=central_id or "", family_id=pk,
+                      village_id=village_id, programme=DEMO_PROGRAMME, period=DEMO_MONTH)
+        for pk, central_id, village_id in families], batch_size=5000))

@@ -12,3 +12,8 @@ staff = [
     path("", views.report_queue, name="report-queue"),
     path("<int:pk>/selesaikan/", views.report_resolve, name="report-resolve"),
 ]
+
+payments = [
+    path("", views.payments, name="payments"),
+    path("ketepatan-sasaran/", views.targeting, name="targeting"),
+]

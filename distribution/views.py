@@ -1,7 +1,10 @@
-"""Cek Bansos: the public page where a citizen checks recipients, proposes or objects, and follows up;
-and the village's queue of those reports."""
+"""Cek Bansos (the public page where a citizen checks recipients, proposes or objects, and follows up),
+the village's queue of those reports, and the regency's payments: KPM list, payment report, reconciliation,
+targeting."""
+import tablib
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -10,11 +13,12 @@ from django.views.decorators.http import require_POST
 
 from accounts.scope import scope_queryset
 from dtsen_portal.errors import NotInScope, ServiceError
+from dtsen_portal.spreadsheets import spreadsheet_response
 from registry.models import Region
 
 from . import services
 from .forms import ReportForm, SearchForm, StatusForm
-from .models import CitizenReport
+from .models import CitizenReport, PaymentPeriod, Programme
 
 
 def _client_ip(request) -> str:
@@ -108,3 +112,66 @@ def report_resolve(request, pk: int):
     else:
         messages.success(request, _("Report resolved; the citizen can see the outcome with the reference number."))
     return redirect("report-queue")
+
+
+def _regency_staff(user) -> None:
+    if not (user.is_administrator or user.role in ("dinsos", "admin")):
+        raise PermissionDenied(_("This page is for Dinas Sosial staff and administrators."))
+
+
+@login_required
+def payments(request):
+    """KPM list, payment report import and reconciliation for one payment period."""
+    _regency_staff(request.user)
+    periods = list(PaymentPeriod.objects.select_related("programme"))
+    period = next((p for p in periods if str(p.pk) == request.GET.get("period", "")), periods[0] if periods else None)
+    session_key = f"payment-import-{period.pk}" if period else ""
+    rows, problem = [], ""
+    if request.method == "POST" and period:
+        action = request.POST.get("action")
+        if action == "build":
+            count = services.kpm_build(actor=request.user, period_id=period.pk)
+            messages.success(request, _("%(n)d families added to the KPM list.") % {"n": count})
+            return redirect(f"{reverse('payments')}?period={period.pk}")
+        if action == "confirm":
+            pending = request.session.pop(session_key, None)
+            if not pending:
+                messages.error(request, _("Upload the file again; the checked rows were not kept."))
+            else:
+                try:
+                    count = services.payment_report_apply(actor=request.user, period_id=period.pk, rows=pending)
+                except ServiceError as exc:
+                    messages.error(request, exc.message)
+                else:
+                    messages.success(request, _("%(n)d payments updated from the report.") % {"n": count})
+            return redirect(f"{reverse('payments')}?period={period.pk}")
+        upload = request.FILES.get("file")
+        if upload is None:
+            problem = _("Choose a file.")
+        else:
+            rows, problem = services.payment_report_read(actor=request.user, period_id=period.pk,
+                                                         content=upload.read(), filename=upload.name)
+            if rows and not any(r["errors"] for r in rows):
+                request.session[session_key] = rows
+    report = services.reconciliation(user=request.user, period_id=period.pk) if period else None
+    top = max([r["planned"] for r in report["kecamatan"]] + [1]) if report else 1
+    return render(request, "distribution/payments.html", {
+        "periods": periods, "period": period, "report": report, "top": top, "rows": rows, "problem": problem,
+        "has_errors": any(r["errors"] for r in rows)})
+
+
+@login_required
+def targeting(request):
+    _regency_staff(request.user)
+    code = request.GET.get("programme", "BLTS-KESRA")
+    try:
+        result = services.targeting(user=request.user, programme_code=code)
+    except Programme.DoesNotExist:
+        raise Http404 from None
+    if request.GET.get("format") == "csv":
+        dataset = tablib.Dataset(headers=["jenis", "nomor_kk", "desa", "desil", "keputusan_desa"])
+        for kind, families in (("inklusi", result["inclusion"]), ("eksklusi", result["exclusion"])):
+            for f in families:
+                dataset.append([kind, f.kk_number, f.village.name, f.desil or "", f.last_decision or ""])
+        return spreadsheet_response(dataset, f"ketepatan-sasaran-{code}", "csv")
+    return render(request, "distribution/targeting.html", {**result, "programmes": Programme.objects.all()})

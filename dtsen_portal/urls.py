@@ -17,6 +17,7 @@ urlpatterns = [
     path("cek-lapangan/", include("groundcheck.urls")),
     path("cek-bansos/", include(distribution_urls.public)),
     path("laporan-warga/", include(distribution_urls.staff)),
+    path("bansos/", include(distribution_urls.payments)),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),

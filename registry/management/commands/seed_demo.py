@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Role
 from accounts.services import demo_accounts_ensure
+from distribution import services as distribution_services
 from dtsen_portal.errors import ServiceError
 from registry.services import RegionFileError, demo_seed
 from verification import services as verification_services
@@ -37,9 +38,11 @@ class Command(BaseCommand):
         as_of = as_of or timezone.localdate()
         try:
             verification_services.demo_rounds_remove(regency=regency)
+            distribution_services.demo_payments_remove(regency=regency)
             result = demo_seed(regency=regency, households=households, seed=seed, as_of=as_of)
             rounds = verification_services.demo_rounds_create(regency=regency,
                                                               deadline=as_of + dt.timedelta(days=30))
+            kpm = distribution_services.demo_determinations_create(regency=regency)
         except (RegionFileError, ServiceError) as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(
@@ -47,6 +50,7 @@ class Command(BaseCommand):
             f"{result.rankings} desil rankings in {result.villages} villages "
             f"(replaced {result.removed}) in {time.monotonic() - started:.1f}s")
         self.stdout.write("By desil: " + ", ".join(f"{d}: {n}" for d, n in result.by_desil.items()))
+        self.stdout.write(f"BLTS Kesra determinations (demo, desil 1-4): {kpm}")
         self.stdout.write(f"Open verval rounds: {rounds} (one per village, batch "
                           f"{verification_services.demo_batch_ref(regency)})")
         self.stdout.write("")
