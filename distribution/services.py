@@ -315,10 +315,27 @@ def reconciliation(*, user, period_id: int) -> dict:
     return {"villages": villages, "kecamatan": kecamatan, "total": total}
 
 
+def rule_q(programme):
+    """The programme's eligibility rule as a filter on families annotated with ``living`` (living members):
+    its desil band plus the conditions kept as data. An unknown condition fails loudly, never silently."""
+    from django.db.models import Q
+
+    rule = Q(desil__lte=programme.max_desil)
+    for condition, value in (programme.conditions or {}).items():
+        if condition == "min_living_members":
+            rule &= Q(living__gte=value)
+        elif condition == "max_living_members":
+            rule &= Q(living__lte=value)
+        else:
+            raise ValueError(f"unknown eligibility condition {condition!r} in programme {programme.code}")
+    return rule
+
+
 def targeting(*, user, programme_code: str) -> dict:
     """Inclusion errors (recipients above the programme's desil or judged not eligible by their village)
     and exclusion errors (eligible families in the desil band who receive nothing)."""
-    from django.db.models import Exists, OuterRef, Q, Subquery
+    from django.db.models import Count, Exists, OuterRef, Q, Subquery
+    from django.db.models.functions import Coalesce
 
     from accounts.scope import scope_queryset
     from registry.models import Family
@@ -328,13 +345,15 @@ def targeting(*, user, programme_code: str) -> dict:
 
     programme = Programme.objects.get(code=programme_code)
     latest = RoundFamily.objects.filter(family=OuterRef("pk")).exclude(decision="").order_by("-round__created_at")
+    living = (Member.objects.filter(family=OuterRef("pk"), life_status=Member.LifeStatus.PRESENT).order_by()
+              .values("family").annotate(n=Count("id")).values("n"))
     families = scope_queryset(user, Family.objects.select_related("village")).annotate(
         last_decision=Subquery(latest.values("decision")[:1]),
+        living=Coalesce(Subquery(living), 0),
         receives=Exists(Disbursement.objects.filter(family=OuterRef("pk"), programme=programme)))
-    inclusion = families.filter(receives=True).filter(
-        Q(desil__gt=programme.max_desil) | Q(desil__isnull=True) | Q(last_decision="not_eligible"))
-    exclusion = families.filter(receives=False, desil__lte=programme.max_desil,
-                                last_decision__in=["eligible", "corrected"])
+    qualifies = rule_q(programme)
+    inclusion = families.filter(receives=True).filter(~qualifies | Q(last_decision="not_eligible"))
+    exclusion = families.filter(qualifies, receives=False, last_decision__in=["eligible", "corrected"])
     return {"programme": programme, "inclusion": inclusion.order_by("village_id", "kk_number")[:500],
             "exclusion": exclusion.order_by("village_id", "kk_number")[:500]}
 
@@ -366,3 +385,29 @@ def demo_determinations_create(*, regency: str) -> int:
         Determination(determination_id=f"DEMO-{regency}-{pk}", central_id=central_id or "", family_id=pk,
                       village_id=village_id, programme=DEMO_PROGRAMME, period=DEMO_MONTH)
         for pk, central_id, village_id in families], batch_size=5000))
+
+
+def payment_summary(*, user) -> list[dict]:
+    """Recipients and rupiah per programme, period and payment status in the user's area (one query)."""
+    from django.db.models import Count, Sum
+
+    from accounts.scope import scope_queryset
+
+    from .models import Disbursement
+
+    rows = (scope_queryset(user, Disbursement.objects.all())
+            .values("programme__name", "period__name", "status")
+            .annotate(families=Count("id"), planned=Sum("amount_planned"), paid=Sum("amount_paid"))
+            .order_by("programme__name", "period__name", "status"))
+    summary: dict[tuple, dict] = {}
+    for row in rows:
+        key = (row["programme__name"], row["period__name"])
+        item = summary.setdefault(key, {"programme": key[0], "period": key[1], "families": 0, "planned": 0,
+                                        "paid": 0, "by_status": {}})
+        item["families"] += row["families"]
+        item["planned"] += row["planned"] or 0
+        item["paid"] += row["paid"] or 0
+        item["by_status"][str(Disbursement.Status(row["status"]).label)] = row["families"]
+    for item in summary.values():
+        item["paid_percent"] = round(100 * item["paid"] / item["planned"]) if item["planned"] else 0
+    return list(summary.values())

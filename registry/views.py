@@ -21,6 +21,7 @@ def home(request):
         "rounds": list(verification_selectors.round_list(user=request.user, open_only=True)[:10])
         if request.user.role in (Role.VILLAGE_OPERATOR, Role.VILLAGE_HEAD) else [],
         "reports_waiting": distribution_services.reports_waiting(user=request.user).count(),
+        "payments": distribution_services.payment_summary(user=request.user),
         "dashboard": verification_selectors.regency_dashboard(user=request.user)
         if request.user.is_administrator or request.user.role == Role.DINSOS else None,
         "breakdown_title": title,

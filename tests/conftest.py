@@ -40,6 +40,9 @@ def _plain_static_storage():
 def regions(transactional_db):
     """For tests that other processes must see (live server, Celery worker): committed data, so the
     region tree is loaded for each such test (the flush after it empties every table)."""
+    from distribution.models import PaymentPeriod, Programme
+    from distribution.reference import seed
     from registry.services import regions_load
 
     regions_load(only=TEST_REGENCIES)
+    seed(Programme, PaymentPeriod)  # migration data is flushed too by earlier transactional tests

@@ -137,13 +137,14 @@ def test_home_page_query_count_does_not_grow_with_the_data(spread, django_assert
     round_with_families(2)
     client = client_for(UserFactory(role=Role.DINSOS, area_id=REGENCY))
     # session, user, area, by desil, living members, breakdown, region names, and the regency dashboard:
-    # verval per kecamatan, kecamatan names, rounds waiting for review, ground-check coverage, citizens' reports
-    with django_assert_num_queries(12):
+    # verval per kecamatan, kecamatan names, rounds waiting for review, ground-check coverage, citizens' reports,
+    # payments per programme and period
+    with django_assert_num_queries(13):
         client.get(reverse("home"))
     for _ in range(10):
         MemberFactory(family=FamilyFactory(village=village(VILLAGE_OTHER_KECAMATAN)))
     round_with_families(3, code=VILLAGE_OTHER_KECAMATAN)
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(13):
         client.get(reverse("home"))
 
 

@@ -105,3 +105,16 @@ def test_targeting_finds_inclusion_and_exclusion_errors(dinsos, period):
     assert [f.pk for f in result["exclusion"]] == [poor_unpaid.pk]
     csv = client_for(dinsos).get(reverse("targeting"), {"programme": "BLTS-KESRA", "format": "csv"}).content.decode()
     assert f"inklusi,{rich.kk_number}" in csv and f"eksklusi,{poor_unpaid.kk_number}" in csv
+
+
+def test_eligibility_conditions_kept_as_data_count_in_the_targeting_report(dinsos, period):
+    from distribution.models import Programme
+
+    round_ = round_with_families(1)
+    family = round_.entries.get().family
+    family.desil = 2
+    family.save()
+    RoundFamily.objects.filter(round=round_).update(decision="eligible")
+    assert [f.pk for f in services.targeting(user=dinsos, programme_code="BLTS-KESRA")["exclusion"]] == [family.pk]
+    Programme.objects.filter(code="BLTS-KESRA").update(conditions={"min_living_members": 2})  # a one-person card
+    assert list(services.targeting(user=dinsos, programme_code="BLTS-KESRA")["exclusion"]) == []
