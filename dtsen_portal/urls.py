@@ -1,6 +1,5 @@
 """Top-level URLs: the browser app at /, the admin, the API under /api/v1/, /healthz."""
 from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
@@ -8,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from distribution import urls as distribution_urls
 from dtsen_portal.health import healthz
+from dtsen_portal.media import protected_media
 
 urlpatterns = [
     path("", include("registry.urls")),
@@ -27,5 +27,5 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
 
-if settings.DEBUG:
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# Uploads are personal data: served through the area scope, in development as in production.
+urlpatterns += [path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", protected_media, name="media")]
