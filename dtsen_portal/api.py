@@ -1,4 +1,4 @@
-"""Shared REST API plumbing: the stable error shape, pagination and the scoped viewset base.
+"""Shared REST API plumbing: the stable error shape, the 404 handler for API paths and the scoped viewset base.
 
 Errors always look like ``{"code": ..., "message": ..., "field_errors": {field: [messages]}}`` and are
 translated by the request's Accept-Language (Bahasa Indonesia by default). Service errors map to HTTP
@@ -6,10 +6,10 @@ statuses here, so services stay free of HTTP and DRF.
 """
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.utils.translation import gettext as _
-from rest_framework import exceptions, status
-from rest_framework.pagination import CursorPagination
+from django.views import defaults
+from rest_framework import exceptions, serializers, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -44,6 +44,8 @@ def exception_handler(exc, context):
         status_code = next((s for cls, s in SERVICE_ERROR_STATUS.items() if isinstance(exc, cls)),
                            status.HTTP_400_BAD_REQUEST)
         body = {"code": exc.code, "message": exc.message, "field_errors": exc.field_errors}
+        if exc.details:
+            body["details"] = exc.details
         return Response(body, status=status_code)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
@@ -78,13 +80,37 @@ class ScopedQuerysetMixin:
         return scope_queryset(self.request.user, self.base_queryset())
 
 
-class StableCursorPagination(CursorPagination):
-    """Cursor pagination: page 10,000 costs what page 1 costs (no OFFSET)."""
+class ScopedReadOnlyViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
+    """Lists and objects in the user's area, cursor-paginated (the default); writes are named actions that
+    validate their input here and call the app's service."""
 
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 500
-    ordering = "-id"
+    ordering_fields = ["id"]
+
+    def validated(self, serializer_class) -> dict:
+        payload = serializer_class(data=self.request.data)
+        payload.is_valid(raise_exception=True)
+        return payload.validated_data
+
+
+class ReadModelSerializer(serializers.ModelSerializer):
+    """A model's read representation: every field read-only, blank values kept in the schema.
+
+    ``Meta.read_only_fields`` would drop ``allow_blank`` and the schema would then promise non-empty strings
+    (and enums without "") that the data does not keep; marking the built fields read-only keeps it.
+    """
+
+    def get_fields(self):
+        fields = super().get_fields()
+        for field in fields.values():
+            field.read_only, field.required = True, False
+        return fields
+
+
+def page_not_found(request, exception):
+    """404 handler: API paths answer in the API's error shape, pages with the site's 404 page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"code": "not_found", "message": _("Not found."), "field_errors": {}}, status=404)
+    return defaults.page_not_found(request, exception)
 
 
 def add_error_responses(result, generator, request, public):
@@ -96,6 +122,8 @@ def add_error_responses(result, generator, request, public):
             "code": {"type": "string"},
             "message": {"type": "string"},
             "field_errors": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+            "details": {"type": "object", "description": "Present on some errors: what a program needs to act "
+                        "on them (for possible duplicates, the candidate families)."},
         },
         "required": ["code", "message", "field_errors"],
     })

@@ -9,12 +9,14 @@ class ServiceError(Exception):
 
     code = "refused"
 
-    def __init__(self, message: str, *, code: str | None = None, field_errors: dict | None = None):
+    def __init__(self, message: str, *, code: str | None = None, field_errors: dict | None = None,
+                 details: dict | None = None):
         super().__init__(message)
         self.message = message
         if code:
             self.code = code
         self.field_errors = field_errors or {}
+        self.details = details or {}  # what a program needs to act on the error (duplicate candidates, say)
 
 
 class NotInScope(ServiceError):

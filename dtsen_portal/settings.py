@@ -168,9 +168,13 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # JSON in, JSON out: one documented request format for other systems and devices.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # Search and ordering only where a viewset names its search_fields / ordering_fields.
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend",
+                                "rest_framework.filters.SearchFilter", "rest_framework.filters.OrderingFilter"],
     "EXCEPTION_HANDLER": "dtsen_portal.api.exception_handler",
-    "DEFAULT_PAGINATION_CLASS": "dtsen_portal.api.StableCursorPagination",
+    "DEFAULT_PAGINATION_CLASS": "dtsen_portal.pagination.StableCursorPagination",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Portal Verval DTSEN API",
@@ -178,6 +182,7 @@ SPECTACULAR_SETTINGS = {
     "caller's area; objects of another area answer 404. Errors share one shape: code, message, field_errors.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",  # tags and operation ids by resource (families, rounds...), not "v1"
     "SWAGGER_UI_DIST": "SIDECAR",  # vendored Swagger UI, no CDN
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

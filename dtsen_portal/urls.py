@@ -27,5 +27,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
 
+handler404 = "dtsen_portal.api.page_not_found"
+
 # Uploads are personal data: served through the area scope, in development as in production.
 urlpatterns += [path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", protected_media, name="media")]

@@ -2,11 +2,11 @@
 import uuid
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from registry.models import Family
+from registry.validators import LATITUDE_VALIDATORS, LONGITUDE_VALIDATORS
 
 
 class Assignment(models.Model):
@@ -63,9 +63,9 @@ class Visit(models.Model):
                               blank=True, on_delete=models.SET_NULL, related_name="visits")
     visited_at = models.DateTimeField(_("visited at"))
     latitude = models.DecimalField(_("latitude"), max_digits=9, decimal_places=6, null=True, blank=True,
-                                   validators=[MinValueValidator(-11.5), MaxValueValidator(6.5)])
+                                   validators=LATITUDE_VALIDATORS)
     longitude = models.DecimalField(_("longitude"), max_digits=9, decimal_places=6, null=True, blank=True,
-                                    validators=[MinValueValidator(94.5), MaxValueValidator(141.5)])
+                                    validators=LONGITUDE_VALIDATORS)
     accuracy_m = models.PositiveIntegerField(_("GPS accuracy (m)"), null=True, blank=True)
     checklist = models.JSONField(_("housing and assets found"), default=dict)
     findings = models.TextField(_("findings"), blank=True)

@@ -3,12 +3,19 @@
 Regions use their Kemendagri code as primary key, so every scoped row carries its village code and an
 area scope is a prefix match on an indexed column (see ``accounts.scope``).
 """
+
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from .validators import validate_kk_number, validate_nik, validate_region_code
+from .validators import (
+    LATITUDE_VALIDATORS,
+    LONGITUDE_VALIDATORS,
+    validate_kk_number,
+    validate_nik,
+    validate_region_code,
+)
 
 
 class Region(models.Model):
@@ -165,9 +172,9 @@ class Family(models.Model):
     rw = models.CharField(_("RW"), max_length=3, blank=True)
     address = models.CharField(_("address"), max_length=255, blank=True)
     latitude = models.DecimalField(_("latitude"), max_digits=9, decimal_places=6, null=True, blank=True,
-                                   validators=[MinValueValidator(-11.5), MaxValueValidator(6.5)])
+                                   validators=LATITUDE_VALIDATORS)
     longitude = models.DecimalField(_("longitude"), max_digits=9, decimal_places=6, null=True, blank=True,
-                                    validators=[MinValueValidator(94.5), MaxValueValidator(141.5)])
+                                    validators=LONGITUDE_VALIDATORS)
 
     house_ownership = models.CharField(_("house ownership"), max_length=12, choices=HouseOwnership.choices,
                                        blank=True)

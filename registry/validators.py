@@ -14,8 +14,10 @@ import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
 REGION_CODE_RE = re.compile(r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$")
@@ -162,3 +164,8 @@ def validate_region_code(value: str) -> None:
             code="bad_region_code",
             params={"value": value},
         )
+
+
+# Indonesia's bounding box, for coordinates typed or captured in the field (Decimal, as the fields are).
+LATITUDE_VALIDATORS = [MinValueValidator(Decimal("-11.5")), MaxValueValidator(Decimal("6.5"))]
+LONGITUDE_VALIDATORS = [MinValueValidator(Decimal("94.5")), MaxValueValidator(Decimal("141.5"))]

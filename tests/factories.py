@@ -92,6 +92,64 @@ def _family_in(code: str) -> Family:
     return family
 
 
+def _round_in(code: str):
+    return round_with_families(1, code=code)
+
+
+def _entry_in(code: str):
+    return round_with_families(1, code=code).entries.get()
+
+
+def _proposal_in(code: str):
+    entry = _entry_in(code)
+    entry.is_proposal = True
+    entry.save(update_fields=["is_proposal"])
+    return entry
+
+
+def _visit_in(code: str):
+    import uuid
+
+    from groundcheck.models import Assignment, Visit
+
+    family = _family_in(code)
+    facilitator = UserFactory(role=Role.FACILITATOR, area_id=code[:8])
+    assignment = Assignment.objects.create(family=family, facilitator=facilitator)
+    return Visit.objects.create(client_uuid=uuid.uuid4(), assignment=assignment, family=family,
+                                facilitator=facilitator, visited_at=dt.datetime(2026, 11, 1, tzinfo=dt.UTC),
+                                recommendation="continue")
+
+
+def _report_in(code: str):
+    from distribution.models import CitizenReport
+
+    return CitizenReport.objects.create(reference=f"CB-T{next(_serial):07d}", kind="usulan", village_id=code,
+                                        subject_name="Warga", reason="Belum terdata", reporter_name="Tetangga")
+
+
+def _determination_in(code: str):
+    from distribution.models import Determination
+
+    family = _family_in(code)
+    return Determination.objects.create(determination_id=f"D-T{next(_serial)}", central_id="X", family=family,
+                                        village_id=code, programme="BLTS-KESRA", period="2025-10")
+
+
+def _disbursement_in(code: str):
+    from distribution.models import Disbursement, PaymentPeriod
+
+    period = PaymentPeriod.objects.get(programme_id="BLTS-KESRA", code="2025-T4")
+    return Disbursement.objects.create(family=_family_in(code), programme_id="BLTS-KESRA", period=period,
+                                       amount_planned=900_000)
+
+
+def _batch_in(code: str):
+    from central.models import CentralBatch
+
+    return CentralBatch.objects.create(batch_id=f"{code[:5]}-PKH-T{next(_serial)}", regency_code=code[:5],
+                                       programme="PKH")
+
+
 # For the API scope matrix: how to make one object of each API model inside a given village.
 # A new API endpoint whose model is missing here fails tests/api/test_scope_matrix.py on purpose.
 OBJECT_IN_VILLAGE = {
@@ -99,7 +157,28 @@ OBJECT_IN_VILLAGE = {
     Family: _family_in,
     Member: lambda code: _family_in(code).members.get(),
     DesilRanking: lambda code: DesilRankingFactory(family=FamilyFactory(village=village(code))),
+    VerificationRound: _round_in,
+    RoundFamily: _entry_in,
 }
+
+
+def _register_workflow_objects():
+    from central.models import CentralBatch
+    from distribution.models import CitizenReport, Determination, Disbursement
+    from groundcheck.models import Visit
+
+    OBJECT_IN_VILLAGE.update({Visit: _visit_in, CitizenReport: _report_in, Determination: _determination_in,
+                              Disbursement: _disbursement_in, CentralBatch: _batch_in})
+
+
+_register_workflow_objects()
+
+# Endpoints that show only some rows of their model need an object of that kind (by router basename).
+OBJECT_FOR_ENDPOINT = {"proposal": _proposal_in}
+
+
+def object_for_endpoint(basename: str, model, code: str):
+    return OBJECT_FOR_ENDPOINT.get(basename, OBJECT_IN_VILLAGE.get(model))(code)
 
 
 class RoundFactory(factory.django.DjangoModelFactory):
@@ -119,3 +198,23 @@ def round_with_families(n: int = 3, code: str = VILLAGE, **round_fields) -> Veri
         MemberFactory(family=family)
         RoundFamily.objects.create(round=round_, family=family)
     return round_
+
+
+def submitted_round(code=VILLAGE, n=3):
+    """A round of ``n`` families decided, ratified in a signed-off Musdesus and submitted to the regency."""
+    from verification import services
+
+    operator = UserFactory(role=Role.VILLAGE_OPERATOR, area_id=code)
+    head = UserFactory(role=Role.VILLAGE_HEAD, area_id=code)
+    round_ = round_with_families(n, code=code)
+    entries = list(round_.entries.order_by("pk"))
+    services.entry_decide(actor=operator, round_id=round_.pk, entry_id=entries[0].pk, decision="not_eligible",
+                          reason="well_off", expected_version=1)
+    for entry in entries[1:]:
+        services.entry_decide(actor=operator, round_id=round_.pk, entry_id=entry.pk, decision="eligible",
+                              expected_version=1)
+    services.musdesus_record(actor=operator, round_id=round_.pk, held_on=dt.date(2026, 11, 20), place="Balai",
+                             chair="Kades", notes="", attendees=[{"name": "BPD", "role": "BPD", "count": 4}])
+    services.musdesus_sign_off(actor=head, round_id=round_.pk)
+    services.round_submit(actor=operator, round_id=round_.pk)
+    return round_, entries

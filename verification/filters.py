@@ -61,3 +61,14 @@ class EntryFilter(filters.FilterSet):
         # A stable default order, so pages do not shuffle between requests.
         return queryset if self.form.cleaned_data.get("sort") else queryset.order_by("family__dusun",
                                                                                        "family__kk_number")
+
+
+class EntryApiFilter(EntryFilter):
+    """The same filters for the API, by round; the order there is the cursor pagination's (``ordering``)."""
+
+    round = filters.NumberFilter(field_name="round_id", label=_("Round"))
+    sort = None  # the page's sort needs the page's annotations and would fight the cursor's order
+
+    @property
+    def qs(self):
+        return super(EntryFilter, self).qs

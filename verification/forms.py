@@ -7,7 +7,7 @@ from dtsen_portal.uploads import validate_evidence_upload
 from registry.models import Family, Member
 
 from .models import Musdesus, RoundFamily
-from .services import FAMILY_CORRECTABLE, MEMBER_CORRECTABLE
+from .services import FAMILY_CORRECTABLE, MEMBER_CORRECTABLE, PROPOSAL_FAMILY_FIELDS
 
 
 class DateInput(forms.DateInput):
@@ -76,9 +76,7 @@ class MemberAddForm(MemberForm):
 class ProposalFamilyForm(forms.ModelForm):
     class Meta:
         model = Family
-        fields = ["kk_number", "dusun", "rt", "rw", "address", "house_ownership", "floor_area_m2", "floor_type",
-                  "wall_type", "roof_type", "water_source", "lighting", "cooking_fuel", "toilet",
-                  *Family.ASSET_FIELDS]
+        fields = list(PROPOSAL_FAMILY_FIELDS)
 
     def validate_unique(self):
         pass  # duplicates are shown with links by the service, not as a bare "already exists"

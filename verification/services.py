@@ -130,6 +130,8 @@ FAMILY_CORRECTABLE = (
     "address", "dusun", "rt", "rw", "latitude", "longitude", "house_ownership", "floor_area_m2", "floor_type",
     "wall_type", "roof_type", "water_source", "lighting", "cooking_fuel", "toilet", *Family.ASSET_FIELDS,
 )
+# A proposal is typed in the village office, not at the house: no GPS position.
+PROPOSAL_FAMILY_FIELDS = ("kk_number", *(f for f in FAMILY_CORRECTABLE if f not in ("latitude", "longitude")))
 MEMBER_CORRECTABLE = ("nik", "name", "sex", "birth_place", "birth_date", "relationship", "education",
                       "occupation", "disability", "life_status")
 
@@ -341,7 +343,8 @@ class PossibleDuplicates(InvalidState):
     def __init__(self, candidates: list[dict], *, blocking: bool):
         message = _("This family may already be in the register.") if not blocking else \
             _("This KK number or NIK is already in the register; the proposal cannot be saved.")
-        super().__init__(message)
+        super().__init__(message, details={"blocking": blocking, "candidates": [
+            {**c, "kinds": sorted(c["kinds"])} for c in candidates]})
         self.candidates, self.blocking = candidates, blocking
 
 

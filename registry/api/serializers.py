@@ -1,10 +1,11 @@
 """Serializers of the register for the REST API (read side)."""
 from rest_framework import serializers
 
+from dtsen_portal.api import ReadModelSerializer
 from registry.models import DesilRanking, Family, Member, Region
 
 
-class RegionSerializer(serializers.ModelSerializer):
+class RegionSerializer(ReadModelSerializer):
     level_display = serializers.CharField(source="get_level_display", read_only=True)
 
     class Meta:
@@ -12,14 +13,14 @@ class RegionSerializer(serializers.ModelSerializer):
         fields = ["code", "name", "level", "level_display", "parent"]
 
 
-class MemberSerializer(serializers.ModelSerializer):
+class MemberSerializer(ReadModelSerializer):
     class Meta:
         model = Member
         fields = ["id", "nik", "name", "sex", "birth_place", "birth_date", "relationship", "education",
                   "occupation", "disability", "life_status"]
 
 
-class DesilRankingSerializer(serializers.ModelSerializer):
+class DesilRankingSerializer(ReadModelSerializer):
     class Meta:
         model = DesilRanking
         fields = ["period", "desil", "score", "source"]
@@ -33,7 +34,7 @@ HOUSING_FIELDS = [
 ]
 
 
-class FamilySerializer(serializers.ModelSerializer):
+class FamilySerializer(ReadModelSerializer):
     village_name = serializers.CharField(source="village.name", read_only=True)
     members = MemberSerializer(many=True, read_only=True)
     desil_history = DesilRankingSerializer(source="desil_rankings", many=True, read_only=True)
@@ -43,4 +44,3 @@ class FamilySerializer(serializers.ModelSerializer):
         fields = ["id", "kk_number", "central_id", "origin", "village", "village_name", "dusun", "rt", "rw",
                   "address", "latitude", "longitude", *HOUSING_FIELDS, "desil", "version", "members",
                   "desil_history", "updated_at"]
-        read_only_fields = fields

@@ -1,10 +1,8 @@
 """Read-only API of the register: regions and families with members and desil history."""
 from django.db.models import Prefetch
-from django_filters import rest_framework as filters
-from rest_framework import viewsets
-from rest_framework.filters import OrderingFilter, SearchFilter
 
-from dtsen_portal.api import ScopedQuerysetMixin, StableCursorPagination
+from dtsen_portal.api import ScopedReadOnlyViewSet
+from dtsen_portal.pagination import StableCursorPagination
 from registry.filters import FamilyFilter
 from registry.models import DesilRanking, Family, Member, Region
 
@@ -15,25 +13,23 @@ class RegionCursorPagination(StableCursorPagination):
     ordering = "code"
 
 
-class RegionViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
+class RegionViewSet(ScopedReadOnlyViewSet):
     """Regions inside the user's area (Kemendagri codes)."""
 
     queryset = Region.objects.all()
     serializer_class = RegionSerializer
     pagination_class = RegionCursorPagination
-    filter_backends = [filters.DjangoFilterBackend, SearchFilter]
     filterset_fields = ["level", "parent"]
     search_fields = ["name", "=code"]
+    ordering_fields = ["code"]
     lookup_value_regex = r"\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?"
 
 
-class FamilyViewSet(ScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
+class FamilyViewSet(ScopedReadOnlyViewSet):
     """Families (KK) with members and desil history, inside the user's area."""
 
     queryset = Family.objects.all()
     serializer_class = FamilySerializer
-    pagination_class = StableCursorPagination
-    filter_backends = [filters.DjangoFilterBackend, SearchFilter, OrderingFilter]
     filterset_class = FamilyFilter
     search_fields = ["=kk_number", "=members__nik", "members__name"]
     ordering_fields = ["id", "desil", "kk_number"]

@@ -1,5 +1,4 @@
 """The regency's review: approve (which queues the push to the centre) or return with notes."""
-import datetime as dt
 
 import pytest
 from django.test import Client
@@ -7,10 +6,9 @@ from django.urls import reverse
 
 from accounts.models import Role
 from central import tasks
-from verification import services
 from verification.models import RoundFamily, RoundState, VerificationRound
 
-from ..factories import VILLAGE, VILLAGE_SAME_KECAMATAN, UserFactory
+from ..factories import VILLAGE, VILLAGE_SAME_KECAMATAN, UserFactory, submitted_round
 from ..factories import round_with_families as make_round
 
 pytestmark = pytest.mark.django_db
@@ -20,23 +18,6 @@ def client_for(user) -> Client:
     client = Client()
     client.force_login(user)
     return client
-
-
-def submitted_round(code=VILLAGE, n=3):
-    operator = UserFactory(role=Role.VILLAGE_OPERATOR, area_id=code)
-    head = UserFactory(role=Role.VILLAGE_HEAD, area_id=code)
-    round_ = make_round(n, code=code)
-    entries = list(round_.entries.order_by("pk"))
-    services.entry_decide(actor=operator, round_id=round_.pk, entry_id=entries[0].pk, decision="not_eligible",
-                          reason="well_off", expected_version=1)
-    for entry in entries[1:]:
-        services.entry_decide(actor=operator, round_id=round_.pk, entry_id=entry.pk, decision="eligible",
-                              expected_version=1)
-    services.musdesus_record(actor=operator, round_id=round_.pk, held_on=dt.date(2026, 11, 20), place="Balai",
-                             chair="Kades", notes="", attendees=[{"name": "BPD", "role": "BPD", "count": 4}])
-    services.musdesus_sign_off(actor=head, round_id=round_.pk)
-    services.round_submit(actor=operator, round_id=round_.pk)
-    return round_, entries
 
 
 @pytest.fixture
