@@ -40,6 +40,7 @@ test: export DJANGO_DEBUG ?= 0
 test: venv
 	$(PY) -m ruff check .
 	$(PY) manage.py makemigrations --check --dry-run
+	$(PY) manage.py spectacular --fail-on-warn --validate --file /dev/null
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: venv

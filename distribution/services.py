@@ -207,31 +207,19 @@ CHANNEL_WORDS = {"pos": "pos", "pt pos": "pos", "himbara": "himbara", "bank": "h
 def payment_report_read(*, actor, period_id: int, content: bytes, filename: str) -> tuple[list[dict], str]:
     """Read a channel's payment report; each row gets its errors (unknown family, wrong amount, duplicate,
     bad status). Nothing is saved here."""
-    import tablib
-
     from accounts.scope import scope_queryset
+    from dtsen_portal.spreadsheets import read_upload
 
     from .models import Disbursement
 
     _check_regency_staff(actor)
-    kind = "xlsx" if filename.lower().endswith(".xlsx") else "csv" if filename.lower().endswith(".csv") else ""
-    if not kind:
-        return [], _("Upload an .xlsx or .csv file.")
-    try:
-        dataset = tablib.Dataset().load(content if kind == "xlsx" else content.decode("utf-8-sig"), format=kind)
-    except Exception:  # noqa: BLE001 - tablib raises many kinds of errors for a damaged file
-        return [], _("The file cannot be read as %(kind)s.") % {"kind": kind.upper()}
-    headers = [str(h or "").strip().lower() for h in (dataset.headers or [])]
-    missing = [c for c in PAYMENT_COLUMNS[:4] if c not in headers]
-    if missing:
-        return [], _("Missing columns: %(missing)s. The first row must hold the column names %(expected)s.") % {
-            "missing": ", ".join(missing), "expected": ", ".join(PAYMENT_COLUMNS)}
+    lines, error = read_upload(content, filename, required=PAYMENT_COLUMNS[:4], expected=PAYMENT_COLUMNS)
+    if error:
+        return [], error
     planned = dict(scope_queryset(actor, Disbursement.objects.filter(period_id=period_id))
                    .values_list("family__kk_number", "amount_planned"))
     rows, seen = [], set()
-    for line, values in enumerate(dataset, start=2):
-        cells = {h: ("" if values[i] is None else str(values[i]).strip()) for i, h in enumerate(headers)
-                 if i < len(values)}
+    for line, cells in lines:
         if not any(cells.values()):
             continue
         kk = cells.get("nomor_kk", "").removesuffix(".0")

@@ -218,3 +218,12 @@ def submitted_round(code=VILLAGE, n=3):
     services.musdesus_sign_off(actor=head, round_id=round_.pk)
     services.round_submit(actor=operator, round_id=round_.pk)
     return round_, entries
+
+
+def client_for(user):
+    """A browser test client signed in as ``user``."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client

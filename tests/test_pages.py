@@ -17,17 +17,13 @@ from .factories import (
     FamilyFactory,
     MemberFactory,
     UserFactory,
+    client_for,
     round_with_families,
     village,
 )
 
 pytestmark = pytest.mark.django_db
 
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

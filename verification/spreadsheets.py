@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import tablib
 from django.utils.translation import gettext as _
 from import_export import fields, resources
+
+from dtsen_portal.spreadsheets import read_upload
 
 from .models import RoundFamily
 
@@ -76,43 +77,29 @@ def read_decisions(content: bytes, filename: str, *, known_kk: set[str]) -> tupl
     own errors, so the page can show every problem before anything is saved."""
     if len(content) > MAX_IMPORT_BYTES:
         return [], _("The file is larger than 5 MB.")
-    kind = "xlsx" if filename.lower().endswith(".xlsx") else "csv" if filename.lower().endswith(".csv") else ""
-    if not kind:
-        return [], _("Upload an .xlsx or .csv file.")
-    try:
-        dataset = tablib.Dataset().load(content if kind == "xlsx" else content.decode("utf-8-sig"), format=kind)
-    except Exception:  # noqa: BLE001 - tablib raises many kinds of errors for a damaged file
-        return [], _("The file cannot be read as %(kind)s.") % {"kind": kind.upper()}
-    headers = [str(h or "").strip().lower() for h in (dataset.headers or [])]
-    missing = [c for c in IMPORT_COLUMNS[:2] if c not in headers]
-    if missing:
-        return [], _("Missing columns: %(missing)s. The first row must hold the column names %(expected)s.") % {
-            "missing": ", ".join(missing), "expected": ", ".join(IMPORT_COLUMNS)}
-    position = {name: headers.index(name) for name in IMPORT_COLUMNS if name in headers}
+    lines, error = read_upload(content, filename, required=IMPORT_COLUMNS[:2], expected=IMPORT_COLUMNS)
+    if error:
+        return [], error
     rows, seen = [], set()
-    for line, values in enumerate(dataset, start=2):
-        def cell(name, values=values):
-            index = position.get(name)
-            value = values[index] if index is not None and index < len(values) else ""
-            return "" if value is None else str(value).strip()
-
-        if not any(cell(c) for c in position):
+    for line, cells in lines:
+        if not any(cells.get(c) for c in IMPORT_COLUMNS):
             continue  # an empty line
-        row = ImportRow(line=line, kk_number=cell("nomor_kk").removesuffix(".0"), note=cell("catatan"))
+        row = ImportRow(line=line, kk_number=cells.get("nomor_kk", "").removesuffix(".0"),
+                        note=cells.get("catatan", ""))
         if row.kk_number not in known_kk:
             row.errors.append(_("KK number %(kk)s is not in this round.") % {"kk": row.kk_number or "-"})
         elif row.kk_number in seen:
             row.errors.append(_("KK number %(kk)s appears twice in the file.") % {"kk": row.kk_number})
         seen.add(row.kk_number)
-        row.decision = DECISION_WORDS.get(cell("keputusan").lower(), "")
+        row.decision = DECISION_WORDS.get(cells.get("keputusan", "").lower(), "")
         if not row.decision:
             row.errors.append(_("Decision %(value)s is not one of: layak, tidak layak, data dikoreksi.")
-                              % {"value": cell("keputusan") or "-"})
-        reason = cell("alasan").lower()
+                              % {"value": cells.get("keputusan", "") or "-"})
+        reason = cells.get("alasan", "").lower()
         row.reason = REASON_WORDS.get(reason, "")
         if reason and not row.reason:
             row.errors.append(_("Reason %(value)s is not one of: mampu, meninggal, pindah, tidak ditemukan, ganda.")
-                              % {"value": cell("alasan")})
+                              % {"value": cells.get("alasan", "")})
         elif row.decision == RoundFamily.Decision.NOT_ELIGIBLE and not row.reason:
             row.errors.append(_("A family that is not eligible needs a reason."))
         rows.append(row)

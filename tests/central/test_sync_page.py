@@ -1,6 +1,5 @@
 """The sync page: Dinsos sees its regency's batches and submissions with progress and errors, and can retry."""
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Role
@@ -9,16 +8,11 @@ from central.client import CentralBadData, CentralClient
 from central.models import BatchState, CentralBatch, DownloadedPage
 from central.services import batch_sync
 
-from ..factories import UserFactory
+from ..factories import UserFactory, client_for
 from .helpers import downloaded_batch, families_for
 
 pytestmark = pytest.mark.django_db
 
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ import datetime as dt
 import pytest
 import tablib
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Role
@@ -14,7 +13,7 @@ from distribution.models import Determination, Disbursement, PaymentPeriod
 from registry.services import demo_seed
 from verification.models import RoundFamily
 
-from ..factories import UserFactory, round_with_families
+from ..factories import UserFactory, client_for, round_with_families
 
 pytestmark = pytest.mark.django_db
 
@@ -41,11 +40,6 @@ def report_file(rows, name="laporan.csv"):
     dataset = tablib.Dataset(*rows, headers=["nomor_kk", "saluran", "jumlah", "status", "alasan"])
     return SimpleUploadedFile(name, dataset.export("csv").encode())
 
-
-def client_for(user):
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_programmes_are_seeded_as_data_with_blts_kesra_paying_rp900000(period):

@@ -3,23 +3,17 @@ import datetime as dt
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Role
 from verification import services
 from verification.models import RoundFamily, VerificationRound
 
-from ..factories import VILLAGE, VILLAGE_SAME_KECAMATAN, FamilyFactory, MemberFactory, UserFactory
+from ..factories import VILLAGE, VILLAGE_SAME_KECAMATAN, FamilyFactory, MemberFactory, UserFactory, client_for
 from ..factories import round_with_families as make_round
 
 pytestmark = pytest.mark.django_db
 
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

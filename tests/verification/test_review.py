@@ -1,23 +1,17 @@
 """The regency's review: approve (which queues the push to the centre) or return with notes."""
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Role
 from central import tasks
 from verification.models import RoundFamily, RoundState, VerificationRound
 
-from ..factories import VILLAGE, VILLAGE_SAME_KECAMATAN, UserFactory, submitted_round
+from ..factories import VILLAGE, VILLAGE_SAME_KECAMATAN, UserFactory, client_for, submitted_round
 from ..factories import round_with_families as make_round
 
 pytestmark = pytest.mark.django_db
 
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
