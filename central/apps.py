@@ -5,3 +5,10 @@ from django.utils.translation import gettext_lazy as _
 class CentralConfig(AppConfig):
     name = "central"
     verbose_name = _("Central sync")
+
+    def ready(self):
+        from verification import hooks
+
+        from . import tasks
+
+        hooks.on_rounds_approved(tasks.push_after_approval)

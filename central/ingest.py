@@ -30,6 +30,7 @@ from registry.models import DesilRanking, Family, Member, Region
 from registry.services import desil_refresh_current
 from registry.validators import parse_kk, parse_nik
 from verification.models import RoundFamily, VerificationRound
+from verification.services import cycle_of, rounds_set_calendar
 
 from .models import CentralBatch, DownloadedPage
 
@@ -310,6 +311,7 @@ def _ingest_postgresql(batch: CentralBatch, chunks) -> IngestResult:
         with transaction.atomic():
             result.families_changed, result.members_changed = _upsert_all(cursor, batch)
             result.rounds_created = _split_rounds(cursor, batch)
+            _set_calendar(batch)
         cursor.execute("TRUNCATE central_stage_family, central_stage_member")
     return result
 
@@ -364,12 +366,21 @@ def _split_rounds(cursor, batch: CentralBatch) -> int:
     created = cursor.rowcount
     cursor.execute(
         f"INSERT INTO {entry_table} (round_id, family_id, decision, reason, note, evidence, is_proposal, "
-        f"return_note, version, flagged) SELECT r.id, f.id, '', '', '', '', false, '', 1, false "
+        f"return_note, version, flagged, centre_outcome, centre_reason) "
+        f"SELECT r.id, f.id, '', '', '', '', false, '', 1, false, '', '' "
         f"FROM central_stage_family s "
         f"JOIN {family_table} f ON f.central_id = s.central_id "
         f"JOIN {round_table} r ON r.village_id = s.village_id AND r.batch_ref = %s "
         "ON CONFLICT (round_id, family_id) DO NOTHING", [batch.batch_id])
     return created
+
+
+def _set_calendar(batch: CentralBatch) -> None:
+    """The batch's rounds take its deadline and update cycle (a batch without one: the cycle it was
+    published in)."""
+    published = timezone.localdate(batch.published_at) if batch.published_at else timezone.localdate()
+    rounds_set_calendar(batch_ref=batch.batch_id, cycle=batch.cycle or cycle_of(published),
+                        deadline=batch.deadline)
 
 
 # -- Other databases: the same steps through Django's bulk upserts ----------------------------------------
@@ -404,6 +415,7 @@ def _ingest_orm(batch: CentralBatch, chunks) -> IngestResult:
         RoundFamily.objects.bulk_create(
             [RoundFamily(round_id=rounds[row[2]], family_id=ids[row[0]]) for row in families],
             ignore_conflicts=True)
+        _set_calendar(batch)
     result.families, result.members = len(families), len(members)
     result.families_changed, result.rounds_created = len(families), len(villages) - len(existing)
     CentralBatch.objects.filter(pk=batch.pk).update(rows_done=len(families) + len(members))

@@ -53,6 +53,10 @@ class CentralBatch(models.Model):
     page_size = models.PositiveIntegerField(_("page size"), default=0)
     page_count = models.PositiveIntegerField(_("pages"), default=0)
     checksum = models.CharField(_("checksum"), max_length=64, blank=True)
+    # The centre's calendar for this batch: when the regency's verified results are due, and the update
+    # cycle (e.g. 2026-Q4) it belongs to. Both become the rounds' deadline and period.
+    deadline = models.DateField(_("deadline"), null=True, blank=True)
+    cycle = models.CharField(_("update cycle"), max_length=20, blank=True)
 
     state = FSMField(_("state"), default=BatchState.DISCOVERED, choices=BatchState.choices, db_index=True)
     pages_done = models.PositiveIntegerField(_("pages downloaded"), default=0)
@@ -162,6 +166,10 @@ class DesilPublication(models.Model):
     checksum = models.CharField(_("checksum"), max_length=64, blank=True)
     state = models.CharField(_("state"), max_length=12, choices=State.choices, default=State.DISCOVERED)
     rows_applied = models.PositiveIntegerField(_("families ranked"), default=0)
+    changed_count = models.PositiveIntegerField(_("families whose desil changed"), default=0)
+    entered_count = models.PositiveIntegerField(_("families entering desil 1-4"), default=0)
+    left_count = models.PositiveIntegerField(_("families leaving desil 1-4"), default=0)
+    unknown_count = models.PositiveIntegerField(_("families not in the register"), default=0)
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     last_error = models.TextField(_("last error"), blank=True)
     applied_at = models.DateTimeField(_("applied at"), null=True, blank=True)
@@ -178,31 +186,39 @@ class DesilPublication(models.Model):
 
 
 class Submission(models.Model):
-    """An approved round's results on their way to the centre.
+    """One approval of a round on its way to the centre, with everything it carries frozen as items.
 
-    The idempotency key is created and committed before the first attempt, so a push repeated after a
-    lost acknowledgement carries the same key and the centre does not count it twice.
+    The items and the idempotency key are created and committed before the first attempt, so every retry
+    sends the same pages under the same key and the centre does not count them twice. A round the regency
+    re-checks and approves again gets a new submission (a new key) carrying the new state.
     """
 
     class State(models.TextChoices):
         PENDING = "pending", _("Waiting to be sent")
         SENT = "sent", _("Received by the centre")
-        ACKNOWLEDGED = "acknowledged", _("Accepted by the centre")
+        ACKNOWLEDGED = "acknowledged", _("Answered by the centre")
         REJECTED = "rejected", _("Rejected by the centre")
         FAILED = "failed", _("Failed: will be retried")
+        CANCELLED = "cancelled", _("Withdrawn: the round was re-checked before sending")
 
-    round = models.OneToOneField("verification.VerificationRound", verbose_name=_("round"),
-                                 on_delete=models.PROTECT, related_name="submission")
+    round = models.ForeignKey("verification.VerificationRound", verbose_name=_("round"),
+                              on_delete=models.PROTECT, related_name="submissions")
+    # The approval this submission carries (who approved, when): the change feed links back to it.
+    approval = models.OneToOneField("verification.RoundEvent", verbose_name=_("approval"), null=True, blank=True,
+                                    on_delete=models.PROTECT, related_name="submission")
     idempotency_key = models.UUIDField(_("idempotency key"), default=uuid.uuid4, unique=True, editable=False)
+    protocol = models.PositiveSmallIntegerField(_("protocol version"), default=2)
     state = models.CharField(_("state"), max_length=14, choices=State.choices, default=State.PENDING,
                              db_index=True)
     receipt_id = models.CharField(_("receipt"), max_length=40, blank=True)
     result_count = models.PositiveIntegerField(_("results"), default=0)
+    page_count = models.PositiveIntegerField(_("pages"), default=1)
+    pages_sent = models.PositiveIntegerField(_("pages received by the centre"), default=0)
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     last_error = models.TextField(_("last error"), blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
-    acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
+    acknowledged_at = models.DateTimeField(_("answered at"), null=True, blank=True)
 
     area_scope_path = "round__village_id"
 
@@ -213,3 +229,122 @@ class Submission(models.Model):
 
     def __str__(self):
         return f"{self.round} ({self.get_state_display()})"
+
+
+class SubmissionItem(models.Model):
+    """One thing a submission tells the centre, exactly as sent, and what the centre did with it."""
+
+    class Kind(models.TextChoices):
+        RESULT = "result", _("Decision")
+        CORRECTION = "correction", _("Field correction")
+        MEMBER_CHANGE = "member_change", _("Member change")
+        PROPOSAL = "proposal", _("Usulan")
+        RECOMMENDATION = "recommendation", _("Ground-check recommendation")
+        REPORT = "report", _("Citizen's report")
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", _("Sent, waiting for the centre")
+        ACCEPTED = "accepted", _("Accepted")
+        REJECTED = "rejected", _("Rejected")
+
+    submission = models.ForeignKey(Submission, verbose_name=_("submission"), on_delete=models.CASCADE,
+                                   related_name="items")
+    kind = models.CharField(_("kind"), max_length=14, choices=Kind.choices)
+    # The item's id in the protocol, unique in its submission; the centre's outcome names it.
+    ref = models.CharField(_("reference"), max_length=40)
+    page = models.PositiveIntegerField(_("page"), default=1)
+    entry = models.ForeignKey("verification.RoundFamily", verbose_name=_("family in round"), null=True,
+                              blank=True, on_delete=models.SET_NULL, related_name="submission_items")
+    family = models.ForeignKey("registry.Family", verbose_name=_("family"), null=True, blank=True,
+                               on_delete=models.SET_NULL, related_name="submission_items")
+    report = models.ForeignKey("distribution.CitizenReport", verbose_name=_("citizen's report"), null=True,
+                               blank=True, on_delete=models.SET_NULL, related_name="submission_items")
+    payload = models.JSONField(_("as sent"))
+    outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices, default=Outcome.PENDING,
+                               db_index=True)
+    reason = models.TextField(_("centre's reason"), blank=True)
+    central_id = models.CharField(_("new DTSEN id"), max_length=32, blank=True,
+                                  help_text=_("The id the centre gave an accepted usulan."))
+    decided_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+
+    area_scope_path = "submission__round__village_id"
+
+    class Meta:
+        ordering = ["submission_id", "id"]
+        verbose_name = _("submitted item")
+        verbose_name_plural = _("submitted items")
+        constraints = [models.UniqueConstraint(fields=["submission", "ref"], name="submission_item_ref_once")]
+
+    def __str__(self):
+        return f"{self.submission_id}/{self.ref}"
+
+
+class BatchClash(models.Model):
+    """A family of a central batch that clashes with the register (its KK number or a member's NIK is
+    held by another family). It is held on its own, with both versions, for Dinsos to resolve; the rest
+    of the batch is applied."""
+
+    class Kind(models.TextChoices):
+        KK = "kk", _("KK number held by another family")
+        NIK = "nik", _("NIK held by a member of another family")
+
+    class State(models.TextChoices):
+        HELD = "held", _("Held: waiting for Dinsos")
+        RESOLVED = "resolved", _("Resolved")
+
+    class Resolution(models.TextChoices):
+        TAKE_CENTRE = "take_centre", _("Take the centre's version")
+        KEEP_REGISTER = "keep_register", _("Keep the register's version")
+        DUPLICATE = "duplicate", _("Mark as a duplicate")
+
+    batch = models.ForeignKey(CentralBatch, verbose_name=_("batch"), on_delete=models.PROTECT,
+                              related_name="clashes")
+    central_id = models.CharField(_("DTSEN id"), max_length=32)
+    village = models.ForeignKey("registry.Region", verbose_name=_("village"), on_delete=models.PROTECT,
+                                related_name="+")
+    kind = models.CharField(_("kind"), max_length=4, choices=Kind.choices)
+    reason = models.TextField(_("reason"))
+    central_version = models.JSONField(_("the centre's version"))
+    register_family = models.ForeignKey("registry.Family", verbose_name=_("register's family"), null=True,
+                                        blank=True, on_delete=models.SET_NULL, related_name="+")
+    register_version = models.JSONField(_("the register's version"), default=dict)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.HELD, db_index=True)
+    resolution = models.CharField(_("resolution"), max_length=14, choices=Resolution.choices, blank=True)
+    note = models.TextField(_("note"), blank=True)
+    resolved_by = models.ForeignKey("accounts.User", verbose_name=_("resolved by"), null=True, blank=True,
+                                    on_delete=models.PROTECT, related_name="+")
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("held at"), auto_now_add=True)
+
+    area_scope_path = "village_id"
+
+    class Meta:
+        ordering = ["state", "-created_at", "central_id"]
+        verbose_name = _("clash with the register")
+        verbose_name_plural = _("clashes with the register")
+        constraints = [models.UniqueConstraint(fields=["batch", "central_id"], name="clash_once_per_batch")]
+
+    def __str__(self):
+        return f"{self.batch_id}/{self.central_id} ({self.get_kind_display()})"
+
+
+class UnmatchedRanking(models.Model):
+    """A family a desil publication ranks but the register does not hold: recorded and reported, not dropped."""
+
+    period = models.DateField(_("publication date"))
+    central_id = models.CharField(_("DTSEN id"), max_length=32)
+    # A plain code: the centre may rank families of regions the portal does not know.
+    village_code = models.CharField(_("village"), max_length=13, blank=True, db_index=True)
+    desil = models.PositiveSmallIntegerField(_("desil"))
+    score = models.DecimalField(_("score"), max_digits=8, decimal_places=3, null=True, blank=True)
+
+    area_scope_path = "village_code"
+
+    class Meta:
+        ordering = ["-period", "village_code", "central_id"]
+        verbose_name = _("ranked family not in the register")
+        verbose_name_plural = _("ranked families not in the register")
+        constraints = [models.UniqueConstraint(fields=["period", "central_id"], name="unmatched_once")]
+
+    def __str__(self):
+        return f"{self.period} {self.central_id}"

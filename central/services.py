@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 
 from django.db import DataError, IntegrityError, transaction
 from django.db.models import Count
@@ -23,6 +24,7 @@ from dtsen_portal.errors import InvalidState, NotAllowed, NotInScope
 from registry.models import Family, Region
 from verification import services as rounds
 from verification.models import RoundFamily, RoundState, VerificationRound
+from verification.services import CYCLE_RE
 
 from .client import CentralBadData, CentralClient, CentralRefused, CentralUnavailable
 from .ingest import BatchRejected, ingest_batch
@@ -74,7 +76,16 @@ def _batch_fields(item: dict) -> dict:
         "family_count": int(item.get("family_count") or 0), "member_count": int(item.get("member_count") or 0),
         "page_size": int(item.get("page_size") or 0), "page_count": int(item.get("page_count") or 0),
         "checksum": str(item.get("checksum", "")),
+        "deadline": _date_or_none(item.get("deadline")),
+        "cycle": cycle if re.fullmatch(CYCLE_RE, cycle := str(item.get("cycle") or "")) else "",
     }
+
+
+def _date_or_none(value) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _batch_problem(batch: CentralBatch) -> str:
@@ -195,7 +206,7 @@ def submission_payload(round_: VerificationRound) -> dict:
 
 def submissions_push(*, client: CentralClient) -> dict:
     """Send every approved round that the centre has not yet received. Returns counts."""
-    for round_id in VerificationRound.objects.filter(state=RoundState.APPROVED, submission__isnull=True) \
+    for round_id in VerificationRound.objects.filter(state=RoundState.APPROVED, submissions__isnull=True) \
             .values_list("pk", flat=True):
         # Created and committed before the first attempt: the key survives a crash mid-push.
         Submission.objects.get_or_create(round_id=round_id)

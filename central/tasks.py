@@ -65,6 +65,11 @@ def sync_batch(batch_pk: int) -> str:
         _release(f"batch:{batch_pk}")
 
 
+def push_after_approval(round_ids: list[int]) -> None:
+    """Registered with verification at start-up: an approval queues the push once it is committed."""
+    enqueue(push_submissions)
+
+
 @shared_task(name="central.push_submissions", **TASK_RETRY)
 def push_submissions() -> dict:
     if not _exclusive("push"):

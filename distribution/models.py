@@ -3,6 +3,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from registry.models import Family, Region
+from verification.models import CentreOutcome
 
 
 class Determination(models.Model):
@@ -61,6 +62,14 @@ class CitizenReport(models.Model):
     resolved_by = models.ForeignKey("accounts.User", verbose_name=_("resolved by"), null=True, blank=True,
                                     on_delete=models.PROTECT, related_name="+")
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    # The family (or usulan) in a verification round the accepted report was taken into; its round's
+    # submission carries the report to the centre.
+    entry = models.ForeignKey("verification.RoundFamily", verbose_name=_("taken into"), null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="citizen_reports")
+    centre_outcome = models.CharField(_("centre's answer"), max_length=10, choices=CentreOutcome.choices,
+                                      blank=True)
+    centre_reason = models.TextField(_("centre's reason"), blank=True)
+    centre_answered_at = models.DateTimeField(_("centre answered at"), null=True, blank=True)
     created_at = models.DateTimeField(_("received at"), auto_now_add=True)
 
     area_scope_path = "village_id"

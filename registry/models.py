@@ -290,6 +290,8 @@ class Member(models.Model):
                                   default=Disability.NONE)
     life_status = models.CharField(_("life status"), max_length=10, choices=LifeStatus.choices,
                                    default=LifeStatus.PRESENT, db_index=True)
+    # The day the person died or moved out, as the village verified it; the centre needs it with the status.
+    life_event_date = models.DateField(_("date of death or moving out"), null=True, blank=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     history = HistoricalRecords(excluded_fields=["updated_at"])
@@ -328,3 +330,63 @@ class DesilRanking(models.Model):
 
     def __str__(self):
         return f"{self.family_id} {self.period}: {self.desil}"
+
+
+class DesilChange(models.Model):
+    """A family's desil in one publication against its previous one, recorded when the publication is applied.
+
+    Only families whose desil changed (or who were ranked for the first time) get a row, so the feed of who
+    entered or left desil 1-4 is a filtered list, not a comparison over every family of a regency.
+    """
+
+    class Movement(models.TextChoices):
+        ENTERED = "entered", _("Entered desil 1-4")
+        LEFT = "left", _("Left desil 1-4")
+        WITHIN = "within", _("Moved, same side of desil 4")
+
+    family = models.ForeignKey(Family, verbose_name=_("family"), on_delete=models.CASCADE,
+                               related_name="desil_changes")
+    # Denormalised from the family: the feed lists a regency's changes without joining every family.
+    village = models.ForeignKey(Region, verbose_name=_("village"), on_delete=models.PROTECT, related_name="+")
+    period = models.DateField(_("publication date"))
+    old_desil = models.PositiveSmallIntegerField(_("previous desil"), null=True, blank=True,
+                                                 help_text=_("Empty when the family is ranked for the first time."))
+    new_desil = models.PositiveSmallIntegerField(_("new desil"))
+    old_score = models.DecimalField(_("previous score"), max_digits=8, decimal_places=3, null=True, blank=True)
+    new_score = models.DecimalField(_("new score"), max_digits=8, decimal_places=3, null=True, blank=True)
+    movement = models.CharField(_("movement"), max_length=8, choices=Movement.choices)
+    recorded_at = models.DateTimeField(_("recorded"), auto_now_add=True)
+
+    area_scope_path = "village_id"
+
+    class Meta:
+        ordering = ["-period", "village_id", "family_id"]
+        verbose_name = _("desil change")
+        verbose_name_plural = _("desil changes")
+        constraints = [models.UniqueConstraint(fields=["family", "period"], name="desil_change_once")]
+        indexes = [models.Index(fields=["period", "movement", "village"], name="desil_change_feed")]
+
+    def __str__(self):
+        return f"{self.family_id} {self.period}: {self.old_desil} → {self.new_desil}"
+
+
+class DesilThreshold(models.Model):
+    """The score range of each desil in one publication, kept so a family's score can be placed in a desil
+    without scanning the whole publication (the portal's estimate beside the official desil)."""
+
+    period = models.DateField(_("publication date"))
+    desil = models.PositiveSmallIntegerField(_("desil"), validators=[MinValueValidator(1), MaxValueValidator(10)])
+    min_score = models.DecimalField(_("lowest score"), max_digits=8, decimal_places=3)
+    max_score = models.DecimalField(_("highest score"), max_digits=8, decimal_places=3)
+    families = models.PositiveIntegerField(_("families"))
+
+    unscoped_reference_data = True  # score bounds of a whole publication, no family's data
+
+    class Meta:
+        ordering = ["-period", "desil"]
+        verbose_name = _("desil threshold")
+        verbose_name_plural = _("desil thresholds")
+        constraints = [models.UniqueConstraint(fields=["period", "desil"], name="desil_threshold_once")]
+
+    def __str__(self):
+        return f"{self.period} desil {self.desil}: {self.min_score}-{self.max_score}"

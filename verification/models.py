@@ -27,6 +27,39 @@ class RoundState(models.TextChoices):
 
 # States in which the village may still change the round's data.
 EDITABLE_STATES = (RoundState.OPEN, RoundState.IN_VERIFICATION, RoundState.RETURNED)
+# States after the regency's approval: the results are on their way to, or at, the centre.
+APPROVED_STATES = (RoundState.APPROVED, RoundState.SENT, RoundState.ACKNOWLEDGED)
+
+
+class UpdatePeriod(models.Model):
+    """One cycle of the DTSEN update (data is updated at least every three months).
+
+    Data awal comes down at its start, villages verify by the deadline, the regency approves, and the monthly
+    publication on the 20th (``publication_on``) counts the results. Until that publication the regency may
+    still re-check an approved round; from then on the period is final.
+    """
+
+    code = models.CharField(_("code"), max_length=20, unique=True, help_text=_("e.g. 2026-Q4"))
+    name = models.CharField(_("name"), max_length=80)
+    starts_on = models.DateField(_("starts"))
+    ends_on = models.DateField(_("ends"))
+    verval_deadline = models.DateField(_("verval deadline"),
+                                       help_text=_("Villages submit by this date unless their batch names another."))
+    publication_on = models.DateField(_("publication (final)"),
+                                      help_text=_("The publication on the 20th that counts this period's results."))
+
+    unscoped_reference_data = True  # the national calendar, no area's data
+
+    class Meta:
+        ordering = ["-starts_on"]
+        verbose_name = _("update period")
+        verbose_name_plural = _("update periods")
+
+    def __str__(self):
+        return self.name or self.code
+
+    def is_final(self, today) -> bool:
+        return today >= self.publication_on
 
 
 class VerificationRound(models.Model):
@@ -37,6 +70,8 @@ class VerificationRound(models.Model):
                                  help_text=_("Identifier of the central batch of data awal this round verifies."))
     programme = models.CharField(_("programme"), max_length=30, blank=True)
     deadline = models.DateField(_("deadline"), null=True, blank=True)
+    period = models.ForeignKey(UpdatePeriod, verbose_name=_("update period"), null=True, blank=True,
+                               on_delete=models.PROTECT, related_name="rounds")
     state = FSMField(_("state"), default=RoundState.OPEN, choices=RoundState.choices, protected=True,
                      db_index=True)
     return_note = models.TextField(_("regency's notes"), blank=True)
@@ -85,6 +120,11 @@ class VerificationRound(models.Model):
     def approve(self):
         pass
 
+    # The regency re-checks an approved round before the period is final; a new approval sends the new state.
+    @transition(field=state, source=list(APPROVED_STATES), target=RoundState.RETURNED)
+    def reopen_for_recheck(self):
+        pass
+
     @transition(field=state, source=RoundState.APPROVED, target=RoundState.SENT)
     def mark_sent(self):
         pass
@@ -118,6 +158,15 @@ class RoundEvent(models.Model):
         return f"{self.round_id}: {self.from_state} → {self.to_state}"
 
 
+class CentreOutcome(models.TextChoices):
+    """What the centre did with something the portal sent (a family's result, an usulan, a citizen's report)."""
+
+    RECEIVED = "received", _("Received by the centre")
+    ACCEPTED = "accepted", _("Accepted by the centre")
+    PARTIAL = "partial", _("Partly accepted by the centre")
+    REJECTED = "rejected", _("Rejected by the centre")
+
+
 class RoundFamily(models.Model):
     """A family of the data awal inside a round; the village's decision on it is recorded here."""
 
@@ -149,6 +198,12 @@ class RoundFamily(models.Model):
     return_note = models.TextField(_("regency's note on this family"), blank=True)
     # Set when a ground-check visit disagrees with the register: the operator looks at the differences.
     flagged = models.BooleanField(_("flagged by a ground-check"), default=False, db_index=True)
+    # What the centre did with this family (or usulan) in the round's latest submission, written by the
+    # central sync when the centre answers; the details per item are in central.SubmissionItem.
+    centre_outcome = models.CharField(_("centre's answer"), max_length=10, choices=CentreOutcome.choices,
+                                      blank=True, db_index=True)
+    centre_reason = models.TextField(_("centre's reason"), blank=True)
+    centre_answered_at = models.DateTimeField(_("centre answered at"), null=True, blank=True)
     # Optimistic locking: every change through the round bumps it; a form based on an older version is
     # refused with a conflict message instead of overwriting someone else's work.
     version = models.PositiveIntegerField(_("version"), default=1)
@@ -181,6 +236,9 @@ class FieldCorrection(models.Model):
     field_label = models.CharField(_("field name"), max_length=80)
     old_value = models.TextField(_("before"), blank=True)
     new_value = models.TextField(_("after"), blank=True)
+    # The coded values (JSON) as the register and the centre hold them; the texts above are for people.
+    old_raw = models.JSONField(_("before (coded)"), null=True, blank=True)
+    new_raw = models.JSONField(_("after (coded)"), null=True, blank=True)
     corrected_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("by"), on_delete=models.PROTECT,
                                      related_name="+")
     corrected_at = models.DateTimeField(_("at"), auto_now_add=True)

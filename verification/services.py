@@ -8,9 +8,13 @@ someone else's newer change (optimistic locking on ``RoundFamily.version``).
 """
 from __future__ import annotations
 
+import datetime as dt
+import re
+
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed
 
@@ -19,6 +23,7 @@ from accounts.scope import user_covers_code
 from dtsen_portal.errors import Conflict, InvalidState, NotAllowed, NotInScope
 from registry.models import Family, Member
 
+from . import hooks
 from .models import (
     EDITABLE_STATES,
     FieldCorrection,
@@ -27,6 +32,7 @@ from .models import (
     RoundEvent,
     RoundFamily,
     RoundState,
+    UpdatePeriod,
     VerificationRound,
 )
 
@@ -93,7 +99,7 @@ def round_approve(*, round_id: int, actor, note: str = "") -> VerificationRound:
     """Dinsos approves a submitted round; the push to the centre is enqueued once the approval is committed."""
     with transaction.atomic():
         round_ = _round_transition(round_id=round_id, verb="approve", actor=actor, roles=REGENCY_ROLES, note=note)
-        transaction.on_commit(_push_to_centre)
+        transaction.on_commit(lambda: hooks.rounds_approved([round_.pk]))
     return round_
 
 
@@ -102,15 +108,8 @@ def rounds_approve(*, round_ids: list[int], actor, note: str = "") -> int:
     with transaction.atomic():
         for round_id in sorted(round_ids):
             _round_transition(round_id=round_id, verb="approve", actor=actor, roles=REGENCY_ROLES, note=note)
-        transaction.on_commit(_push_to_centre)
+        transaction.on_commit(lambda: hooks.rounds_approved(sorted(round_ids)))
     return len(round_ids)
-
-
-def _push_to_centre() -> None:
-    # Imported here: the central sync depends on verification, not the other way round at import time.
-    from central import tasks
-
-    tasks.enqueue(tasks.push_submissions)
 
 
 def round_mark_sent(*, round_id: int, note: str = "") -> VerificationRound:
@@ -474,6 +473,55 @@ def round_submit(*, actor, round_id: int) -> VerificationRound:
                                % {"n": progress["total"] - progress["decided"]})
         return _round_transition(round_id=round_id, verb="submit", actor=actor, roles=VILLAGE_ROLES,
                                  note=_("Berita acara %(number)s") % {"number": musdesus.document_number})
+
+
+# -- the update cycle --------------------------------------------------------------------------------------
+CYCLE_RE = r"^(\d{4})-Q([1-4])$"
+# Dinsos needs time between the villages' deadline and the publication that counts their results.
+APPROVAL_DAYS = 14
+
+
+def cycle_of(day) -> str:
+    """The quarterly update cycle a date falls in, e.g. 2026-Q4."""
+    return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+
+
+def _first_20th_on_or_after(day):
+    twentieth = day.replace(day=20)
+    if twentieth >= day:
+        return twentieth
+    return (twentieth.replace(day=1) + dt.timedelta(days=32)).replace(day=20)
+
+
+def period_ensure(*, code: str, deadline=None) -> UpdatePeriod:
+    """The update period of a cycle code (``YYYY-Qn``), created with the calendar the seeds describe when it
+    is new: the quarter, the villages' deadline (the batch's, else the 15th of the quarter's second month)
+    and the first publication on the 20th that leaves Dinsos two weeks to approve."""
+    match = re.match(CYCLE_RE, code or "")
+    if not match:
+        raise InvalidState(_("Unknown update cycle %(code)s (expected e.g. 2026-Q4).") % {"code": code})
+    existing = UpdatePeriod.objects.filter(code=code).first()
+    if existing:
+        return existing
+    year, quarter = int(match.group(1)), int(match.group(2))
+    starts = dt.date(year, 3 * quarter - 2, 1)
+    ends = (dt.date(year + (quarter == 4), (3 * quarter) % 12 + 1, 1) - dt.timedelta(days=1))
+    verval_deadline = deadline or dt.date(year, 3 * quarter - 1, 15)
+    publication = _first_20th_on_or_after(max(verval_deadline + dt.timedelta(days=APPROVAL_DAYS),
+                                              dt.date(year, 3 * quarter, 20)))
+    months = [dt.date(year, m, 1) for m in (3 * quarter - 2, 3 * quarter)]
+    name = f"{code} ({date_format(months[0], 'F')}–{date_format(months[1], 'F Y')})"
+    period, _created = UpdatePeriod.objects.get_or_create(code=code, defaults={
+        "name": name, "starts_on": starts, "ends_on": ends, "verval_deadline": verval_deadline,
+        "publication_on": publication})
+    return period
+
+
+def rounds_set_calendar(*, batch_ref: str, cycle: str, deadline) -> int:
+    """Give the rounds of a batch their update period and deadline (the batch's, else the period's)."""
+    period = period_ensure(code=cycle, deadline=deadline)
+    return VerificationRound.objects.filter(batch_ref=batch_ref).update(
+        period=period, deadline=deadline or period.verval_deadline)
 
 
 # -- demo data ---------------------------------------------------------------------------------------------
