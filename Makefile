@@ -51,7 +51,7 @@ bench: venv
 	$(PY) -m benchmarks
 
 messages: venv
-	$(PY) manage.py makemessages -l id --ignore=.venv --ignore=tests --ignore=node_modules --ignore=benchmarks --no-obsolete
+	$(PY) manage.py makemessages -l id --ignore=.venv --ignore=tests --ignore=node_modules --ignore=benchmarks --no-obsolete --add-location file
 	$(PY) manage.py compilemessages -l id --ignore=.venv
 
 clean:

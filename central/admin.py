@@ -3,7 +3,16 @@ from django.contrib import admin
 
 from accounts.admin import ScopedAdminMixin
 
-from .models import CentralBatch, DesilPublication, DownloadedPage, Submission, SyncCursor
+from .models import (
+    BatchClash,
+    CentralBatch,
+    DesilPublication,
+    DownloadedPage,
+    Submission,
+    SubmissionItem,
+    SyncCursor,
+    UnmatchedRanking,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -50,3 +59,28 @@ class SyncCursorAdmin(ReadOnlyAdmin):
 
     def has_view_permission(self, request, obj=None):
         return request.user.is_superuser
+
+
+@admin.register(SubmissionItem)
+class SubmissionItemAdmin(ScopedAdminMixin, ReadOnlyAdmin):
+    list_display = ["submission", "ref", "kind", "outcome", "reason", "central_id", "decided_at"]
+    list_filter = ["kind", "outcome"]
+    list_select_related = ["submission__round"]
+    search_fields = ["=ref", "=central_id", "=family__kk_number"]
+    show_full_result_count = False
+
+
+@admin.register(BatchClash)
+class BatchClashAdmin(ScopedAdminMixin, ReadOnlyAdmin):
+    list_display = ["batch", "central_id", "village", "kind", "state", "resolution", "resolved_at"]
+    list_filter = ["state", "kind", "resolution"]
+    list_select_related = ["batch", "village"]
+    search_fields = ["=central_id", "=batch__batch_id"]
+
+
+@admin.register(UnmatchedRanking)
+class UnmatchedRankingAdmin(ScopedAdminMixin, ReadOnlyAdmin):
+    list_display = ["period", "central_id", "village_code", "desil", "score"]
+    list_filter = ["period"]
+    search_fields = ["=central_id", "=village_code"]
+    show_full_result_count = False

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "groundcheck",
     "distribution",
     "central",
+    "monitoring",
 ]
 
 MIDDLEWARE = [

@@ -6,7 +6,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from accounts.admin import ScopedAdminMixin
 
-from .models import DesilRanking, Family, Member
+from .models import DesilChange, DesilRanking, DesilThreshold, Family, Member
 
 
 class FamilyResource(resources.ModelResource):
@@ -64,3 +64,31 @@ class DesilRankingAdmin(ScopedAdminMixin, admin.ModelAdmin):
     search_fields = ["=family__kk_number"]
     raw_id_fields = ["family"]
     show_full_result_count = False
+
+
+@admin.register(DesilChange)
+class DesilChangeAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    list_display = ["family", "village", "period", "old_desil", "new_desil", "movement"]
+    list_filter = ["period", "movement"]
+    list_select_related = ["family", "village"]
+    search_fields = ["=family__kk_number"]
+    raw_id_fields = ["family", "village"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False  # recorded from the centre's publications
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(DesilThreshold)
+class DesilThresholdAdmin(admin.ModelAdmin):
+    list_display = ["period", "desil", "min_score", "max_score", "families"]
+    list_filter = ["period"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -3,7 +3,15 @@ from django.contrib import admin
 
 from accounts.admin import ScopedAdminMixin
 
-from .models import FieldCorrection, Musdesus, MusdesusAttendee, RoundEvent, RoundFamily, VerificationRound
+from .models import (
+    FieldCorrection,
+    Musdesus,
+    MusdesusAttendee,
+    RoundEvent,
+    RoundFamily,
+    UpdatePeriod,
+    VerificationRound,
+)
 
 
 class RoundEventInline(admin.TabularInline):
@@ -77,3 +85,20 @@ class MusdesusAdmin(ScopedAdminMixin, admin.ModelAdmin):
 class MusdesusAttendeeAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_display = ["name", "role", "count", "musdesus"]
     list_select_related = ["musdesus"]
+
+
+@admin.register(UpdatePeriod)
+class UpdatePeriodAdmin(admin.ModelAdmin):
+    """The national calendar of update cycles: administrators may correct a deadline or publication date."""
+
+    list_display = ["code", "name", "starts_on", "ends_on", "verval_deadline", "publication_on"]
+    search_fields = ["=code"]
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # rounds refer to their period
