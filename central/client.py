@@ -118,10 +118,19 @@ class CentralClient:
                             check=_page_check(number, "families"))
 
     def submit(self, *, idempotency_key: str, payload: dict) -> dict:
+        """Send one page of a submission; every page and every retry of one submission uses the same key."""
         return self.request("POST", "/v1/submissions", json=payload, headers={"Idempotency-Key": idempotency_key})
 
     def submission(self, receipt_id: str) -> dict:
         return self.request("GET", f"/v1/submissions/{receipt_id}")
+
+    def submission_outcomes(self, receipt_id: str, *, since: str = "", limit: int = 500) -> dict:
+        params = {"limit": limit, **({"since": since} if since else {})}
+        return self.request("GET", f"/v1/submissions/{receipt_id}/outcomes", params=params)
+
+    def family(self, central_id: str) -> dict:
+        """The centre's current record of one family (what it holds after applying submissions)."""
+        return self.request("GET", f"/v1/families/{central_id}")
 
     def determinations(self, *, since: str = "", regency: str = "", limit: int = 500) -> dict:
         params = {"limit": limit, **({"since": since} if since else {}), **({"regency": regency} if regency else {})}

@@ -10,26 +10,37 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+from collections import defaultdict
 
 from django.db import DataError, IntegrityError, transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
+from simple_history.utils import bulk_update_with_history
 
 from accounts.models import Role
 from accounts.scope import user_covers_code
-from distribution.models import Determination
+from distribution.models import CitizenReport, Determination
 from dtsen_portal.errors import InvalidState, NotAllowed, NotInScope
 from registry.models import Family, Region
 from verification import services as rounds
-from verification.models import RoundFamily, RoundState, VerificationRound
+from verification.models import CentreOutcome, RoundFamily, RoundState, VerificationRound
 from verification.services import CYCLE_RE
 
 from .client import CentralBadData, CentralClient, CentralRefused, CentralUnavailable
 from .ingest import BatchRejected, ingest_batch
-from .models import BatchState, CentralBatch, DesilPublication, DownloadedPage, Submission, SyncCursor
+from .models import (
+    BatchState,
+    CentralBatch,
+    DesilPublication,
+    DownloadedPage,
+    Submission,
+    SubmissionItem,
+    SyncCursor,
+)
 from .protocol import PROGRAMMES, combined_checksum
+from .submissions import page_body, submissions_prepare
 
 log = logging.getLogger(__name__)
 SYNC_ROLES = (Role.DINSOS, Role.ADMIN)
@@ -191,66 +202,170 @@ def batch_retry(*, batch_id: int, actor) -> CentralBatch:
 
 
 # -- pushing approved rounds -------------------------------------------------------------------------------
-def submission_payload(round_: VerificationRound) -> dict:
-    entries = (RoundFamily.objects.filter(round=round_).select_related("family")
-               .order_by("family__central_id").values_list("family__central_id", "decision", "reason", "note"))
-    return {
-        "batch_id": round_.batch_ref, "round_ref": str(round_.public_id), "village_code": round_.village_id,
-        "programme": round_.programme,
-        "results": [{"central_id": central_id, "decision": decision or "eligible", "reason": reason,
-                     "corrections": {}, "note": note}
-                    for central_id, decision, reason, note in entries if central_id],
-        "proposals": [],
-    }
-
-
 def submissions_push(*, client: CentralClient) -> dict:
-    """Send every approved round that the centre has not yet received. Returns counts."""
-    for round_id in VerificationRound.objects.filter(state=RoundState.APPROVED, submissions__isnull=True) \
-            .values_list("pk", flat=True):
-        # Created and committed before the first attempt: the key survives a crash mid-push.
-        Submission.objects.get_or_create(round_id=round_id)
-    sent = failed = 0
+    """Freeze a submission for every newly approved round, then send every page the centre has not
+    confirmed yet. Returns counts."""
+    prepared = submissions_prepare()
+    sent = failed = cancelled = 0
     for submission in Submission.objects.filter(state__in=[Submission.State.PENDING, Submission.State.FAILED]) \
-            .select_related("round"):
-        payload = submission_payload(submission.round)
-        Submission.objects.filter(pk=submission.pk).update(attempts=submission.attempts + 1)
+            .select_related("round").order_by("created_at", "pk"):
+        if submission.round.state != RoundState.APPROVED:
+            # Re-checked before it went up: the round's next approval sends its new state instead.
+            Submission.objects.filter(pk=submission.pk).update(state=Submission.State.CANCELLED)
+            cancelled += 1
+            continue
+        outcome = _submission_send(submission, client)
+        sent += outcome == Submission.State.SENT
+        failed += outcome in (Submission.State.FAILED, Submission.State.REJECTED)
+    return {"prepared": prepared, "sent": sent, "failed": failed, "cancelled": cancelled}
+
+
+def _submission_send(submission: Submission, client: CentralClient) -> str:
+    """Send the pages after the last one the centre confirmed; the key is the same for every page and retry."""
+    Submission.objects.filter(pk=submission.pk).update(attempts=submission.attempts + 1)
+    receipt = {}
+    for page in range(submission.pages_sent + 1, submission.page_count + 1):
         try:
-            receipt = client.submit(idempotency_key=str(submission.idempotency_key), payload=payload)
+            receipt = client.submit(idempotency_key=str(submission.idempotency_key),
+                                    payload=page_body(submission, page))
         except CentralUnavailable as exc:
             Submission.objects.filter(pk=submission.pk).update(state=Submission.State.FAILED, last_error=str(exc))
-            failed += 1
-            continue
+            return Submission.State.FAILED
         except CentralRefused as exc:
             Submission.objects.filter(pk=submission.pk).update(state=Submission.State.REJECTED, last_error=str(exc))
-            failed += 1
-            continue
-        with transaction.atomic():
-            Submission.objects.filter(pk=submission.pk).update(
-                state=Submission.State.SENT, receipt_id=receipt.get("receipt_id", ""), sent_at=timezone.now(),
-                result_count=len(payload["results"]), last_error="")
-            if submission.round.state == RoundState.APPROVED:
-                rounds.round_mark_sent(round_id=submission.round_id,
-                                       note=_("Receipt %(receipt)s") % {"receipt": receipt.get("receipt_id")})
-        sent += 1
-    return {"sent": sent, "failed": failed}
+            log.warning("centre refused page %d of submission %s: %s", page, submission.pk, exc)
+            return Submission.State.REJECTED
+        Submission.objects.filter(pk=submission.pk).update(pages_sent=page,
+                                                           receipt_id=str(receipt.get("receipt_id", "")))
+    if receipt.get("status") == "incomplete":
+        # The centre misses a page it confirmed earlier (its storage was reset, say): send them all again.
+        Submission.objects.filter(pk=submission.pk).update(state=Submission.State.FAILED, pages_sent=0,
+                                                           last_error=_("The centre is missing pages; resending."))
+        return Submission.State.FAILED
+    with transaction.atomic():
+        Submission.objects.filter(pk=submission.pk).update(
+            state=Submission.State.SENT, sent_at=timezone.now(), last_error="",
+            receipt_id=str(receipt.get("receipt_id", submission.receipt_id)))
+        _entries_answer(submission, received=True)
+        CitizenReport.objects.filter(submission_items__submission=submission).update(
+            centre_outcome=CentreOutcome.RECEIVED)
+        if submission.round.state == RoundState.APPROVED:
+            rounds.round_mark_sent(round_id=submission.round_id, note=_("Receipt %(receipt)s, %(pages)d page(s)") % {
+                "receipt": receipt.get("receipt_id"), "pages": submission.page_count})
+    return Submission.State.SENT
+
+
+DECIDED = ("accepted", "partial", "rejected")
 
 
 def submissions_check(*, client: CentralClient) -> dict:
-    """Ask the centre about sent submissions; an accepted one acknowledges its round."""
-    acknowledged = 0
-    for submission in Submission.objects.filter(state=Submission.State.SENT).exclude(receipt_id=""):
-        status = client.submission(submission.receipt_id).get("status")
-        if status == "accepted":
-            with transaction.atomic():
-                Submission.objects.filter(pk=submission.pk).update(state=Submission.State.ACKNOWLEDGED,
-                                                                   acknowledged_at=timezone.now())
-                rounds.round_acknowledge(round_id=submission.round_id)
-            acknowledged += 1
-        elif status == "rejected":
-            Submission.objects.filter(pk=submission.pk).update(state=Submission.State.REJECTED,
-                                                               last_error=_("Rejected by the centre."))
-    return {"acknowledged": acknowledged}
+    """Ask the centre about sent submissions; once it has decided, store its answer per item, give accepted
+    usulan their new DTSEN id, and acknowledge the round."""
+    answered = 0
+    for submission in Submission.objects.filter(state=Submission.State.SENT).exclude(receipt_id="") \
+            .select_related("round"):
+        receipt = client.submission(submission.receipt_id)
+        if receipt.get("status") not in DECIDED:
+            continue
+        outcomes, since = [], ""
+        while True:
+            answer = client.submission_outcomes(submission.receipt_id, since=since)
+            outcomes.extend(answer.get("outcomes", []))
+            since = answer.get("next_cursor") or since
+            if not answer.get("has_more"):
+                break
+        submission_record_outcomes(submission=submission, outcomes=outcomes, decided=receipt.get("decided_at"))
+        answered += 1
+    return {"acknowledged": answered}
+
+
+@transaction.atomic
+def submission_record_outcomes(*, submission: Submission, outcomes: list[dict], decided: str | None = None) -> int:
+    """Store the centre's answer per item (set-based), write it back where people look for it, and
+    acknowledge the round. Returns how many items the answer named."""
+    submission = Submission.objects.select_for_update(of=("self",)).select_related("round").get(pk=submission.pk)
+    if submission.state != Submission.State.SENT:
+        return 0  # answered already (a second worker, or a repeat)
+    decided_at = parse_datetime(decided or "") or timezone.now()
+    by_ref = {str(o.get("ref")): o for o in outcomes if isinstance(o, dict)}
+    items = list(SubmissionItem.objects.filter(submission=submission, ref__in=list(by_ref)))
+    for item in items:
+        answer = by_ref[item.ref]
+        accepted = answer.get("outcome") == "accepted"
+        item.outcome = SubmissionItem.Outcome.ACCEPTED if accepted else SubmissionItem.Outcome.REJECTED
+        item.reason = "" if accepted else str(answer.get("reason") or _("Rejected by the centre."))[:2000]
+        item.central_id = str(answer.get("central_id") or "")[:32] if accepted else ""
+        item.decided_at = decided_at
+    SubmissionItem.objects.bulk_update(items, ["outcome", "reason", "central_id", "decided_at"], batch_size=2000)
+    _link_accepted_proposals(submission)
+    _entries_answer(submission)
+    _reports_answer(submission)
+    Submission.objects.filter(pk=submission.pk).update(state=Submission.State.ACKNOWLEDGED,
+                                                       acknowledged_at=timezone.now())
+    if submission.round.state == RoundState.SENT and submission.approval_id == _latest_approval_id(submission.round):
+        rounds.round_acknowledge(round_id=submission.round_id, note=_("Receipt %(receipt)s answered") % {
+            "receipt": submission.receipt_id})
+    return len(items)
+
+
+def _latest_approval_id(round_: VerificationRound) -> int | None:
+    return round_.events.filter(to_state=RoundState.APPROVED).order_by("-id").values_list("id", flat=True).first()
+
+
+def _link_accepted_proposals(submission: Submission) -> None:
+    """An accepted usulan is the centre's family from now on: it takes the new DTSEN id, so the next batch
+    or publication naming that id updates it instead of creating a duplicate."""
+    accepted = dict(SubmissionItem.objects.filter(
+        submission=submission, kind=SubmissionItem.Kind.PROPOSAL, outcome=SubmissionItem.Outcome.ACCEPTED,
+        family__central_id__isnull=True).exclude(central_id="").values_list("family_id", "central_id"))
+    taken = set(Family.objects.filter(central_id__in=list(accepted.values())).values_list("central_id", flat=True))
+    families = list(Family.objects.filter(pk__in=[pk for pk, cid in accepted.items() if cid not in taken]))
+    for family in families:
+        family.central_id = accepted[family.pk]
+    bulk_update_with_history(families, Family, ["central_id"], batch_size=500,
+                             default_change_reason=_("usulan accepted by the centre (receipt %(receipt)s)")
+                             % {"receipt": submission.receipt_id})
+
+
+def _entries_answer(submission: Submission, *, received: bool = False) -> None:
+    """Each family of the round gets one summary of what the centre did with its items."""
+    now = timezone.now()
+    per_entry = (SubmissionItem.objects.filter(submission=submission, entry__isnull=False).values("entry_id")
+                 .annotate(total=Count("id"), accepted=Count("id", filter=Q(outcome="accepted")),
+                           rejected=Count("id", filter=Q(outcome="rejected"))))
+    reasons = defaultdict(list)
+    if not received:
+        for entry_id, kind, reason in SubmissionItem.objects.filter(
+                submission=submission, outcome=SubmissionItem.Outcome.REJECTED, entry__isnull=False) \
+                .order_by("id").values_list("entry_id", "kind", "reason"):
+            reasons[entry_id].append(f"{SubmissionItem.Kind(kind).label}: {reason}")
+    entries = []
+    for row in per_entry:
+        if received:
+            outcome = CentreOutcome.RECEIVED
+        elif row["rejected"] == 0:
+            outcome = CentreOutcome.ACCEPTED
+        elif row["accepted"] == 0:
+            outcome = CentreOutcome.REJECTED
+        else:
+            outcome = CentreOutcome.PARTIAL
+        entries.append(RoundFamily(pk=row["entry_id"], centre_outcome=outcome,
+                                   centre_reason="; ".join(reasons[row["entry_id"]])[:2000],
+                                   centre_answered_at=None if received else now))
+    RoundFamily.objects.bulk_update(entries, ["centre_outcome", "centre_reason", "centre_answered_at"],
+                                    batch_size=2000)
+
+
+def _reports_answer(submission: Submission) -> None:
+    """A citizen follows their report by its reference number: it shows how it ended at the centre."""
+    reports = []
+    for report_id, outcome, reason, decided_at in SubmissionItem.objects.filter(
+            submission=submission, kind=SubmissionItem.Kind.REPORT, report__isnull=False) \
+            .values_list("report_id", "outcome", "reason", "decided_at"):
+        answered = outcome in (SubmissionItem.Outcome.ACCEPTED, SubmissionItem.Outcome.REJECTED)
+        reports.append(CitizenReport(pk=report_id, centre_outcome=outcome if answered else CentreOutcome.RECEIVED,
+                                     centre_reason=reason, centre_answered_at=decided_at))
+    CitizenReport.objects.bulk_update(reports, ["centre_outcome", "centre_reason", "centre_answered_at"])
 
 
 # -- determinations and desil ------------------------------------------------------------------------------
@@ -272,7 +387,10 @@ def determinations_pull(*, client: CentralClient, regency: str = "") -> dict:
             for i in items if i.get("village_code") in known_villages]
         with transaction.atomic():
             before = Determination.objects.count()
-            Determination.objects.bulk_create(rows, ignore_conflicts=True)
+            # A determination the centre withdrew (a round re-checked and approved again) comes again with
+            # its new status: the status follows, nothing else of a recorded determination changes.
+            Determination.objects.bulk_create(rows, update_conflicts=True, unique_fields=["determination_id"],
+                                              update_fields=["status"])
             created += Determination.objects.count() - before
             cursor.cursor = answer.get("next_cursor") or cursor.cursor
             cursor.save(update_fields=["cursor", "updated_at"])
@@ -319,6 +437,11 @@ def sync_status() -> dict:
     by_state = dict(VerificationRound.objects.values_list("state").annotate(n=Count("id")).order_by())
     batches = dict(CentralBatch.objects.values_list("state").annotate(n=Count("id")).order_by())
     submissions = dict(Submission.objects.values_list("state").annotate(n=Count("id")).order_by())
+    items: dict[str, dict[str, int]] = {kind: dict.fromkeys(SubmissionItem.Outcome.values, 0)
+                                        for kind in SubmissionItem.Kind.values}
+    for kind, outcome, n in SubmissionItem.objects.exclude(submission__state=Submission.State.CANCELLED) \
+            .values_list("kind", "outcome").annotate(n=Count("id")).order_by():
+        items[kind][outcome] = n
     return {
         "families": Family.objects.count(),
         "members": Member.objects.count(),
@@ -328,7 +451,10 @@ def sync_status() -> dict:
             "pending": submissions.get(Submission.State.PENDING, 0) + submissions.get(Submission.State.SENT, 0),
             "acknowledged": submissions.get(Submission.State.ACKNOWLEDGED, 0),
             "failed": submissions.get(Submission.State.FAILED, 0) + submissions.get(Submission.State.REJECTED, 0),
+            "cancelled": submissions.get(Submission.State.CANCELLED, 0),
         },
+        # What went up, by kind, and what the centre did with it (pending = sent or waiting, not answered yet).
+        "submitted_items": items,
         "determinations": Determination.objects.count(),
         "desil_publications": DesilPublication.objects.filter(state=DesilPublication.State.APPLIED).count(),
     }

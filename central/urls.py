@@ -7,4 +7,5 @@ urlpatterns = [
     path("sekarang/", views.sync_now, name="sync-now"),
     path("batch/<int:pk>/", views.batch_detail, name="sync-batch"),
     path("batch/<int:pk>/ulang/", views.batch_retry, name="sync-batch-retry"),
+    path("kiriman/<int:pk>/", views.submission_detail, name="sync-submission"),
 ]

@@ -3,6 +3,7 @@ what is waiting or failed and why, with retry actions."""
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -10,9 +11,10 @@ from django.views.decorators.http import require_POST
 from dtsen_portal.errors import ServiceError
 
 from . import selectors, services, tasks
-from .models import BatchState
+from .models import BatchState, SubmissionItem
 
 LIST_LIMIT = 100
+ITEMS_PER_PAGE = 50
 
 
 def _sync_staff(user) -> None:
@@ -38,6 +40,23 @@ def batch_detail(request, pk: int):
     return render(request, "central/batch_detail.html", {
         "batch": batch, "rounds": selectors.batch_rounds(user=request.user, batch=batch),
         "running": batch.state in (BatchState.DOWNLOADING, BatchState.INGESTING),
+    })
+
+
+@login_required
+def submission_detail(request, pk: int):
+    """One round's submission: what went up, by kind, and what the centre answered for each item."""
+    _sync_staff(request.user)
+    submission = selectors.submission_get(user=request.user, pk=pk)
+    items = selectors.submission_items(submission=submission, kind=request.GET.get("kind", ""),
+                                       outcome=request.GET.get("outcome", ""))
+    page = Paginator(items, ITEMS_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "central/submission_detail.html", {
+        "submission": submission, "matrix": selectors.submission_matrix(submission), "page": page,
+        "query": query.urlencode(), "kinds": SubmissionItem.Kind.choices, "outcomes": SubmissionItem.Outcome.choices,
+        "kind": request.GET.get("kind", ""), "outcome": request.GET.get("outcome", ""),
     })
 
 

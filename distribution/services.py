@@ -20,6 +20,7 @@ from accounts.scope import user_covers_code
 from dtsen_portal.errors import InvalidState, NotAllowed, NotInScope, ServiceError
 from registry.models import Member, Region
 from registry.validators import parse_nik
+from verification.models import EDITABLE_STATES, RoundFamily
 
 from .models import CitizenReport, Determination
 
@@ -149,12 +150,32 @@ def report_resolve(*, actor, report_id: int, accept: bool, resolution: str) -> C
     report.status = CitizenReport.Status.ACCEPTED if accept else CitizenReport.Status.REJECTED
     report.resolution = resolution.strip() or _("Accepted into the village's verification.")
     report.resolved_by, report.resolved_at = actor, timezone.now()
-    report.save()
     if accept and report.family_id:
-        from verification.models import EDITABLE_STATES, RoundFamily
+        open_entries = RoundFamily.objects.filter(family_id=report.family_id, round__state__in=EDITABLE_STATES)
+        open_entries.update(flagged=True)
+        # The round the report is taken into: its submission carries the report to the centre.
+        report.entry = open_entries.order_by("-round__created_at").first()
+    report.save()
+    return report
 
-        RoundFamily.objects.filter(family_id=report.family_id, round__state__in=EDITABLE_STATES).update(
-            flagged=True)
+
+@transaction.atomic
+def report_link_proposal(*, actor, report_id: int, entry_id: int) -> CitizenReport:
+    """Tie an accepted citizen's usulan to the usulan the village entered for it in an open round, so the
+    round's submission carries the report to the centre and the citizen can follow it there."""
+    report = CitizenReport.objects.select_for_update().get(pk=report_id)
+    if not user_covers_code(actor, report.village_id):
+        raise NotInScope(_("Not found."))
+    if not (actor.is_administrator or actor.role == Role.VILLAGE_OPERATOR):
+        raise NotAllowed(_("Your role may not do this."))
+    if report.kind != CitizenReport.Kind.PROPOSAL or report.status != CitizenReport.Status.ACCEPTED:
+        raise InvalidState(_("Only an accepted citizen's usulan can be tied to an usulan in the verval."))
+    entry = RoundFamily.objects.filter(pk=entry_id, is_proposal=True, round__village_id=report.village_id,
+                                       round__state__in=EDITABLE_STATES).first()
+    if entry is None:
+        raise InvalidState(_("Choose an usulan of this village's open verval round."))
+    report.entry = entry
+    report.save(update_fields=["entry"])
     return report
 
 

@@ -11,6 +11,7 @@ public = [
 staff = [
     path("", views.report_queue, name="report-queue"),
     path("<int:pk>/selesaikan/", views.report_resolve, name="report-resolve"),
+    path("<int:pk>/tautkan-usulan/", views.report_link_proposal, name="report-link-proposal"),
 ]
 
 payments = [

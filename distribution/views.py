@@ -15,6 +15,7 @@ from accounts.scope import scope_queryset
 from dtsen_portal.errors import NotInScope, ServiceError
 from dtsen_portal.spreadsheets import spreadsheet_response
 from registry.models import Region
+from verification import selectors as verification_selectors
 
 from . import services
 from .forms import ReportForm, SearchForm, StatusForm
@@ -93,9 +94,10 @@ def report_status(request):
 
 @login_required
 def report_queue(request):
-    reports = scope_queryset(request.user, CitizenReport.objects.select_related("village", "family")) \
+    reports = scope_queryset(request.user, CitizenReport.objects.select_related("village", "family", "entry__family")) \
         .order_by("status", "-created_at")[:200]
-    return render(request, "distribution/report_queue.html", {"reports": reports})
+    return render(request, "distribution/report_queue.html", {
+        "reports": reports, "open_proposals": verification_selectors.open_proposals(user=request.user)})
 
 
 @login_required
@@ -111,6 +113,23 @@ def report_resolve(request, pk: int):
         messages.error(request, exc.message)
     else:
         messages.success(request, _("Report resolved; the citizen can see the outcome with the reference number."))
+    return redirect("report-queue")
+
+
+@login_required
+@require_POST
+def report_link_proposal(request, pk: int):
+    entry_id = request.POST.get("entry", "")
+    try:
+        services.report_link_proposal(actor=request.user, report_id=pk,
+                                      entry_id=int(entry_id) if entry_id.isdigit() else 0)
+    except (NotInScope, CitizenReport.DoesNotExist):
+        raise Http404 from None
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("The citizen's usulan is tied to the usulan in the verval; it goes to the "
+                                    "centre with the round."))
     return redirect("report-queue")
 
 

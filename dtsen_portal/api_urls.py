@@ -1,7 +1,7 @@
 """The versioned REST API (/api/v1/): one router, every app's viewsets registered here."""
 from rest_framework.routers import DefaultRouter
 
-from central.api.views import BatchViewSet
+from central.api.views import BatchViewSet, SubmissionItemViewSet, SubmissionViewSet
 from distribution.api.views import (
     CitizenReportViewSet,
     DeterminationViewSet,
@@ -24,5 +24,7 @@ router.register("programmes", ProgrammeViewSet, basename="programme")
 router.register("kpm", DeterminationViewSet, basename="kpm")
 router.register("disbursements", DisbursementViewSet, basename="disbursement")
 router.register("sync/batches", BatchViewSet, basename="batch")
+router.register("sync/submissions", SubmissionViewSet, basename="submission")
+router.register("sync/submission-items", SubmissionItemViewSet, basename="submission-item")
 
 urlpatterns = router.urls

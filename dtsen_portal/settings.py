@@ -161,6 +161,10 @@ CENTRAL_API_URL = env.str("CENTRAL_API_URL", default="http://127.0.0.1:8765")
 # In DEBUG the default matches the mock's own default token, so `make run` + `make mock` work untouched.
 CENTRAL_API_TOKEN = env.str("CENTRAL_API_TOKEN", default="mock-token" if DEBUG else "")
 CENTRAL_API_TIMEOUT = env.float("CENTRAL_API_TIMEOUT", default=10.0)
+# Items per page of a submission: a regency round of thousands of families goes up in several requests.
+CENTRAL_SUBMISSION_PAGE_ITEMS = env.int("CENTRAL_SUBMISSION_PAGE_ITEMS", default=500)
+if not 1 <= CENTRAL_SUBMISSION_PAGE_ITEMS <= 1000:
+    raise ImproperlyConfigured("CENTRAL_SUBMISSION_PAGE_ITEMS must be between 1 and 1000 (the centre's limit).")
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -162,13 +162,29 @@ OBJECT_IN_VILLAGE = {
 }
 
 
+def _submission_in(code: str):
+    from central.models import Submission
+
+    return Submission.objects.create(round=round_with_families(1, code=code))
+
+
+def _submission_item_in(code: str):
+    from central.models import SubmissionItem
+
+    submission = _submission_in(code)
+    entry = submission.round.entries.get()
+    return SubmissionItem.objects.create(submission=submission, kind="result", ref=f"R{entry.pk}", entry=entry,
+                                         family=entry.family, payload={"ref": f"R{entry.pk}"})
+
+
 def _register_workflow_objects():
-    from central.models import CentralBatch
+    from central.models import CentralBatch, Submission, SubmissionItem
     from distribution.models import CitizenReport, Determination, Disbursement
     from groundcheck.models import Visit
 
     OBJECT_IN_VILLAGE.update({Visit: _visit_in, CitizenReport: _report_in, Determination: _determination_in,
-                              Disbursement: _disbursement_in, CentralBatch: _batch_in})
+                              Disbursement: _disbursement_in, CentralBatch: _batch_in,
+                              Submission: _submission_in, SubmissionItem: _submission_item_in})
 
 
 _register_workflow_objects()

@@ -58,7 +58,7 @@ class MemberForm(forms.ModelForm):
     class Meta:
         model = Member
         fields = list(MEMBER_CORRECTABLE)
-        widgets = {"birth_date": DateInput(format="%Y-%m-%d")}
+        widgets = {"birth_date": DateInput(format="%Y-%m-%d"), "life_event_date": DateInput(format="%Y-%m-%d")}
 
     def validate_unique(self):
         # NIK uniqueness is checked by the service inside its transaction; here it would query per form.

@@ -49,6 +49,12 @@ def earlier_decisions(entry: RoundFamily):
             .select_related("round", "decided_by").order_by("-round__created_at"))
 
 
+def open_proposals(*, user) -> list[RoundFamily]:
+    """The usulan of the open rounds in the user's area (a citizen's usulan can be tied to one of them)."""
+    return list(round_entries_base(user=user).filter(is_proposal=True, round__state__in=EDITABLE_STATES)
+                .order_by("round__village_id", "family__kk_number")[:500])
+
+
 def round_events(round_: VerificationRound):
     return RoundEvent.objects.filter(round=round_).select_related("actor").order_by("-at", "-id")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Count
@@ -25,6 +26,7 @@ from registry.models import Family, Member
 
 from . import hooks
 from .models import (
+    APPROVED_STATES,
     EDITABLE_STATES,
     FieldCorrection,
     Musdesus,
@@ -85,14 +87,44 @@ def round_return(*, round_id: int, actor, note: str, family_notes: dict[int, str
     with transaction.atomic():
         round_ = _round_transition(round_id=round_id, verb="return_to_village", actor=actor,
                                    roles=REGENCY_ROLES, note=note)
-        VerificationRound.objects.filter(pk=round_.pk).update(return_note=note)
-        round_.return_note = note
-        RoundFamily.objects.filter(round=round_).exclude(return_note="").update(return_note="")
-        # The village changes things and ratifies them again: the earlier sign-off no longer holds.
-        Musdesus.objects.filter(round=round_).update(signed_off_by=None, signed_off_at=None)
-        for entry_id, family_note in (family_notes or {}).items():
-            RoundFamily.objects.filter(round=round_, pk=entry_id).update(return_note=family_note.strip())
+        _back_to_village(round_, note, family_notes)
     return round_
+
+
+def _back_to_village(round_: VerificationRound, note: str, family_notes: dict[int, str] | None) -> None:
+    VerificationRound.objects.filter(pk=round_.pk).update(return_note=note)
+    round_.return_note = note
+    RoundFamily.objects.filter(round=round_).exclude(return_note="").update(return_note="")
+    # The village changes things and ratifies them again: the earlier sign-off no longer holds.
+    Musdesus.objects.filter(round=round_).update(signed_off_by=None, signed_off_at=None)
+    for entry_id, family_note in (family_notes or {}).items():
+        RoundFamily.objects.filter(round=round_, pk=entry_id).update(return_note=family_note.strip())
+
+
+def round_recheck(*, round_id: int, actor, note: str, family_notes: dict[int, str] | None = None
+                  ) -> VerificationRound:
+    """Dinsos re-checks an approved round before its period is final (the seeds: the regency may re-check
+    before the publication is final). The round goes back to the village; its next approval sends the new
+    state to the centre as a new submission, which replaces the earlier one there."""
+    if not note.strip():
+        raise InvalidState(_("Say what must be checked again, so the village knows what to fix."))
+    with transaction.atomic():
+        round_ = VerificationRound.objects.select_for_update(of=("self",)).select_related("period").get(pk=round_id)
+        _check_actor(actor, round_, REGENCY_ROLES)
+        if round_.period and round_.period.is_final(timezone.localdate()):
+            raise InvalidState(_("The period %(period)s is final since the publication of %(date)s; the round "
+                                 "can no longer be re-checked.") % {
+                "period": round_.period, "date": date_format(round_.period.publication_on, "j F Y")})
+        round_ = _round_transition(round_id=round_id, verb="reopen_for_recheck", actor=actor,
+                                   roles=REGENCY_ROLES, note=note)
+        _back_to_village(round_, note, family_notes)
+    return round_
+
+
+def round_can_recheck(round_: VerificationRound, today=None) -> bool:
+    """Whether the round is approved and its period not yet final (what the review page offers)."""
+    today = today or timezone.localdate()
+    return round_.state in APPROVED_STATES and not (round_.period and round_.period.is_final(today))
 
 
 def round_approve(*, round_id: int, actor, note: str = "") -> VerificationRound:
@@ -132,7 +164,7 @@ FAMILY_CORRECTABLE = (
 # A proposal is typed in the village office, not at the house: no GPS position.
 PROPOSAL_FAMILY_FIELDS = ("kk_number", *(f for f in FAMILY_CORRECTABLE if f not in ("latitude", "longitude")))
 MEMBER_CORRECTABLE = ("nik", "name", "sex", "birth_place", "birth_date", "relationship", "education",
-                      "occupation", "disability", "life_status")
+                      "occupation", "disability", "life_status", "life_event_date")
 
 
 def _editable_round(round_id: int, actor, roles=VILLAGE_ROLES) -> VerificationRound:
@@ -229,15 +261,26 @@ def _display(obj, field: str) -> str:
     return "" if value is None else str(value)
 
 
-def _apply_changes(obj, changes: dict, allowed: tuple[str, ...]) -> list[tuple[str, str, str, str]]:
-    """Set the changed fields on ``obj``; returns (field, label, before, after) for each real change."""
+def coded(value):
+    """A register value as JSON, the way the centre's protocol carries it (dates ISO, decimals as text)."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def _apply_changes(obj, changes: dict, allowed: tuple[str, ...]) -> list[tuple]:
+    """Set the changed fields on ``obj``; returns (field, label, before, after, coded before, coded after)
+    for each real change."""
     done = []
     for field, value in changes.items():
         if field not in allowed or getattr(obj, field) == value:
             continue
-        before = _display(obj, field)
+        before, raw_before = _display(obj, field), coded(getattr(obj, field))
         setattr(obj, field, value)
-        done.append((field, str(obj._meta.get_field(field).verbose_name), before, _display(obj, field)))
+        done.append((field, str(obj._meta.get_field(field).verbose_name), before, _display(obj, field), raw_before,
+                     coded(getattr(obj, field))))
     return done
 
 
@@ -245,7 +288,8 @@ def _record(entry, actor, changes, member=None) -> None:
     label = f"{member.name} ({member.nik})" if member else ""
     FieldCorrection.objects.bulk_create(
         FieldCorrection(entry=entry, member=member, member_label=label, field=f, field_label=lbl, old_value=old,
-                        new_value=new, corrected_by=actor) for f, lbl, old, new in changes)
+                        new_value=new, old_raw=raw_old, new_raw=raw_new, corrected_by=actor)
+        for f, lbl, old, new, raw_old, raw_new in changes)
     if changes and entry.decision in ("", RoundFamily.Decision.ELIGIBLE):
         entry.decision = RoundFamily.Decision.CORRECTED
 
@@ -279,8 +323,12 @@ def member_update(*, actor, round_id: int, entry_id: int, member_id: int, change
         member = Member.objects.select_for_update().get(pk=member_id, family_id=entry.family_id)
     except Member.DoesNotExist:
         raise NotInScope(_("Not found.")) from None
+    if changes.get("life_status", member.life_status) == Member.LifeStatus.PRESENT:
+        changes = {**changes, "life_event_date": None}  # back home or alive after all: no date of leaving
     done = _apply_changes(member, changes, MEMBER_CORRECTABLE)
     if done:
+        if {"life_status", "life_event_date"} & {change[0] for change in done}:
+            _check_life_event(member)
         member.full_clean()
         member._history_user = actor
         member._change_reason = _("verval %(batch)s") % {"batch": round_.batch_ref}
@@ -297,15 +345,33 @@ def member_add(*, actor, round_id: int, entry_id: int, data: dict, expected_vers
     round_ = _editable_round(round_id, actor)
     entry = _locked_entry(round_, entry_id, expected_version)
     member = Member(family=entry.family, **{k: v for k, v in data.items() if k in MEMBER_CORRECTABLE})
+    _check_life_event(member)
     member.full_clean()
     member._history_user = actor
     member._change_reason = _("verval %(batch)s") % {"batch": round_.batch_ref}
     member.save()
-    _record(entry, actor, [(FieldCorrection.ADDED, str(_("member added")), "", f"{member.name} ({member.nik})")],
-            member=member)
+    _record(entry, actor, [(FieldCorrection.ADDED, str(_("member added")), "", f"{member.name} ({member.nik})",
+                            None, {f: coded(getattr(member, f)) for f in MEMBER_CORRECTABLE})], member=member)
     _touch(entry, actor)
     entry.save()
     return member
+
+
+def _check_life_event(member: Member) -> None:
+    """A death or a move is reported to the centre with its date: required, not in the future, not before birth."""
+    date = member.life_event_date
+    if member.life_status == Member.LifeStatus.PRESENT:
+        member.life_event_date = None
+        return
+    message = ""
+    if date is None:
+        message = _("Enter the date of death or of moving out.")
+    elif date > timezone.localdate():
+        message = _("The date of death or of moving out cannot be in the future.")
+    elif member.birth_date and date < member.birth_date:
+        message = _("The date of death or of moving out cannot be before the date of birth.")
+    if message:
+        raise InvalidState(message, field_errors={"life_event_date": [message]})
 
 
 def proposal_duplicates(*, kk_number: str, members: list[dict]) -> list[dict]:
@@ -367,6 +433,7 @@ def proposal_create(*, actor, round_id: int, family_data: dict, members: list[di
     family.save()
     for data in members:
         member = Member(family=family, **{k: v for k, v in data.items() if k in MEMBER_CORRECTABLE})
+        _check_life_event(member)
         member.full_clean()
         member._history_user = actor
         member.save()

@@ -33,7 +33,7 @@ from .forms import (
     ProposalMemberFormSet,
     ScanForm,
 )
-from .models import Musdesus, RoundState
+from .models import APPROVED_STATES, Musdesus, RoundState
 from .spreadsheets import RoundEntryResource, read_decisions
 
 ENTRIES_PER_PAGE = 25
@@ -74,6 +74,8 @@ def round_detail(request, pk: int):
         "progress": services.round_progress(round_), "can_edit": _can_edit(request.user, round_),
         "bulk_form": BulkDecisionForm(prefix="bulk"), "events": selectors.round_events(round_)[:10],
         "musdesus": Musdesus.objects.filter(round=round_).first(),
+        # Once approved, the list says what the centre did with each family and usulan.
+        "show_centre": round_.state in APPROVED_STATES or any(e.centre_outcome for e in page.object_list),
     })
 
 
@@ -355,13 +357,13 @@ def round_review(request, pk: int):
             if _attempt(request, lambda: services.round_approve(actor=request.user, round_id=round_.pk),
                         _("Round approved; its results are being sent to the centre.")):
                 return redirect("round-list")
-        elif request.POST.get("action") == "return":
+        elif request.POST.get("action") in ("return", "recheck"):
             family_notes = {int(key.removeprefix("family_note_")): value for key, value in request.POST.items()
                             if key.startswith("family_note_") and key.removeprefix("family_note_").isdigit()
                             and value.strip()}
-            if _attempt(request, lambda: services.round_return(actor=request.user, round_id=round_.pk,
-                                                               note=request.POST.get("note", ""),
-                                                               family_notes=family_notes),
+            verb = services.round_return if request.POST["action"] == "return" else services.round_recheck
+            if _attempt(request, lambda: verb(actor=request.user, round_id=round_.pk,
+                                              note=request.POST.get("note", ""), family_notes=family_notes),
                         _("Round returned to the village with your notes.")):
                 return redirect("round-list")
         return redirect("round-review", round_.pk)
@@ -372,6 +374,7 @@ def round_review(request, pk: int):
         "disagreements": selectors.review_disagreements(round_),
         "musdesus": Musdesus.objects.filter(round=round_).prefetch_related("attendees").first(),
         "can_decide": round_.state == RoundState.SUBMITTED,
+        "can_recheck": services.round_can_recheck(round_),
     })
 
 

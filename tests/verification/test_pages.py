@@ -143,8 +143,15 @@ def test_marking_a_member_deceased_through_the_page_records_the_correction(opera
     data = {f"m{member.pk}-{name}": value for name, value in form.initial.items() if value is not None}
     data.update({"action": "member", "member_id": member.pk, f"m{member.pk}-life_status": "deceased",
                  f"m{member.pk}-birth_date": member.birth_date.isoformat(), f"m{member.pk}-version": 1})
+    # Without the date of death the centre cannot use the news: the page asks for it and saves nothing.
+    response = client.post(reverse("round-entry", args=[round_.pk, entry.pk]), data, follow=True)
+    assert "Isi tanggal meninggal atau pindah." in response.content.decode()
+    member.refresh_from_db()
+    assert member.life_status == "present" and not entry.corrections.exists()
+    data[f"m{member.pk}-life_event_date"] = "2026-11-03"
     response = client.post(reverse("round-entry", args=[round_.pk, entry.pk]), data, follow=True)
     assert "diperbarui" in response.content.decode()
     member.refresh_from_db()
-    assert member.life_status == "deceased"
-    assert entry.corrections.get().new_value == "Meninggal"
+    assert member.life_status == "deceased" and member.life_event_date == dt.date(2026, 11, 3)
+    assert {c.field: (c.new_value, c.new_raw) for c in entry.corrections.all()} == {
+        "life_status": ("Meninggal", "deceased"), "life_event_date": ("2026-11-03", "2026-11-03")}

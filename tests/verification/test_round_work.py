@@ -132,8 +132,16 @@ def test_member_changes_mark_deceased_and_add_a_newborn_with_a_valid_nik(operato
     round_ = make_round(1)
     entry = round_.entries.get()
     spouse = MemberFactory(family=entry.family, relationship="spouse", sex="P", birth_date=dt.date(1985, 3, 2))
+    with pytest.raises(InvalidState, match="tanggal meninggal"):
+        services.member_update(actor=operator, round_id=round_.pk, entry_id=entry.pk, member_id=spouse.pk,
+                               changes={"life_status": "deceased"}, expected_version=1)
+    with pytest.raises(InvalidState, match="masa depan"):
+        services.member_update(actor=operator, round_id=round_.pk, entry_id=entry.pk, member_id=spouse.pk,
+                               changes={"life_status": "deceased", "life_event_date": dt.date(2099, 1, 1)},
+                               expected_version=1)
     services.member_update(actor=operator, round_id=round_.pk, entry_id=entry.pk, member_id=spouse.pk,
-                           changes={"life_status": "deceased"}, expected_version=1)
+                           changes={"life_status": "deceased", "life_event_date": dt.date(2026, 9, 30)},
+                           expected_version=1)
     born = dt.date(2026, 10, 1)
     baby = services.member_add(actor=operator, round_id=round_.pk, entry_id=entry.pk, expected_version=2, data={
         "nik": nik_for(VILLAGE, born, "P"), "name": "Bayi Putri", "sex": "P", "birth_date": born,
@@ -141,7 +149,8 @@ def test_member_changes_mark_deceased_and_add_a_newborn_with_a_valid_nik(operato
         "life_status": "present", "birth_place": "Meranti"})
     assert baby.family_id == entry.family_id
     fields = list(FieldCorrection.objects.order_by("id").values_list("field", "new_value"))
-    assert fields[0] == ("life_status", "Meninggal") and fields[1][0] == FieldCorrection.ADDED
+    assert fields[:2] == [("life_status", "Meninggal"), ("life_event_date", "2026-09-30")]
+    assert fields[2][0] == FieldCorrection.ADDED
     with pytest.raises(ValidationError):
         services.member_add(actor=operator, round_id=round_.pk, entry_id=entry.pk, expected_version=3, data={
             "nik": "1209081234", "name": "Salah", "sex": "L", "birth_date": born, "relationship": "child"})

@@ -26,18 +26,21 @@ class RoundSerializer(ReadModelSerializer):
 
     class Meta:
         model = VerificationRound
-        fields = ["id", "public_id", "village", "village_name", "batch_ref", "programme", "deadline", "state",
+        fields = ["id", "public_id", "village", "village_name", "batch_ref", "programme", "period", "deadline", "state",
                   "return_note", "total", "decided", "created_at", "state_changed_at"]
 
 
 class EntrySerializer(ReadModelSerializer):
     kk_number = serializers.CharField(source="family.kk_number", read_only=True)
+    central_id = serializers.CharField(source="family.central_id", read_only=True, allow_null=True,
+                                       help_text="The family's DTSEN id; an accepted usulan gets one from the centre.")
     village = serializers.CharField(source="round.village_id", read_only=True)
 
     class Meta:
         model = RoundFamily
-        fields = ["id", "round", "family", "kk_number", "village", "decision", "reason", "note", "is_proposal",
-                  "flagged", "return_note", "version", "decided_at"]
+        fields = ["id", "round", "family", "kk_number", "central_id", "village", "decision", "reason", "note",
+                  "is_proposal", "flagged", "return_note", "version", "decided_at", "centre_outcome",
+                  "centre_reason", "centre_answered_at"]
 
 
 class DecisionSerializer(serializers.Serializer):
