@@ -48,17 +48,22 @@ def submissions_prepare() -> int:
     """Freeze a submission for every approved round whose latest approval has none yet; returns how many.
 
     Committed before anything is sent, so the key and the content survive a crash mid-push."""
-    rounds = (VerificationRound.objects.filter(state=RoundState.APPROVED)
-              .annotate(approval_id=Subquery(latest_approvals().values("id")[:1]))
-              .exclude(approval_id__isnull=True)
-              .exclude(approval_id__in=Submission.objects.filter(approval__isnull=False).values("approval_id"))
-              .values_list("pk", "approval_id"))
+    approved = (VerificationRound.objects.filter(state=RoundState.APPROVED)
+                .annotate(approval_id=Subquery(latest_approvals().values("id")[:1])))
+    carried = Submission.objects.filter(approval__isnull=False).values("approval_id")
+    rounds = list(approved.exclude(approval_id__isnull=True).exclude(approval_id__in=carried)
+                  .values_list("pk", "approval_id"))
+    # A round approved before approvals were recorded as events: sent once, as it stands.
+    rounds += [(pk, None) for pk in approved.filter(approval_id__isnull=True, submissions__isnull=True)
+               .values_list("pk", flat=True)]
     created = 0
     for round_id, approval_id in rounds:
         with transaction.atomic():
             # Two pushes racing: the round lock makes the second one see the first one's submission.
             VerificationRound.objects.select_for_update().filter(pk=round_id).first()
-            if Submission.objects.filter(approval_id=approval_id).exists():
+            done = Submission.objects.filter(approval_id=approval_id) if approval_id else \
+                Submission.objects.filter(round_id=round_id)
+            if done.exists():
                 continue
             submission_create(round_id=round_id, approval_id=approval_id)
             created += 1
