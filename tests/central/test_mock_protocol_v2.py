@@ -494,6 +494,54 @@ def test_a_newer_submission_of_the_same_round_withdraws_a_determination_and_rest
     assert mock.ok("GET", f"/v1/submissions/{first['receipt_id']}")["status"] == "accepted"
 
 
+def test_a_third_submission_of_the_round_makes_a_withdrawn_determination_kpm_again_with_a_new_cursor(
+        mock, batch, pool):
+    rows = publication(mock, "2032-07-20")
+    target = pool.take(1, where=lambda f: rows[f["central_id"]]["desil"] <= 4)[0]
+    village = target["village_code"]
+    states = []
+    for number, decision in enumerate(("eligible", "not_eligible", "eligible"), start=1):
+        cursor = determinations_cursor(mock)
+        receipt = push(mock, f"v2-again-{number}", body(batch, village, "round-again",
+                                                         results=[result(target, "r1", decision)]))
+        decide(mock)
+        states += [(d["status"], d["receipt_id"] == receipt["receipt_id"], d["determination_id"])
+                   for d in new_determinations(mock, cursor) if d["central_id"] == target["central_id"]]
+    assert [state[:2] for state in states] == [("kpm", True), ("withdrawn", True), ("kpm", True)]
+    assert len({state[2] for state in states}) == 1  # one determination, seen three times
+
+
+def test_a_corrected_nik_replaces_the_old_one_and_an_older_visit_does_not_replace_a_newer_recommendation(
+        mock, batch, pool):
+    target = pool.take(1, where=lambda f: len(f["members"]) >= 2)[0]
+    cid, village = target["central_id"], target["village_code"]
+    member = target["members"][1]
+    new_nik = nik_for(village, born=dt.date.fromisoformat(member["birth_date"]), woman=member["sex"] == "P")
+    first = push(mock, "v2-renik", body(batch, village, "round-renik", member_changes=[
+        {"ref": "m1", "central_id": cid, "change": "corrected", "nik": member["nik"],
+         "fields": {"nik": {"before": member["nik"], "after": new_nik}, "education": {"before": None,
+                                                                                        "after": "sma"}}}],
+        recommendations=[{"ref": "v1", "central_id": cid, "recommendation": "reverify",
+                          "visited_on": "2025-03-01"}]))
+    decide(mock)
+    push(mock, "v2-renik-2", body(batch, village, "round-renik-2", recommendations=[
+        {"ref": "v1", "central_id": cid, "recommendation": "stop", "visited_on": "2025-02-01"}]))
+    decide(mock)
+    seen = family(mock, cid)
+    corrected = seen["members"][1]
+    assert (corrected["nik"], corrected["education"], corrected["name"]) == (new_nik, "sma", member["name"])
+    assert member["nik"] not in [m["nik"] for m in seen["members"]]
+    assert seen["recommendation"] == {"recommendation": "reverify", "visited_on": "2025-03-01",
+                                      "receipt_id": first["receipt_id"]}
+    # The old NIK is free now: another family may add the person.
+    other = pool.take(1, village=village)[0]
+    receipt = push(mock, "v2-renik-3", body(batch, village, "round-renik-3", member_changes=[
+        {"ref": "m1", "central_id": other["central_id"], "change": "added", "nik": member["nik"],
+         "member": {**member, "relationship": "relative"}}]))
+    decide(mock)
+    assert outcomes(mock, receipt["receipt_id"])["m1"]["outcome"] == "accepted"
+
+
 # Counting ----------------------------------------------------------------------------------------------------------
 
 def test_stats_count_every_item_applied_once_and_a_second_identical_push_changes_none_of_them(mock, batch, pool):
