@@ -25,6 +25,7 @@ VILLAGE_RE = re.compile(r"^\d{2}\.\d{2}\.\d{2}\.\d{4}$")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MAX_TEXT = 4000  # notes, findings, reasons: bounded so one item cannot cost the centre much
 MAX_LOCATION_TEXT = 255
+MAX_MEMBER_TEXT = 255
 MAX_ID = 64
 
 # (list name in the body, singular kind in outcomes), in the order items are listed and numbered in a page.
@@ -167,13 +168,11 @@ def check_member_value(field_name: str, value):
 
     ``nik`` only has to be a string here: whether it is a valid NIK is its own rejection (``invalid NIK``).
     """
-    if field_name == "nik" and isinstance(value, str):
+    if field_name == "nik" and isinstance(value, str) and len(value) <= MAX_ID:
         return value
-    if field_name == "name" and isinstance(value, str) and value.strip():
-        return value
-    if field_name == "relationship" and isinstance(value, str) and value.strip():
-        return value
-    if field_name in ("birth_place", "education", "occupation", "disability") and isinstance(value, str):
+    # Name and relationship must say something; the other texts may be empty.
+    if field_name in MEMBER_TEXTS and isinstance(value, str) and len(value) <= MAX_MEMBER_TEXT \
+            and (value.strip() or field_name not in ("name", "relationship")):
         return value
     if field_name == "sex" and value in SEXES:
         return value
@@ -234,7 +233,7 @@ def _member(value, where: str) -> dict:
     member = _object(value, where)
     result = {"nik": _text(member, "nik", where, empty=False, limit=MAX_ID)}
     for name in MEMBER_TEXTS:
-        result[name] = _text(member, name, where, empty=name not in ("name", "relationship"), limit=255)
+        result[name] = _text(member, name, where, empty=name not in ("name", "relationship"), limit=MAX_MEMBER_TEXT)
     result["sex"] = _enum(member, "sex", where, SEXES)
     result["birth_date"] = _date(member, "birth_date", where)
     result["life_status"] = _enum(member, "life_status", where, LIFE_STATUSES)
