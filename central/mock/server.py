@@ -22,10 +22,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from central.protocol import checksum
 from registry.synthetic import generate_households, publication_periods
 
 from .faults import Faults, FaultSettingsError
-from .store import DECISIONS, IdempotencyConflict, InvalidCursor, Store
+from .payload import InvalidSubmission, UnsupportedProtocol, parse_date, parse_page
+from .store import IdempotencyConflict, InvalidCursor, NotDecided, RefConflict, Store
 
 MOCK_SERIAL_BASE = 5000
 DEFAULT_LIMIT = 50
@@ -33,6 +35,7 @@ MAX_LIMIT = 500
 MAX_BODY_BYTES = 50 * 1024 * 1024
 MAX_HOUSEHOLDS = 100_000
 PERIOD_RE = re.compile(r"^\d{4}-\d{2}-20$")
+CYCLE_RE = re.compile(r"^\d{4}-Q[1-4]$")
 
 
 def load_villages(path: Path | str) -> dict[str, list[tuple[str, str]]]:
@@ -95,11 +98,13 @@ class MockCentralServer(ThreadingHTTPServer):
         self.verbose = verbose
         super().__init__(address, Handler)
 
-    def publish_generated_batch(self, regency: str, programme: str, households: int, seed: int) -> dict:
+    def publish_generated_batch(self, regency: str, programme: str, households: int, seed: int, *,
+                                deadline: dt.date | None = None, cycle: str | None = None) -> dict:
         # Serials from 5000 up: the centre's people never share a NIK/KK with a portal's seed_demo families.
         families = generate_households(self.villages[regency], households, seed, as_of=dt.date.today(),
                                        serial_base=MOCK_SERIAL_BASE)
-        return self.store.publish_batch(regency, programme, families, self.page_size)
+        return self.store.publish_batch(regency, programme, families, self.page_size, deadline=deadline,
+                                        cycle=cycle)
 
 
 def _limit(request: Request) -> int:
@@ -118,36 +123,6 @@ def _cursor_call(function, *args):
         raise ApiError(400, "invalid_cursor", "since must be a next_cursor from an earlier answer") from None
 
 
-def _validate_submission(body: dict) -> str | None:
-    """What is wrong with a submission body, or None."""
-    for name in ("batch_id", "round_ref", "village_code", "programme"):
-        if not isinstance(body.get(name), str) or (name != "round_ref" and not body[name]):
-            return f"{name} is required and must be a string"
-    results = body.get("results")
-    if not isinstance(results, list):
-        return "results is required and must be a list"
-    for index, result in enumerate(results):
-        if not isinstance(result, dict):
-            return f"results[{index}] must be an object"
-        if not isinstance(result.get("central_id"), str) or not result["central_id"]:
-            return f"results[{index}].central_id is required"
-        if result.get("decision") not in DECISIONS:
-            return f"results[{index}].decision must be one of {', '.join(DECISIONS)}"
-        if not isinstance(result.get("reason", ""), str):
-            return f"results[{index}].reason must be a string"
-        if not isinstance(result.get("corrections", {}), dict):
-            return f"results[{index}].corrections must be an object"
-    proposals = body.get("proposals", [])
-    if not isinstance(proposals, list):
-        return "proposals must be a list"
-    for index, proposal in enumerate(proposals):
-        if not isinstance(proposal, dict):
-            return f"proposals[{index}] must be an object"
-        if not isinstance(proposal.get("attrs"), dict) or not isinstance(proposal.get("members"), list):
-            return f"proposals[{index}] needs attrs (object) and members (list)"
-    return None
-
-
 class Handler(BaseHTTPRequestHandler):
     server: MockCentralServer
     protocol_version = "HTTP/1.1"  # keep-alive, as a client's connection pool expects
@@ -160,6 +135,8 @@ class Handler(BaseHTTPRequestHandler):
         ("GET", r"/v1/batches/(?P<batch_id>[^/]+)/pages/(?P<page>\d+)", "get_batch_page", True),
         ("POST", r"/v1/submissions", "post_submission", False),
         ("GET", r"/v1/submissions/(?P<receipt_id>[^/]+)", "get_receipt", False),
+        ("GET", r"/v1/submissions/(?P<receipt_id>[^/]+)/outcomes", "list_outcomes", False),
+        ("GET", r"/v1/families/(?P<central_id>[^/]+)", "get_family", False),
         ("GET", r"/v1/determinations", "list_determinations", False),
         ("GET", r"/v1/desil/publications", "list_publications", False),
         ("GET", r"/v1/desil/publications/(?P<period>[^/]+)/pages/(?P<page>\d+)", "get_publication_page", True),
@@ -356,16 +333,21 @@ class Handler(BaseHTTPRequestHandler):
         if not 1 <= len(key) <= 100:
             raise ApiError(400, "idempotency_key_required", "an Idempotency-Key header of 1-100 characters is required")
         body = request.json(code="invalid_submission")
-        problem = _validate_submission(body)
-        if problem is None and store.get_batch(body["batch_id"]) is None:
-            problem = f"unknown batch {body['batch_id']}"
-        if problem:
-            raise ApiError(400, "invalid_submission", problem)
         try:
-            receipt, created = store.receive_submission(key, body)
-        except IdempotencyConflict:
-            raise ApiError(409, "idempotency_conflict",
-                           "this Idempotency-Key was already used with a different body") from None
+            page = parse_page(body)
+        except UnsupportedProtocol as error:
+            raise ApiError(400, "unsupported_protocol", str(error)) from None
+        except InvalidSubmission as error:
+            raise ApiError(400, "invalid_submission", str(error)) from None
+        if store.get_batch(page.header["batch_id"]) is None:
+            raise ApiError(400, "invalid_submission", f"unknown batch {page.header['batch_id']}")
+        try:
+            # The raw body is what a retry repeats byte for byte (as canonical JSON): hash that, not our reading.
+            receipt, created = store.receive_page(key, page, checksum(body))
+        except IdempotencyConflict as error:
+            raise ApiError(409, "idempotency_conflict", str(error)) from None
+        except RefConflict as error:
+            raise ApiError(400, "invalid_submission", str(error)) from None
         return (201 if created else 200), receipt
 
     def get_receipt(self, request: Request) -> tuple[int, dict]:
@@ -373,6 +355,23 @@ class Handler(BaseHTTPRequestHandler):
         if receipt is None:
             raise ApiError(404, "not_found", f"unknown receipt {request.params['receipt_id']}")
         return 200, receipt
+
+    def list_outcomes(self, request: Request) -> tuple[int, dict]:
+        receipt_id = request.params["receipt_id"]
+        try:
+            answer = _cursor_call(self.server.store.outcomes, receipt_id, request.arg("since"), _limit(request))
+        except NotDecided as error:
+            raise ApiError(409, "not_decided", f"receipt {receipt_id} is {error}: the centre has not decided it yet") \
+                from None
+        if answer is None:
+            raise ApiError(404, "not_found", f"unknown receipt {receipt_id}")
+        return 200, answer
+
+    def get_family(self, request: Request) -> tuple[int, dict]:
+        family = self.server.store.family(request.params["central_id"])
+        if family is None:
+            raise ApiError(404, "not_found", f"unknown family {request.params['central_id']}")
+        return 200, family
 
     def list_determinations(self, request: Request) -> tuple[int, dict]:
         return 200, _cursor_call(self.server.store.list_determinations, request.arg("regency") or None,
@@ -416,7 +415,14 @@ class Handler(BaseHTTPRequestHandler):
                 raise ApiError(400, "invalid_request", f"{name} must be a whole number")
         if not 1 <= households <= MAX_HOUSEHOLDS:
             raise ApiError(400, "invalid_request", f"households must be between 1 and {MAX_HOUSEHOLDS}")
-        return 200, server.publish_generated_batch(regency, programme, households, seed)
+        deadline = body.get("deadline")
+        if deadline is not None and parse_date(deadline) is None:
+            raise ApiError(400, "invalid_request", "deadline must be a date YYYY-MM-DD")
+        cycle = body.get("cycle")
+        if cycle is not None and not (isinstance(cycle, str) and CYCLE_RE.match(cycle)):
+            raise ApiError(400, "invalid_request", "cycle must be a quarter YYYY-Qn (n from 1 to 4)")
+        return 200, server.publish_generated_batch(regency, programme, households, seed,
+                                                   deadline=parse_date(deadline), cycle=cycle)
 
     def accept_submissions(self, request: Request) -> tuple[int, dict]:
         return 200, self.server.store.accept_submissions()

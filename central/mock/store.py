@@ -18,55 +18,26 @@ from central.protocol import canonical_json, checksum, combined_checksum
 from registry.pmt import pmt_score, rank_deciles
 from registry.synthetic import FamilyData
 
-DECISIONS = ("eligible", "not_eligible", "corrected")
-# Decisions that make a family a KPM candidate, and the desil at or below which it is determined.
-KPM_DECISIONS = ("eligible", "corrected")
-KPM_MAX_DESIL = 4
+from .decide import decide_submission
+from .payload import ITEM_LISTS, KINDS, Page
+from .schema import item_ordinal, migrate
+
 COUNTERS = ("requests_total", "submission_requests", "faults_fail", "faults_timeout", "faults_drop",
             "faults_duplicate", "proposals_accepted")
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS batches (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, batch_id TEXT NOT NULL UNIQUE, regency TEXT NOT NULL,
-    programme TEXT NOT NULL, published_at TEXT NOT NULL, family_count INTEGER NOT NULL,
-    member_count INTEGER NOT NULL, page_size INTEGER NOT NULL, page_count INTEGER NOT NULL,
-    checksum TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS batch_pages (
-    batch_id TEXT NOT NULL, page INTEGER NOT NULL, checksum TEXT NOT NULL, PRIMARY KEY (batch_id, page));
-CREATE TABLE IF NOT EXISTS batch_families (
-    batch_id TEXT NOT NULL, position INTEGER NOT NULL, page INTEGER NOT NULL, central_id TEXT NOT NULL,
-    family_json TEXT NOT NULL, PRIMARY KEY (batch_id, position));
-CREATE INDEX IF NOT EXISTS batch_families_page ON batch_families (batch_id, page, position);
-CREATE TABLE IF NOT EXISTS families (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, central_id TEXT NOT NULL UNIQUE, regency TEXT NOT NULL,
-    village_code TEXT NOT NULL, kk_number TEXT NOT NULL, attrs_json TEXT NOT NULL,
-    living_members INTEGER NOT NULL, score REAL NOT NULL, desil INTEGER NOT NULL, origin TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS identifiers (number TEXT PRIMARY KEY) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS submissions (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, receipt_id TEXT UNIQUE, idempotency_key TEXT NOT NULL UNIQUE,
-    body_hash TEXT NOT NULL, body_json TEXT NOT NULL, status TEXT NOT NULL, received_at TEXT NOT NULL,
-    decided_at TEXT, reason TEXT, result_count INTEGER NOT NULL, proposal_count INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS determinations (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, determination_id TEXT UNIQUE, central_id TEXT NOT NULL,
-    kk_number TEXT NOT NULL, regency TEXT NOT NULL, village_code TEXT NOT NULL, programme TEXT NOT NULL,
-    period TEXT NOT NULL, status TEXT NOT NULL, receipt_id TEXT NOT NULL,
-    UNIQUE (central_id, programme, period));
-CREATE INDEX IF NOT EXISTS determinations_regency ON determinations (regency, seq);
-CREATE TABLE IF NOT EXISTS desil_publications (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, period TEXT NOT NULL UNIQUE, published_at TEXT NOT NULL,
-    row_count INTEGER NOT NULL, page_size INTEGER NOT NULL, page_count INTEGER NOT NULL, checksum TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS desil_pages (
-    period TEXT NOT NULL, page INTEGER NOT NULL, checksum TEXT NOT NULL, PRIMARY KEY (period, page));
-CREATE TABLE IF NOT EXISTS desil_rows (
-    period TEXT NOT NULL, position INTEGER NOT NULL, page INTEGER NOT NULL, central_id TEXT NOT NULL,
-    desil INTEGER NOT NULL, score REAL NOT NULL, PRIMARY KEY (period, position));
-CREATE INDEX IF NOT EXISTS desil_rows_page ON desil_rows (period, page, position);
-"""
+DECIDED = ("accepted", "partial", "rejected")
+DEADLINE_DAYS = 30
 
 
 class IdempotencyConflict(Exception):
-    """The idempotency key is already stored with a different body."""
+    """The (key, page) is stored with a different body, or the key's header fields differ."""
+
+
+class RefConflict(ValueError):
+    """An item ref already used by another stored page of the same submission."""
+
+
+class NotDecided(Exception):
+    """Outcomes asked for before the centre decided the submission."""
 
 
 class InvalidCursor(ValueError):
@@ -77,8 +48,9 @@ def utc_now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def regency_of(village_code: str) -> str:
-    return ".".join(village_code.split(".")[:2])
+def cycle_of(day: dt.date) -> str:
+    """The quarterly update cycle a day belongs to: ``YYYY-Qn``."""
+    return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
 
 
 def parse_cursor(since: str | None) -> int:
@@ -94,8 +66,8 @@ def _pages(items: Sequence, page_size: int) -> list[list]:
 
 
 def _batch_json(row: sqlite3.Row) -> dict:
-    return {key: row[key] for key in ("batch_id", "regency", "programme", "published_at", "family_count",
-                                      "member_count", "page_size", "page_count", "checksum")}
+    return {key: row[key] for key in ("batch_id", "regency", "programme", "published_at", "deadline", "cycle",
+                                      "family_count", "member_count", "page_size", "page_count", "checksum")}
 
 
 def _publication_json(row: sqlite3.Row) -> dict:
@@ -103,24 +75,16 @@ def _publication_json(row: sqlite3.Row) -> dict:
                                       "checksum")}
 
 
+def _outcome_json(row: sqlite3.Row) -> dict:
+    outcome = {"ref": row["ref"], "kind": row["kind"], "outcome": row["outcome"], "reason": row["reason"] or ""}
+    if row["new_central_id"] and row["outcome"] == "accepted":
+        outcome["central_id"] = row["new_central_id"]
+    return outcome
+
+
 def _determination_json(row: sqlite3.Row) -> dict:
     return {key: row[key] for key in ("determination_id", "central_id", "kk_number", "regency", "village_code",
                                       "programme", "period", "status", "receipt_id")}
-
-
-def _receipt_json(row: sqlite3.Row) -> dict:
-    receipt = {"receipt_id": row["receipt_id"], "idempotency_key": row["idempotency_key"],
-               "status": row["status"], "received_at": row["received_at"], "result_count": row["result_count"],
-               "proposal_count": row["proposal_count"]}
-    if row["decided_at"]:
-        receipt["decided_at"] = row["decided_at"]
-    if row["reason"]:
-        receipt["reason"] = row["reason"]
-    return receipt
-
-
-def _living(members: list[dict]) -> int:
-    return sum(1 for member in members if member.get("life_status", "present") == "present")
 
 
 class Store:
@@ -133,7 +97,8 @@ class Store:
         with closing(self._connect()) as conn:
             # WAL is a property of the file: set once, readers then never block the writer.
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(SCHEMA)
+        with self._write() as conn:
+            migrate(conn)
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
@@ -175,19 +140,32 @@ class Store:
         return {name: stored.get(name, 0) for name in COUNTERS}
 
     def stats(self) -> dict:
+        """Counters and figures derived from what is stored: re-sent pages add no rows, so they count once."""
         counters = self.counters()
         with self._read() as conn:
             batches, families = conn.execute(
                 "SELECT COUNT(*), COALESCE(SUM(family_count), 0) FROM batches").fetchone()
-            received, accepted = conn.execute(
-                "SELECT COUNT(*), COALESCE(SUM(status = 'accepted'), 0) FROM submissions").fetchone()
-            determinations = conn.execute("SELECT COUNT(*) FROM determinations").fetchone()[0]
+            submissions = conn.execute(
+                "SELECT COALESCE(SUM(status != 'incomplete'), 0) AS received, "
+                "COALESCE(SUM(status = 'accepted'), 0) AS accepted, COALESCE(SUM(status = 'partial'), 0) AS partial, "
+                "COALESCE(SUM(status = 'rejected'), 0) AS rejected FROM submissions").fetchone()
+            pages = conn.execute("SELECT COUNT(*) FROM submission_pages").fetchone()[0]
+            outcomes = {(kind, outcome): count for kind, outcome, count in conn.execute(
+                "SELECT kind, outcome, COUNT(*) FROM submission_items WHERE outcome IS NOT NULL "
+                "GROUP BY kind, outcome")}
+            determinations, withdrawn = conn.execute(
+                "SELECT COUNT(*), COALESCE(SUM(status = 'withdrawn'), 0) FROM determinations").fetchone()
             publications = conn.execute("SELECT COUNT(*) FROM desil_publications").fetchone()[0]
+        rejected_by_kind = {kind: outcomes.get((kind, "rejected"), 0) for kind in KINDS}
         return {
-            "families_published": families, "batches_published": batches, "submissions_received": received,
-            "submission_requests": counters["submission_requests"], "submissions_accepted": accepted,
-            "determinations": determinations, "desil_publications": publications,
-            "requests_total": counters["requests_total"],
+            "families_published": families, "batches_published": batches,
+            "submissions_received": submissions["received"], "submission_requests": counters["submission_requests"],
+            "submission_pages_received": pages, "submissions_accepted": submissions["accepted"],
+            "submissions_partial": submissions["partial"], "submissions_rejected": submissions["rejected"],
+            **{f"{name}_applied": outcomes.get((kind, "accepted"), 0) for name, kind in ITEM_LISTS},
+            "items_rejected": sum(rejected_by_kind.values()), "rejected_by_kind": rejected_by_kind,
+            "determinations": determinations, "determinations_withdrawn": withdrawn,
+            "desil_publications": publications, "requests_total": counters["requests_total"],
         }
 
     # Batches ----------------------------------------------------------------------------------------------
@@ -200,14 +178,17 @@ class Store:
         with self._read() as conn:
             return conn.execute("SELECT COUNT(*) FROM batches").fetchone()[0]
 
-    def publish_batch(self, regency: str, programme: str, families: list[FamilyData], page_size: int) -> dict:
+    def publish_batch(self, regency: str, programme: str, families: list[FamilyData], page_size: int, *,
+                      deadline: dt.date | None = None, cycle: str | None = None) -> dict:
         """Store generated families as the next batch of ``regency``+``programme`` and answer the batch object.
 
         Identifiers are made unique across everything the mock holds first: a second batch generated with the
         same seed, or another seed's NIK serials, would otherwise reuse central ids, NIKs or KK numbers.
+        Defaults: the cycle of today, a deadline 30 days from today.
         """
         if not families:
             raise ValueError("a batch needs at least one family")
+        today = dt.date.today()
         with self._write() as conn:
             self._make_identifiers_unique(conn, families)
             seq = conn.execute("SELECT COUNT(*) FROM batches WHERE regency = ? AND programme = ?",
@@ -218,13 +199,16 @@ class Store:
             page_checksums = [checksum(page) for page in pages]
             batch = {
                 "batch_id": batch_id, "regency": regency, "programme": programme, "published_at": utc_now(),
+                "deadline": (deadline or today + dt.timedelta(days=DEADLINE_DAYS)).isoformat(),
+                "cycle": cycle or cycle_of(today),
                 "family_count": len(documents), "member_count": sum(len(f.members) for f in families),
                 "page_size": page_size, "page_count": len(pages), "checksum": combined_checksum(page_checksums),
             }
             conn.execute(
-                "INSERT INTO batches (batch_id, regency, programme, published_at, family_count, member_count, "
-                "page_size, page_count, checksum) VALUES (:batch_id, :regency, :programme, :published_at, "
-                ":family_count, :member_count, :page_size, :page_count, :checksum)", batch)
+                "INSERT INTO batches (batch_id, regency, programme, published_at, deadline, cycle, family_count, "
+                "member_count, page_size, page_count, checksum) VALUES (:batch_id, :regency, :programme, "
+                ":published_at, :deadline, :cycle, :family_count, :member_count, :page_size, :page_count, :checksum)",
+                batch)
             conn.executemany("INSERT INTO batch_pages (batch_id, page, checksum) VALUES (?, ?, ?)",
                              [(batch_id, number, page_sum) for number, page_sum in enumerate(page_checksums, 1)])
             conn.executemany(
@@ -234,13 +218,17 @@ class Store:
                   canonical_json(doc).decode("utf-8")) for position, doc in enumerate(documents)])
             conn.executemany(
                 "INSERT INTO families (central_id, regency, village_code, kk_number, attrs_json, living_members, "
-                "score, desil, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "score, desil, origin, dusun, rt, rw, address) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(f.central_id, regency, f.village_code, f.kk_number, json.dumps(f.attrs), f.living_members,
-                  f.score, f.desil, f"batch:{batch_id}") for f in families])
+                  f.score, f.desil, f"batch:{batch_id}", f.dusun, f.rt, f.rw, f.address) for f in families])
+            conn.executemany(
+                "INSERT INTO members (central_id, position, nik, life_status, member_json) VALUES (?, ?, ?, ?, ?)",
+                [(doc["central_id"], position, member["nik"], member["life_status"],
+                  json.dumps({**member, "life_event_date": None}, ensure_ascii=False))
+                 for doc in documents for position, member in enumerate(doc["members"])])
             numbers = [f.kk_number for f in families] + [m.nik for f in families for m in f.members]
             conn.executemany("INSERT INTO identifiers (number) VALUES (?)", [(n,) for n in numbers])
         return batch
-
     @staticmethod
     def _make_identifiers_unique(conn: sqlite3.Connection, families: list[FamilyData]) -> None:
         central_ids = {row[0] for row in conn.execute("SELECT central_id FROM families")}
@@ -308,99 +296,138 @@ class Store:
 
     # Submissions ------------------------------------------------------------------------------------------
 
-    def receive_submission(self, key: str, body: dict) -> tuple[dict, bool]:
-        """Store a submission once per idempotency key: (receipt, created). Raises ``IdempotencyConflict``."""
-        body_hash = checksum(body)
+    def receive_page(self, key: str, page: Page, body_hash: str) -> tuple[dict, bool]:
+        """Store one page of the submission under ``key`` once: (receipt, newly stored).
+
+        Raises ``IdempotencyConflict`` (the page stored with another body, or header fields that differ from
+        the key's first page) and ``RefConflict`` (a ref another stored page of the key already uses).
+        """
+        header_hash = checksum(page.header)
+        now = utc_now()
         with self._write() as conn:
             row = conn.execute("SELECT * FROM submissions WHERE idempotency_key = ?", (key,)).fetchone()
-            if row is not None:
-                if row["body_hash"] != body_hash:
-                    raise IdempotencyConflict(key)
-                return _receipt_json(row), False
-            seq = conn.execute(
-                "INSERT INTO submissions (idempotency_key, body_hash, body_json, status, received_at, result_count, "
-                "proposal_count) VALUES (?, ?, ?, 'received', ?, ?, ?)",
-                (key, body_hash, json.dumps(body, ensure_ascii=False), utc_now(), len(body["results"]),
-                 len(body.get("proposals") or []))).lastrowid
-            conn.execute("UPDATE submissions SET receipt_id = ? WHERE seq = ?", (f"R-{seq:06d}", seq))
+            if row is None:
+                header = page.header
+                seq = conn.execute(
+                    "INSERT INTO submissions (idempotency_key, protocol, batch_id, round_ref, village_code, programme,"
+                    " page_count, header_hash, status, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'incomplete', ?)",
+                    (key, header["protocol"], header["batch_id"], header["round_ref"], header["village_code"],
+                     header["programme"], header["page_count"], header_hash, now)).lastrowid
+                conn.execute("UPDATE submissions SET receipt_id = ? WHERE seq = ?", (f"R-{seq:06d}", seq))
+            else:
+                seq = row["seq"]
+                if row["header_hash"] != header_hash:
+                    raise IdempotencyConflict("this Idempotency-Key's first page has other header fields "
+                                              "(protocol, batch_id, round_ref, village_code, programme, page_count)")
+                stored = conn.execute("SELECT body_hash FROM submission_pages WHERE submission_seq = ? AND page = ?",
+                                      (seq, page.page)).fetchone()
+                if stored is not None:
+                    if stored["body_hash"] != body_hash:
+                        raise IdempotencyConflict(f"page {page.page} of this Idempotency-Key was already stored "
+                                                  "with a different body")
+                    return self._receipt(conn, row), False
+                used = conn.execute(
+                    "SELECT ref FROM submission_items WHERE submission_seq = ? AND ref IN "
+                    "(SELECT value FROM json_each(?)) ORDER BY ordinal LIMIT 1",
+                    (seq, json.dumps([item["ref"] for _kind, item in page.items]))).fetchone()
+                if used is not None:
+                    raise RefConflict(f"ref {used['ref']} is already used by another page of this submission")
+            conn.execute("INSERT INTO submission_pages (submission_seq, page, body_hash, received_at) "
+                         "VALUES (?, ?, ?, ?)", (seq, page.page, body_hash, now))
+            conn.executemany(
+                "INSERT INTO submission_items (submission_seq, ordinal, page, kind, ref, item_json) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(seq, item_ordinal(page.page, position), page.page, kind, item["ref"],
+                  json.dumps(item, ensure_ascii=False)) for position, (kind, item) in enumerate(page.items)])
+            # Complete once every page 1..page_count is stored; decided in the order submissions completed.
+            conn.execute(
+                "UPDATE submissions SET status = 'received', completed_seq = "
+                "(SELECT COALESCE(MAX(completed_seq), 0) + 1 FROM submissions) WHERE seq = ? AND status = 'incomplete' "
+                "AND page_count = (SELECT COUNT(*) FROM submission_pages WHERE submission_seq = ?)", (seq, seq))
             row = conn.execute("SELECT * FROM submissions WHERE seq = ?", (seq,)).fetchone()
-        return _receipt_json(row), True
+            return self._receipt(conn, row), True
+
+    @staticmethod
+    def _receipt(conn: sqlite3.Connection, row: sqlite3.Row) -> dict:
+        seq = row["seq"]
+        pages = [page for (page,) in conn.execute(
+            "SELECT page FROM submission_pages WHERE submission_seq = ? ORDER BY page", (seq,))]
+        counts = dict(conn.execute("SELECT kind, COUNT(*) FROM submission_items WHERE submission_seq = ? "
+                                   "GROUP BY kind", (seq,)).fetchall())
+        receipt = {"receipt_id": row["receipt_id"], "idempotency_key": row["idempotency_key"],
+                   "protocol": row["protocol"], "status": row["status"], "page_count": row["page_count"],
+                   "pages_received": pages, "received_at": row["received_at"],
+                   "result_count": counts.get("result", 0), "proposal_count": counts.get("proposal", 0),
+                   "item_counts": {name: counts.get(kind, 0) for name, kind in ITEM_LISTS}}
+        if row["decided_at"]:
+            receipt["decided_at"] = row["decided_at"]
+            outcomes = dict(conn.execute("SELECT outcome, COUNT(*) FROM submission_items WHERE submission_seq = ? "
+                                         "AND outcome IS NOT NULL GROUP BY outcome", (seq,)).fetchall())
+            receipt["outcome_counts"] = {name: outcomes.get(name, 0) for name in ("accepted", "rejected")}
+        if row["reason"]:
+            receipt["reason"] = row["reason"]
+        return receipt
 
     def receipt(self, receipt_id: str) -> dict | None:
         with self._read() as conn:
             row = conn.execute("SELECT * FROM submissions WHERE receipt_id = ?", (receipt_id,)).fetchone()
-        return _receipt_json(row) if row else None
+            return self._receipt(conn, row) if row else None
+
+    def outcomes(self, receipt_id: str, since: str | None, limit: int) -> dict | None:
+        """Per-item outcomes of a decided submission, cursor-paged; None for an unknown receipt."""
+        cursor = parse_cursor(since)
+        with self._read() as conn:
+            row = conn.execute("SELECT seq, status FROM submissions WHERE receipt_id = ?", (receipt_id,)).fetchone()
+            if row is None:
+                return None
+            if row["status"] not in DECIDED:
+                raise NotDecided(row["status"])
+            rows = conn.execute(
+                "SELECT ordinal AS seq, ref, kind, outcome, reason, new_central_id FROM submission_items "
+                "WHERE submission_seq = ? AND ordinal > ? ORDER BY ordinal LIMIT ?",
+                (row["seq"], cursor, limit + 1)).fetchall()
+        return self._cursor_page(rows, limit, since, "outcomes", _outcome_json)
 
     def accept_submissions(self, today: dt.date | None = None) -> dict:
-        """Accept every received submission: corrections, determinations and proposals take effect.
-
-        A submission naming a family the mock does not hold is rejected whole, as a real registry would.
-        """
-        period = (today or dt.date.today()).strftime("%Y-%m")
-        accepted = rejected = determinations = 0
+        """Decide every complete submission in the order they became complete (``decide.py``)."""
+        totals = {"decided": 0, "accepted": 0, "partial": 0, "rejected": 0, "determinations": 0, "withdrawn": 0,
+                  "items": {"accepted": 0, "rejected": 0}}
         with self._write() as conn:
-            for submission in conn.execute(
-                    "SELECT * FROM submissions WHERE status = 'received' ORDER BY seq").fetchall():
-                body = json.loads(submission["body_json"])
-                decided_at = utc_now()
-                families = {}
-                for result in body["results"]:
-                    row = conn.execute("SELECT * FROM families WHERE central_id = ?",
-                                       (result["central_id"],)).fetchone()
-                    if row is not None:
-                        families[row["central_id"]] = row
-                unknown = sorted({r["central_id"] for r in body["results"]} - families.keys())
-                if unknown:
-                    conn.execute("UPDATE submissions SET status = 'rejected', decided_at = ?, reason = ? "
-                                 "WHERE seq = ?", (decided_at, f"unknown central_id: {', '.join(unknown[:5])}",
-                                                   submission["seq"]))
-                    rejected += 1
-                    continue
-                for result in body["results"]:
-                    family = families[result["central_id"]]
-                    if result["decision"] in KPM_DECISIONS and 1 <= family["desil"] <= KPM_MAX_DESIL:
-                        determinations += self._determine(conn, family, body["programme"], period,
-                                                          submission["receipt_id"])
-                    corrections = result.get("corrections") or {}
-                    if corrections:
-                        # Whatever the decision, what the verifier saw is the registry's data from now on.
-                        attrs = {**json.loads(family["attrs_json"]), **corrections}
-                        conn.execute("UPDATE families SET attrs_json = ? WHERE seq = ?",
-                                     (json.dumps(attrs), family["seq"]))
-                for proposal in body.get("proposals") or []:
-                    self._add_proposal(conn, proposal, body["village_code"], submission["receipt_id"])
-                conn.execute("UPDATE submissions SET status = 'accepted', decided_at = ? WHERE seq = ?",
-                             (decided_at, submission["seq"]))
-                accepted += 1
-        return {"accepted": accepted, "rejected": rejected, "determinations": determinations}
+            for submission in conn.execute("SELECT * FROM submissions WHERE status = 'received' "
+                                           "ORDER BY completed_seq").fetchall():
+                summary = decide_submission(conn, submission, today=today or dt.date.today())
+                totals["decided"] += 1
+                totals[summary.status] += 1
+                totals["determinations"] += summary.determinations
+                totals["withdrawn"] += summary.withdrawn
+                totals["items"]["accepted"] += summary.accepted
+                totals["items"]["rejected"] += summary.rejected
+        return totals
 
-    @staticmethod
-    def _determine(conn: sqlite3.Connection, family: sqlite3.Row, programme: str, period: str,
-                   receipt_id: str) -> int:
-        # One determination per family, programme and month, however many submissions name the family.
-        cursor = conn.execute(
-            "INSERT OR IGNORE INTO determinations (central_id, kk_number, regency, village_code, programme, period, "
-            "status, receipt_id) VALUES (?, ?, ?, ?, ?, ?, 'kpm', ?)",
-            (family["central_id"], family["kk_number"], family["regency"], family["village_code"], programme,
-             period, receipt_id))
-        if cursor.rowcount != 1:
-            return 0
-        conn.execute("UPDATE determinations SET determination_id = ? WHERE seq = ?",
-                     (f"D-{cursor.lastrowid:06d}", cursor.lastrowid))
-        return 1
+    # Families ---------------------------------------------------------------------------------------------
 
-    def _add_proposal(self, conn: sqlite3.Connection, proposal: dict, village_code: str, receipt_id: str) -> None:
-        village = proposal.get("village_code") or village_code
-        self._bump(conn, "proposals_accepted")
-        number = conn.execute("SELECT value FROM counters WHERE name = 'proposals_accepted'").fetchone()[0]
-        central_id = f"P{village.replace('.', '')}{number:06d}"
-        members = proposal.get("members") or []
-        # Score and desil stay 0 until the next desil publication ranks the new family.
-        conn.execute(
-            "INSERT INTO families (central_id, regency, village_code, kk_number, attrs_json, living_members, score, "
-            "desil, origin) VALUES (?, ?, ?, ?, ?, ?, 0, 0, ?)",
-            (central_id, regency_of(village), village, str(proposal.get("kk_number") or ""),
-             json.dumps(proposal.get("attrs") or {}), _living(members), f"proposal:{receipt_id}"))
+    def family(self, central_id: str) -> dict | None:
+        """The centre's view of one family: data, members, score and what submissions did to it."""
+        with self._read() as conn:
+            row = conn.execute("SELECT * FROM families WHERE central_id = ?", (central_id,)).fetchone()
+            if row is None:
+                return None
+            members = [{"life_event_date": None, **json.loads(m["member_json"])} for m in conn.execute(
+                "SELECT member_json FROM members WHERE central_id = ? ORDER BY position", (central_id,))]
+            results = [dict(r) for r in conn.execute(
+                "SELECT round_ref, receipt_id, decision, reason FROM final_results WHERE central_id = ? "
+                "ORDER BY round_ref", (central_id,))]
+            recommendation = conn.execute("SELECT recommendation, visited_on, receipt_id FROM recommendations "
+                                          "WHERE central_id = ?", (central_id,)).fetchone()
+            reports = [dict(r) for r in conn.execute(
+                "SELECT kind, reason, resolution, received_on, receipt_id FROM reports WHERE central_id = ? "
+                "ORDER BY received_on, kind, reason", (central_id,))]
+        family = {name: row[name] for name in ("central_id", "kk_number", "regency", "village_code", "dusun", "rt",
+                                               "rw", "address", "latitude", "longitude")}
+        family.update(attrs=json.loads(row["attrs_json"]), members=members, living_members=row["living_members"],
+                      score=row["score"], desil=row["desil"], origin=row["origin"], final_results=results,
+                      recommendation=dict(recommendation) if recommendation else None, reports=reports)
+        return family
 
     # Determinations ---------------------------------------------------------------------------------------
 
@@ -421,13 +448,13 @@ class Store:
         A replaced publication gets a new sequence number, so clients following the cursor see it again.
         """
         with self._write() as conn:
-            families = conn.execute("SELECT seq, central_id, attrs_json, living_members FROM families "
+            families = conn.execute("SELECT seq, central_id, village_code, attrs_json, living_members FROM families "
                                     "ORDER BY seq").fetchall()
             scores = [pmt_score(json.loads(f["attrs_json"]), f["living_members"]) for f in families]
             deciles = rank_deciles(scores)
             conn.executemany("UPDATE families SET score = ?, desil = ? WHERE seq = ?",
                              [(s, d, f["seq"]) for f, s, d in zip(families, scores, deciles, strict=True)])
-            rows = [{"central_id": f["central_id"], "desil": d, "score": s}
+            rows = [{"central_id": f["central_id"], "village_code": f["village_code"], "desil": d, "score": s}
                     for f, s, d in zip(families, scores, deciles, strict=True)]
             pages = _pages(rows, page_size)
             page_checksums = [checksum(page) for page in pages]
@@ -442,9 +469,10 @@ class Store:
             conn.executemany("INSERT INTO desil_pages (period, page, checksum) VALUES (?, ?, ?)",
                              [(period, number, page_sum) for number, page_sum in enumerate(page_checksums, 1)])
             conn.executemany(
-                "INSERT INTO desil_rows (period, position, page, central_id, desil, score) VALUES (?, ?, ?, ?, ?, ?)",
-                [(period, position, position // page_size + 1, row["central_id"], row["desil"], row["score"])
-                 for position, row in enumerate(rows)])
+                "INSERT INTO desil_rows (period, position, page, central_id, village_code, desil, score) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(period, position, position // page_size + 1, row["central_id"], row["village_code"], row["desil"],
+                  row["score"]) for position, row in enumerate(rows)])
         return publication
 
     def list_publications(self, since: str | None, limit: int) -> dict:
@@ -462,7 +490,9 @@ class Store:
                 return None
             stored = conn.execute("SELECT checksum FROM desil_pages WHERE period = ? AND page = ?",
                                   (period, page)).fetchone()["checksum"]
-            rows = conn.execute("SELECT central_id, desil, score FROM desil_rows WHERE period = ? AND page = ? "
-                                "ORDER BY position", (period, page)).fetchall()
+            rows = conn.execute("SELECT central_id, village_code, desil, score FROM desil_rows WHERE period = ? "
+                                "AND page = ? ORDER BY position", (period, page)).fetchall()
+        # Rows published before v2 have no village_code: served as published, so their checksum still holds.
         return {"period": period, "page": page, "page_count": publication["page_count"],
-                "rows": [dict(row) for row in rows], "checksum": stored}
+                "rows": [{key: value for key, value in dict(row).items() if value is not None or key != "village_code"}
+                         for row in rows], "checksum": stored}

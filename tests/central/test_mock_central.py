@@ -58,9 +58,13 @@ def publication_rows(mock: Mock, publication: dict) -> dict[str, dict]:
     return rows
 
 
-def submission(batch: dict, results: list[dict], proposals: list | None = None) -> dict:
-    village = "12.72.01.1001"
-    return {"batch_id": batch["batch_id"], "round_ref": "round-1", "village_code": village, "programme": "PKH",
+def submission(batch: dict, results: list[dict], proposals: list | None = None, *,
+               village: str = "12.72.01.1001", round_ref: str = "round-1") -> dict:
+    """A v1 body (no ``protocol``): the mock still takes it, normalised into v2 items.
+
+    Tests that decide give their own ``round_ref``: a later submission of a village's round supersedes an earlier.
+    """
+    return {"batch_id": batch["batch_id"], "round_ref": round_ref, "village_code": village, "programme": "PKH",
             "results": results, "proposals": proposals or []}
 
 
@@ -198,20 +202,26 @@ def test_accept_submissions_creates_determinations_only_for_eligible_or_correcte
     batch = first_batch(mock)
     # Skip the first families: other tests' submissions name them, and a family is determined once a month.
     families = batch_families(mock, batch)[10:]
-    poor = [f["central_id"] for f in families if desil[f["central_id"]] <= 4]
-    rich = [f["central_id"] for f in families if desil[f["central_id"]] >= 5]
-    expected = {poor[0], poor[1]}
-    body = submission(batch, [
-        result(poor[0], "eligible"), result(poor[1], "corrected", {"toilet": "none"}),
-        result(poor[2], "not_eligible"), result(rich[0], "eligible"), result(rich[1], "corrected")])
+    poor = [f for f in families if desil[f["central_id"]] <= 4]
+    rich = [f for f in families if desil[f["central_id"]] >= 5]
+    expected = {poor[0]["central_id"], poor[1]["central_id"]}
+    chosen = [(poor[0], "eligible", {}), (poor[1], "corrected", {"toilet": "none"}), (poor[2], "not_eligible", {}),
+              (rich[0], "eligible", {}), (rich[1], "corrected", {})]
+    # A submission is one village's: the families' results go up per village.
+    villages = {}
+    for family, decision, corrections in chosen:
+        villages.setdefault(family["village_code"], []).append(result(family["central_id"], decision, corrections))
     cursor = mock.ok("GET", "/v1/determinations", params={"limit": 500})["next_cursor"]
-    receipt = mock.submit("idem-accept", body).json()
+    receipts = {mock.submit(f"idem-accept-{village}", submission(
+        batch, results, village=village, round_ref="round-accept")).json()["receipt_id"]
+        for village, results in villages.items()}
     accepted = mock.ok("POST", "/admin/accept-submissions")
-    assert accepted["accepted"] >= 1 and accepted["determinations"] >= len(expected)
-    decided = mock.ok("GET", f"/v1/submissions/{receipt['receipt_id']}")
-    assert decided["status"] == "accepted" and decided["decided_at"]
+    assert accepted["accepted"] >= len(receipts) and accepted["determinations"] >= len(expected)
+    for receipt_id in receipts:
+        decided = mock.ok("GET", f"/v1/submissions/{receipt_id}")
+        assert decided["status"] == "accepted" and decided["decided_at"]
     new = mock.ok("GET", "/v1/determinations", params={"since": cursor, "regency": "12.72", "limit": 500})
-    mine = [d for d in new["determinations"] if d["receipt_id"] == receipt["receipt_id"]]
+    mine = [d for d in new["determinations"] if d["receipt_id"] in receipts]
     assert {d["central_id"] for d in mine} == expected
     assert all(d["status"] == "kpm" and d["programme"] == "PKH" and d["regency"] == "12.72"
                and re.fullmatch(r"D-\d{6}", d["determination_id"]) and re.fullmatch(r"\d{4}-\d{2}", d["period"])
@@ -219,19 +229,39 @@ def test_accept_submissions_creates_determinations_only_for_eligible_or_correcte
     assert mock.ok("GET", "/v1/determinations", params={"since": new["next_cursor"]})["determinations"] == []
 
 
+def test_a_result_for_an_unknown_family_is_rejected_alone_and_the_rest_of_the_submission_stands(mock):
+    batch = first_batch(mock)
+    known = batch_families(mock, batch)[5]
+    body = submission(batch, [result(known["central_id"], "not_eligible"), result("DT0000000000000000", "eligible")],
+                      village=known["village_code"], round_ref="round-unknown")
+    receipt = mock.submit("idem-unknown", body).json()
+    mock.ok("POST", "/admin/accept-submissions")
+    decided = mock.ok("GET", f"/v1/submissions/{receipt['receipt_id']}")
+    assert decided["status"] == "partial" and decided["outcome_counts"] == {"accepted": 1, "rejected": 1}
+    outcomes = mock.ok("GET", f"/v1/submissions/{receipt['receipt_id']}/outcomes")["outcomes"]
+    assert [(o["ref"], o["outcome"], o["reason"]) for o in outcomes] == [
+        ("r1", "accepted", ""), ("r2", "rejected", "unknown central_id DT0000000000000000")]
+
+
 def test_correction_improving_a_poor_familys_house_raises_its_desil_in_the_next_publication(mock):
     before = mock.ok("POST", "/admin/publish-desil", json={"period": "2031-02-20"})
     rows = publication_rows(mock, before)
     assert len(rows) == before["row_count"]
     batch = first_batch(mock)
-    target = next(f for f in batch_families(mock, batch) if rows[f["central_id"]]["desil"] == 1)
+    target = next(f for f in batch_families(mock, batch)[20:] if rows[f["central_id"]]["desil"] == 1)
+    village = target["village_code"]
     better_house = {"floor_type": "ceramic", "wall_type": "brick", "roof_type": "concrete", "toilet": "own",
                     "water_source": "piped", "lighting": "pln_metered", "cooking_fuel": "lpg_large",
                     "floor_area_m2": 240, "has_car": True, "has_air_conditioner": True, "has_refrigerator": True}
-    proposal = {"kk_number": "1272010101200099", "village_code": "12.72.01.1001", "dusun": "Dusun I", "rt": "001",
-                "rw": "001", "address": "Jl. Baru No. 1", "attrs": dict(better_house), "members": []}
+    head = {"nik": "1272011503900099", "name": "Budi Siregar", "sex": "L", "birth_place": "Pematangsiantar",
+            "birth_date": "1990-03-15", "relationship": "head", "education": "sma", "occupation": "Wiraswasta",
+            "disability": "none", "life_status": "present"}
+    proposal = {"kk_number": "1272010101200099", "dusun": "Dusun I", "rt": "001", "rw": "001",
+                "address": "Jl. Baru No. 1", "attrs": dict(better_house), "members": [head]}
     assert mock.submit("idem-better-house", submission(
-        batch, [result(target["central_id"], "corrected", better_house)], [proposal])).status_code == 201
+        batch, [result(target["central_id"], "corrected", better_house)], [proposal], village=village,
+                   round_ref="round-better-house")
+                       ).status_code == 201
     mock.ok("POST", "/admin/accept-submissions")
     after = mock.ok("POST", "/admin/publish-desil", json={"period": "2031-03-20"})
     assert after["row_count"] == before["row_count"] + 1  # the accepted proposal is ranked too
@@ -369,7 +399,10 @@ def test_openapi_document_describes_every_endpoint_and_the_bearer_scheme():
         "/v1/desil/publications": {"get"}, "/v1/desil/publications/{period}/pages/{n}": {"get"},
         "/admin/faults": {"get", "put"}, "/admin/publish-batch": {"post"},
         "/admin/accept-submissions": {"post"}, "/admin/publish-desil": {"post"},
+        "/v1/submissions/{receipt_id}/outcomes": {"get"}, "/v1/families/{central_id}": {"get"},
     }
+    assert document["info"]["version"] == "2.0.0"
+    assert "changes from 1.x" in document["info"]["description"].lower()
     for path, methods in expected.items():
         assert methods <= set(document["paths"][path]), path
     assert document["paths"]["/health"]["get"]["security"] == []
