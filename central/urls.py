@@ -7,4 +7,6 @@ urlpatterns = [
     path("sekarang/", views.sync_now, name="sync-now"),
     path("batch/<int:pk>/", views.batch_detail, name="sync-batch"),
     path("batch/<int:pk>/ulang/", views.batch_retry, name="sync-batch-retry"),
+    path("bentrok/", views.clash_list, name="sync-clashes"),
+    path("bentrok/<int:pk>/", views.clash_detail, name="sync-clash"),
 ]
