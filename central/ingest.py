@@ -4,7 +4,9 @@
    values); any bad row holds the whole batch with the reasons, before anything is written.
 2. On PostgreSQL the rows stream into temporary staging tables with ``COPY`` (progress is committed per
    chunk, so the batch page shows rows done / total while it runs).
-3. One transaction upserts families, members and desil rankings from staging (``INSERT ... SELECT ...
+3. One transaction first sets aside the families that clash with the register (a KK number or NIK held
+   by another family; ``central.clashes``) as items of their own for Dinsos, linking an usulan the batch
+   now names by its KK; then it upserts families, members and desil rankings from staging (``INSERT ... SELECT ...
    ON CONFLICT DO UPDATE ... WHERE IS DISTINCT FROM``, so applying the same batch twice changes nothing),
    writes audit history for the rows it changed, refreshes the current desil and splits the batch into
    one verification round per village.
@@ -55,6 +57,7 @@ class IngestResult:
     members: int = 0
     families_changed: int = 0
     members_changed: int = 0
+    families_held: int = 0  # clashing with the register: held as BatchClash items, not applied
     rounds_created: int = 0
 
 
@@ -139,7 +142,7 @@ class _Validator:
         family_row = (central_id, kk, village, str(data.get("dusun") or "")[:60], str(data.get("rt") or "")[:3],
                       str(data.get("rw") or "")[:3], str(data.get("address") or "")[:255],
                       *(attrs.get(name, False if name.startswith("has_") else "") for name in ATTR_FIELDS),
-                      desil, period, latest.get("score"))
+                      desil, period, latest.get("score"), page)
         return family_row, members
 
     def member(self, where, data: dict, central_id: str) -> tuple | None:
@@ -238,7 +241,7 @@ CREATE TEMP TABLE IF NOT EXISTS central_stage_family (
     has_lpg_large boolean, has_refrigerator boolean, has_air_conditioner boolean, has_water_heater boolean,
     has_flat_tv boolean, has_gold boolean, has_computer boolean, has_motorcycle boolean, has_car boolean,
     has_boat boolean, has_land boolean, has_livestock boolean,
-    desil smallint, period date, score numeric(8, 3))
+    desil smallint, period date, score numeric(8, 3), page integer)
 """
 STAGE_MEMBER_DDL = """
 CREATE TEMP TABLE IF NOT EXISTS central_stage_member (
@@ -246,7 +249,8 @@ CREATE TEMP TABLE IF NOT EXISTS central_stage_member (
     birth_date date, relationship varchar(14), education varchar(10), occupation varchar(60),
     disability varchar(12), life_status varchar(10))
 """
-STAGE_FAMILY_COLUMNS = [*FAMILY_COLUMNS, "desil", "period", "score"]
+# The page a family came on lets a clash be recorded with the centre's document as it was sent.
+STAGE_FAMILY_COLUMNS = [*FAMILY_COLUMNS, "desil", "period", "score", "page"]
 STAGE_MEMBER_COLUMNS = ["central_id", *MEMBER_COLUMNS]
 
 
@@ -264,12 +268,14 @@ def _copy(cursor, table: str, columns: list[str], rows: list[tuple]) -> None:
     cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv{options})", buffer)
 
 
-def _history_sql(model, source: str) -> str:
-    """INSERT of audit-history rows ('~', by the system, reason as parameter) for the rows of CTE ``source``."""
+def history_sql(model, source: str, reason_sql: str = "%s") -> str:
+    """INSERT of audit-history rows ('~', by the system) for the rows of CTE ``source``; the reason is a
+    parameter unless ``reason_sql`` gives an expression over ``source``'s columns."""
     history = model.history.model
     columns = [f.column for f in history._meta.concrete_fields if not f.column.startswith("history_")]
     return (f"INSERT INTO {history._meta.db_table} ({', '.join(columns)}, history_date, history_change_reason, "
-            f"history_type, history_user_id) SELECT {', '.join(columns)}, now(), %s, '~', NULL FROM {source}")
+            f"history_type, history_user_id) SELECT {', '.join(columns)}, now(), {reason_sql}, '~', NULL "
+            f"FROM {source}")
 
 
 def _upsert(cursor, model, *, source: str, key: str, columns: list[str], insert_extra: dict[str, str],
@@ -284,7 +290,7 @@ def _upsert(cursor, model, *, source: str, key: str, columns: list[str], insert_
     cursor.execute(
         f"WITH up AS (UPDATE {table} t SET {assignments} FROM ({source}) x WHERE t.{key} = x.{key} "
         f"AND ({', '.join('t.' + c for c in compared)}) IS DISTINCT FROM ({', '.join('x.' + c for c in compared)}) "
-        f"RETURNING t.*) {_history_sql(model, 'up')}", [reason])
+        f"RETURNING t.*) {history_sql(model, 'up')}", [reason])
     changed = cursor.rowcount
     cursor.execute(
         f"INSERT INTO {table} ({', '.join(columns + list(insert_extra))}) "
@@ -294,6 +300,8 @@ def _upsert(cursor, model, *, source: str, key: str, columns: list[str], insert_
 
 
 def _ingest_postgresql(batch: CentralBatch, chunks) -> IngestResult:
+    from .clashes import clashes_hold_sql  # here: central.clashes builds on this module's columns
+
     result = IngestResult()
     with connection.cursor() as cursor:
         cursor.execute(STAGE_FAMILY_DDL)
@@ -309,9 +317,10 @@ def _ingest_postgresql(batch: CentralBatch, chunks) -> IngestResult:
             # Outside the upsert's transaction, so the batch page sees it move.
             CentralBatch.objects.filter(pk=batch.pk).update(rows_done=done)
         with transaction.atomic():
+            result.families_held = clashes_hold_sql(cursor, batch)
             result.families_changed, result.members_changed = _upsert_all(cursor, batch)
             result.rounds_created = _split_rounds(cursor, batch)
-            _set_calendar(batch)
+            set_rounds_calendar(batch)
         cursor.execute("TRUNCATE central_stage_family, central_stage_member")
     return result
 
@@ -375,7 +384,7 @@ def _split_rounds(cursor, batch: CentralBatch) -> int:
     return created
 
 
-def _set_calendar(batch: CentralBatch) -> None:
+def set_rounds_calendar(batch: CentralBatch) -> None:
     """The batch's rounds take its deadline and update cycle (a batch without one: the cycle it was
     published in)."""
     published = timezone.localdate(batch.published_at) if batch.published_at else timezone.localdate()
@@ -385,10 +394,14 @@ def _set_calendar(batch: CentralBatch) -> None:
 
 # -- Other databases: the same steps through Django's bulk upserts ----------------------------------------
 def _ingest_orm(batch: CentralBatch, chunks) -> IngestResult:
+    from .clashes import clashes_hold_orm
+
     result = IngestResult()
     families = [row for _p, f, _m in chunks for row in f]
     members = [row for _p, _f, m in chunks for row in m]
+    result.families, result.members = len(families), len(members)
     with transaction.atomic():
+        families, members, result.families_held = clashes_hold_orm(batch, families, members)
         Family.objects.bulk_create(
             [Family(origin=Family.Origin.CENTRAL, **dict(zip(FAMILY_COLUMNS, row[:len(FAMILY_COLUMNS)],
                                                              strict=True))) for row in families],
@@ -415,8 +428,7 @@ def _ingest_orm(batch: CentralBatch, chunks) -> IngestResult:
         RoundFamily.objects.bulk_create(
             [RoundFamily(round_id=rounds[row[2]], family_id=ids[row[0]]) for row in families],
             ignore_conflicts=True)
-        _set_calendar(batch)
-    result.families, result.members = len(families), len(members)
+        set_rounds_calendar(batch)
     result.families_changed, result.rounds_created = len(families), len(villages) - len(existing)
-    CentralBatch.objects.filter(pk=batch.pk).update(rows_done=len(families) + len(members))
+    CentralBatch.objects.filter(pk=batch.pk).update(rows_done=result.families + result.members)
     return result

@@ -1,21 +1,30 @@
 """Reads of the sync records, with the user's area scope applied."""
+import datetime as dt
+from dataclasses import dataclass
+
 from django.db.models import Count, Q
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
 from accounts.scope import get_scoped_or_404, scope_queryset
-from registry.models import Family, Member
+from registry.models import Family, Member, Region
 from verification.models import RoundFamily, VerificationRound
 
-from .models import CentralBatch, DesilPublication, Submission, SubmissionItem
+from .ingest import ATTR_FIELDS
+from .models import BatchClash, CentralBatch, DesilPublication, Submission, SubmissionItem
+
+HELD = BatchClash.State.HELD
 
 
 def batch_list(*, user):
-    return scope_queryset(user, CentralBatch.objects.all()).order_by("-created_at")
+    # The held families per batch ride along in the same query (the sync page links them).
+    return scope_queryset(user, CentralBatch.objects.annotate(
+        held_families=Count("clashes", filter=Q(clashes__state=HELD)))).order_by("-created_at")
 
 
 def batch_get(*, user, pk: int) -> CentralBatch:
-    return get_scoped_or_404(user, CentralBatch.objects.all(), pk=pk)
+    return get_scoped_or_404(user, CentralBatch.objects.annotate(
+        held_families=Count("clashes", filter=Q(clashes__state=HELD))), pk=pk)
 
 
 def batch_rounds(*, user, batch: CentralBatch):
@@ -144,3 +153,113 @@ def describe(item: SubmissionItem) -> str:
 
 def desil_publications():
     return DesilPublication.objects.all()[:12]
+
+
+# -- families held because they clash with the register ----------------------------------------------------
+def clash_list(*, user, state: str = "", batch_pk: int | None = None):
+    clashes = scope_queryset(user, BatchClash.objects.select_related("batch", "village", "resolved_by"))
+    if state:
+        clashes = clashes.filter(state=state)
+    if batch_pk:
+        clashes = clashes.filter(batch_id=batch_pk)
+    return clashes.order_by("state", "-created_at", "central_id")
+
+
+def clash_batches(*, user):
+    """The batches that have clashes in the user's area, for the list's filter."""
+    ids = scope_queryset(user, BatchClash.objects.all()).values("batch_id")
+    return CentralBatch.objects.filter(pk__in=ids).order_by("-created_at").only("pk", "batch_id")
+
+
+def clash_get(*, user, pk: int) -> BatchClash:
+    return get_scoped_or_404(user, BatchClash.objects.select_related("batch", "village", "resolved_by",
+                                                                       "register_family"), pk=pk)
+
+
+@dataclass
+class Difference:
+    """One item of the two versions side by side; ``differs`` marks it for the eye."""
+
+    label: str
+    centre: str
+    register: str
+    differs: bool
+
+
+@dataclass
+class MemberPair:
+    """A person matched by NIK across the two versions (one side is empty when only the other lists them)."""
+
+    nik: str
+    name: str
+    items: list[Difference]
+    in_centre: bool
+    in_register: bool
+
+
+MEMBER_SHOWN = ["name", "sex", "birth_place", "birth_date", "relationship", "education", "occupation",
+                "disability", "life_status"]
+
+
+def _plain(value) -> str:
+    return "" if value is None else str(value)
+
+
+def _shown(field, value) -> str:
+    if value in (None, ""):
+        return "-"
+    if isinstance(value, bool):
+        return str(_("Yes") if value else _("No"))
+    if field is not None and field.choices:
+        return str(dict(field.flatchoices).get(value, value))
+    if field is not None and field.get_internal_type() == "DateField":
+        try:
+            return dt.date.fromisoformat(value).strftime("%d-%m-%Y")
+        except (TypeError, ValueError):
+            return str(value)
+    return str(value)
+
+
+def _pair(label, field, centre, register) -> Difference:
+    return Difference(str(label), _shown(field, centre), _shown(field, register), _plain(centre) != _plain(register))
+
+
+def clash_sides(clash: BatchClash) -> dict:
+    """The centre's and the register's version of a held family, item by item, differences marked."""
+    centre, register = clash.central_version or {}, clash.register_version or {}
+    villages = dict(Region.objects.filter(code__in=[centre.get("village_code"), register.get("village_code")])
+                    .values_list("code", "name"))
+
+    def village(code):
+        return f"{villages.get(code, '?')} ({code})" if code else None
+
+    field = Family._meta.get_field
+    family = [
+        _pair(field("central_id").verbose_name, None, centre.get("central_id"), register.get("central_id")),
+        _pair(field("kk_number").verbose_name, None, centre.get("kk_number"), register.get("kk_number")),
+        _pair(field("village").verbose_name, None, village(centre.get("village_code")),
+              village(register.get("village_code"))),
+        *[_pair(field(name).verbose_name, None, centre.get(name), register.get(name))
+          for name in ("dusun", "rt", "rw", "address", "desil")],
+    ]
+    centre_attrs, register_attrs = centre.get("attrs") or {}, register.get("attrs") or {}
+    attrs = [_pair(field(name).verbose_name, field(name), centre_attrs.get(name), register_attrs.get(name))
+             for name in ATTR_FIELDS]
+    people = {}
+    for side, members in (("centre", centre.get("members") or []), ("register", register.get("members") or [])):
+        for member in members:
+            people.setdefault(member.get("nik"), {})[side] = member
+    member_field = Member._meta.get_field
+    pairs = []
+    for nik, sides in people.items():
+        mine, theirs = sides.get("centre") or {}, sides.get("register") or {}
+        items = [_pair(member_field(name).verbose_name, member_field(name), mine.get(name), theirs.get(name))
+                 for name in MEMBER_SHOWN]
+        if not (mine and theirs):  # a person on one side only: the whole row is the difference
+            items = [Difference(i.label, i.centre if mine else "", i.register if theirs else "", False)
+                     for i in items]
+        pairs.append(MemberPair(nik=nik, name=mine.get("name") or theirs.get("name") or "", items=items,
+                                in_centre=bool(mine), in_register=bool(theirs)))
+    return {"family": family, "attrs": attrs, "members": pairs,
+            "differences": sum(d.differs for d in family + attrs) + sum(
+                any(i.differs for i in p.items) or not (p.in_centre and p.in_register) for p in pairs)}

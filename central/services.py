@@ -161,7 +161,8 @@ def batch_sync(*, batch_pk: int, client: CentralClient) -> CentralBatch:
         batch_quarantine(CentralBatch.objects.get(pk=batch.pk), str(exc))
         return CentralBatch.objects.get(pk=batch.pk)
     except (IntegrityError, DataError) as exc:
-        # A row that clashes with the register (a KK number held by another DTSEN id, say): rolled back.
+        # Clashes with the register are held family by family before the upsert (central.clashes); this
+        # is the safety net for anything unforeseen: the whole batch rolled back and held with the reason.
         batch_quarantine(CentralBatch.objects.get(pk=batch.pk),
                          _("The register refused the batch: %(error)s") % {"error": str(exc).strip()})
         return CentralBatch.objects.get(pk=batch.pk)
@@ -170,6 +171,9 @@ def batch_sync(*, batch_pk: int, client: CentralClient) -> CentralBatch:
     batch.rounds_created = batch.rounds_created + result.rounds_created
     batch.families_changed = result.families_changed
     batch.ingested_at, batch.last_error = timezone.now(), ""
+    if result.families_held:
+        log.warning("central batch %s: %d families held for Dinsos (clash with the register)", batch.batch_id,
+                    result.families_held)
     batch.save(update_fields=["state", "rounds_created", "families_changed", "ingested_at", "last_error",
                               "updated_at"])
     return batch

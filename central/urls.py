@@ -8,4 +8,6 @@ urlpatterns = [
     path("batch/<int:pk>/", views.batch_detail, name="sync-batch"),
     path("batch/<int:pk>/ulang/", views.batch_retry, name="sync-batch-retry"),
     path("kiriman/<int:pk>/", views.submission_detail, name="sync-submission"),
+    path("bentrok/", views.clash_list, name="sync-clashes"),
+    path("bentrok/<int:pk>/", views.clash_detail, name="sync-clash"),
 ]

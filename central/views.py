@@ -4,16 +4,20 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
-from dtsen_portal.errors import ServiceError
+from dtsen_portal.errors import NotInScope, ServiceError
 
 from . import selectors, services, tasks
-from .models import BatchState, SubmissionItem
+from .clashes import clash_resolve
+from .forms import ClashResolveForm
+from .models import BatchClash, BatchState, SubmissionItem
 
 LIST_LIMIT = 100
+CLASHES_PER_PAGE = 50
 ITEMS_PER_PAGE = 50
 
 
@@ -84,3 +88,57 @@ def sync_now(request):
     tasks.enqueue(tasks.push_submissions)
     messages.success(request, _("Sync started: new batches are pulled and approved rounds are sent."))
     return redirect("sync-overview")
+
+
+# -- families held because they clash with the register ----------------------------------------------------
+@login_required
+def clash_list(request):
+    _sync_staff(request.user)
+    state = request.GET.get("state", "")
+    state = state if state in BatchClash.State.values else ""
+    batch_pk = request.GET.get("batch", "")
+    batch_pk = int(batch_pk) if batch_pk.isdigit() else None
+    page = Paginator(selectors.clash_list(user=request.user, state=state, batch_pk=batch_pk),
+                     CLASHES_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "central/clash_list.html", {
+        "page": page, "state": state, "batch_pk": batch_pk, "query": query.urlencode(),
+        "states": BatchClash.State.choices, "batches": list(selectors.clash_batches(user=request.user)),
+    })
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def clash_detail(request, pk: int):
+    _sync_staff(request.user)
+    clash = selectors.clash_get(user=request.user, pk=pk)
+    form = ClashResolveForm(request.POST or None)
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                clash = clash_resolve(actor=request.user, clash_id=clash.pk, **form.cleaned_data)
+            except NotInScope:
+                raise Http404(_("Not found.")) from None
+            except ServiceError as exc:
+                messages.error(request, str(exc))
+            else:
+                messages.success(request, _resolved_message(clash))
+                return redirect("sync-clash", pk=clash.pk)
+        else:
+            messages.error(request, _("The clash was not resolved: see the form below."))
+    return render(request, "central/clash_detail.html", {
+        "clash": clash, "sides": selectors.clash_sides(clash), "form": form,
+    })
+
+
+def _resolved_message(clash: BatchClash) -> str:
+    values = {"id": clash.central_id, "kk": clash.central_version.get("kk_number", "-"),
+              "village": clash.village.display_name}
+    if clash.resolution == BatchClash.Resolution.TAKE_CENTRE:
+        return _("Resolved: the centre's version of %(id)s (KK %(kk)s) is now in the register and joins the "
+                 "verval round of %(village)s.") % values
+    if clash.resolution == BatchClash.Resolution.DUPLICATE:
+        return _("Resolved: the centre's family %(id)s is recorded as a duplicate of the register's family "
+                 "and stays out of the register.") % values
+    return _("Resolved: the register keeps its version; the centre's family %(id)s stays out.") % values

@@ -28,3 +28,24 @@ def downloaded_batch(batch_id: str, families: list[dict], *, regency: str = "12.
         DownloadedPage.for_rows(stream="batch", ref=batch_id, number=n, checksum=s, rows=page)
         for n, (page, s) in enumerate(zip(pages, sums, strict=True), start=1))
     return batch
+
+
+def clashing_register(families: list[dict]):
+    """The register before a batch of ``families``: a family holding the KK number of family 10 under another
+    DTSEN id (DT-LAMA-1, with its own member Ani Lubis), and a family (DT-LAMA-2) one of whose members holds
+    the NIK of family 20's first member."""
+    from types import SimpleNamespace
+
+    from registry.models import Member
+
+    from ..factories import FamilyFactory, MemberFactory, village
+
+    kk_holder = FamilyFactory(village=village(families[10]["village_code"]), kk_number=families[10]["kk_number"],
+                              central_id="DT-LAMA-1", floor_type="earth")
+    MemberFactory(family=kk_holder, name="Ani Lubis")
+    nik_holder = FamilyFactory(village=village(families[20]["village_code"]), central_id="DT-LAMA-2")
+    person = families[20]["members"][0]
+    moved = MemberFactory(family=nik_holder, nik=person["nik"], name="Budi Register", sex=person["sex"],
+                          birth_date=dt.date.fromisoformat(person["birth_date"]))
+    MemberFactory(family=nik_holder, name="Siti Register", relationship=Member.Relationship.SPOUSE, sex="P")
+    return SimpleNamespace(kk_holder=kk_holder, nik_holder=nik_holder, moved=moved)
