@@ -118,6 +118,7 @@ def test_everything_the_village_decides_reaches_the_centre_once_and_the_answer_a
     assert summary["submitted_items"]["correction"] == {"accepted": 3, "pending": 0, "rejected": 0}
 
     # The centre holds the verified family: its house, its dead head, the corrected NIK, the newborn.
+    mock.ok("PUT", "/admin/faults", json=NO_FAULTS)  # the test's own look at the centre is not under test
     corrected = mock.ok("GET", f"/v1/families/{expect.corrected.family.central_id}")
     assert corrected["attrs"]["floor_type"] == Family.objects.get(pk=expect.corrected.family_id).floor_type
     bereaved = mock.ok("GET", f"/v1/families/{expect.bereaved.family.central_id}")
@@ -134,6 +135,7 @@ def test_everything_the_village_decides_reaches_the_centre_once_and_the_answer_a
     assert mock.ok("GET", f"/v1/families/{usulan.central_id}")["kk_number"] == expect.proposal_kk
 
     # Determinations: the family the facilitator says to stop and the family whose head died get none.
+    mock.ok("PUT", "/admin/faults", json=FAULTY)
     tasks.pull_determinations.apply_async(queue=worker.queue)
     wait_for(lambda: Determination.objects.count() == decided["determinations"], what="determinations",
              worker=worker)
@@ -142,7 +144,7 @@ def test_everything_the_village_decides_reaches_the_centre_once_and_the_answer_a
     assert expect.bereaved.family.central_id not in determined
 
     # The next publication: the corrected family (a better house) moves up, and the feed says why.
-    mock.ok("POST", "/admin/publish-desil", json={"period": "2026-12-20"})
+    mock.ok("POST", "/admin/publish-desil", json={"period": "2026-12-20"})  # admin endpoints are never faulted
     tasks.pull_desil.apply_async(queue=worker.queue)
     wait_for(lambda: DesilPublication.objects.filter(state=DesilPublication.State.APPLIED).exists(),
              what="desil publication applied", worker=worker)
