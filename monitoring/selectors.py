@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.db.models import Count, Exists, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Substr
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
@@ -223,8 +223,8 @@ def scorecard_default_period(periods: list[UpdatePeriod], today: dt.date) -> Upd
 
 def scorecard_regencies(*, user, period: UpdatePeriod) -> list[Region]:
     """The regencies the user may pick: those with rounds in the period (an administrator's picker)."""
-    codes = {code[:5] for code in scope_queryset(user, VerificationRound.objects.filter(period=period))
-             .values_list("village_id", flat=True).distinct()}
+    codes = (scope_queryset(user, VerificationRound.objects.filter(period=period))
+             .annotate(regency=Substr("village_id", 1, 5)).values("regency"))
     return list(scope_queryset(user, Region.objects.filter(code__in=codes, level=Region.Level.REGENCY)))
 
 
@@ -264,9 +264,9 @@ def _round_rows(*, user, period: UpdatePeriod, area: str):
 
 def scorecard(*, user, period: UpdatePeriod, regency: Region, kecamatan: str = "", status: str = "",
               today: dt.date | None = None) -> Scorecard:
-    """The regency scorecard of an update period: one row per village and round, in five queries whatever the
-    number of villages or families (regions, rounds with their dates, family counts per round, and the
-    centre's answers per submission)."""
+    """The regency scorecard of an update period: one row per village and round (a village without data awal in
+    the period gets a row too), in four queries whatever the number of villages or families: the regions, the
+    rounds with their dates, the family counts per round and the centre's answers per submission."""
     today = today or timezone.localdate()
     regions = list(scope_queryset(user, Region.objects.filter(
         code__startswith=f"{regency.code}.", level__in=[Region.Level.DISTRICT, Region.Level.VILLAGE]))

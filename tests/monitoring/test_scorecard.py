@@ -173,6 +173,7 @@ def cycle(period, dinsos):
     RoundEvent.objects.filter(round=round_, to_state=RoundState.SUBMITTED).update(at=at(-10))
     services.round_approve(actor=dinsos, round_id=round_.pk)
     services.round_mark_sent(round_id=round_.pk)
+    RoundEvent.objects.filter(round=round_, to_state=RoundState.APPROVED).update(at=at(-9))
     _answered(round_, accepted=2, rejected=1, offset=-3)
     rounds[PARTLY_REJECTED] = round_
     rounds[OTHER_REGENCY] = round_with_families(2, code=OTHER_REGENCY)
@@ -202,7 +203,7 @@ def test_the_scorecard_shows_each_village_where_its_update_cycle_stands(cycle, d
     page = client_for(dinsos).get(reverse("scorecard"), {"kecamatan": "12.09.08"}).content.decode()
     on_time = row_text(page, ON_TIME)
     assert "Meranti" in on_time and f"{day(-12):%d-%m-%Y} tepat waktu" in on_time
-    assert "20-11-2026" in on_time  # the Musdesus date
+    assert f"20-11-2026 ditandatangani {TODAY:%d-%m-%Y}" in on_time  # the Musdesus and the head's sign-off
     assert f"{day(-8):%d-%m-%Y}" in on_time  # approved
     assert "Sudah dijawab pusat" in on_time and "4 item diterima, 0 ditolak" in on_time
     assert "4/4 (100%)" in on_time
@@ -218,7 +219,7 @@ def test_the_scorecard_shows_each_village_where_its_update_cycle_stands(cycle, d
 
     assert "sisa 5 hari" in row_text(page, IN_PROGRESS)
     partly = row_text(page, PARTLY_REJECTED)
-    assert "2 item diterima, 1 ditolak" in partly and "tepat waktu" in partly
+    assert "2 item diterima, 1 ditolak" in partly and "tepat waktu" in partly and f"{day(-9):%d-%m-%Y}" in partly
     for code in NO_DATA_AWAL:
         assert "data awal belum diterima" in row_text(page, code)
     assert OTHER_REGENCY not in page
@@ -227,9 +228,12 @@ def test_the_scorecard_shows_each_village_where_its_update_cycle_stands(cycle, d
     assert stat(page, "sum-villages") == "5 / 7"
     assert (stat(page, "sum-on-time"), stat(page, "sum-late"), stat(page, "sum-overdue")) == ("2", "1", "1")
     assert (stat(page, "sum-approved"), stat(page, "sum-accepted")) == ("2", "1")
-    assert "1 dengan item ditolak" in page
+    assert "1 dengan item ditolak" in page and "1 menunggu tinjauan Anda" in page
+    assert "verval 83% (10 dari 12 keluarga)" in page
     subtotal = re.search(r'data-testid="subtotal-12.09.08">(.*?)</tr>', page, re.S).group(1)
-    assert "2 tepat waktu, 1 terlambat, 1 lewat batas waktu" in " ".join(re.sub(r"<[^>]+>", " ", subtotal).split())
+    subtotal = " ".join(re.sub(r"<[^>]+>", " ", subtotal).split())
+    assert "5 dari 7 desa" in subtotal and "2 tepat waktu, 1 terlambat, 1 lewat batas waktu" in subtotal
+    assert "1 disetujui pusat" in subtotal
     # The period's calendar: not final before its publication on the 20th.
     assert f"{day(-10):%d-%m-%Y}" in page and f"{day(18):%d-%m-%Y}" in page and "belum final" in page
 
