@@ -40,8 +40,12 @@ class Command(BaseCommand):
             verification_services.demo_rounds_remove(regency=regency)
             distribution_services.demo_payments_remove(regency=regency)
             result = demo_seed(regency=regency, households=households, seed=seed, as_of=as_of)
-            rounds = verification_services.demo_rounds_create(regency=regency,
-                                                              deadline=as_of + dt.timedelta(days=30))
+            deadline = as_of + dt.timedelta(days=30)
+            rounds = verification_services.demo_rounds_create(regency=regency, deadline=deadline)
+            # The demo batch belongs to the update cycle of the reference date, as a central batch would.
+            verification_services.rounds_set_calendar(
+                batch_ref=verification_services.demo_batch_ref(regency),
+                cycle=verification_services.cycle_of(as_of), deadline=deadline)
             kpm = distribution_services.demo_determinations_create(regency=regency)
         except (RegionFileError, ServiceError) as exc:
             raise CommandError(str(exc)) from None
@@ -52,7 +56,8 @@ class Command(BaseCommand):
         self.stdout.write("By desil: " + ", ".join(f"{d}: {n}" for d, n in result.by_desil.items()))
         self.stdout.write(f"BLTS Kesra determinations (demo, desil 1-4): {kpm}")
         self.stdout.write(f"Open verval rounds: {rounds} (one per village, batch "
-                          f"{verification_services.demo_batch_ref(regency)})")
+                          f"{verification_services.demo_batch_ref(regency)}, update cycle "
+                          f"{verification_services.cycle_of(as_of)}, deadline {deadline:%Y-%m-%d})")
         self.stdout.write("")
         self.stdout.write("Demo accounts (username / password / role / area):")
         for account in demo_accounts_ensure(village_code=result.busiest_village, password=password):
