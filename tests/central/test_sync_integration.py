@@ -138,7 +138,9 @@ def test_sync_central_pull_holds_exactly_what_the_centre_published_and_a_second_
     status = json.loads(out.getvalue().strip().splitlines()[-1])
     assert status["families"] == before[0] and status["members"] == before[1]
     assert status["batches"]["total"] == 2 and status["rounds"]["total"] == before[3]
-    assert set(status["submissions"]) == {"pending", "acknowledged", "failed"}
+    assert set(status["submissions"]) == {"pending", "acknowledged", "failed", "cancelled"}
+    assert set(status["submitted_items"]) == {"result", "correction", "member_change", "proposal", "recommendation",
+                                              "report"}
 
 
 def test_a_batch_of_an_unknown_programme_is_held_and_the_others_carry_on(mock, regions, settings):
