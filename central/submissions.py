@@ -227,7 +227,9 @@ class _Builder:
             yield self._item(SubmissionItem.Kind.PROPOSAL, self.proposal_ref[family.pk], {
                 "kk_number": family.kk_number, "village_code": family.village_id,
                 **{field: coded(getattr(family, field)) for field in LOCATION_FIELDS},
-                "attrs": {field: coded(getattr(family, field)) for field in ATTR_FIELDS},
+                # Only what the village recorded: a blank variable is unknown, not a code.
+                "attrs": {field: coded(getattr(family, field)) for field in ATTR_FIELDS
+                          if getattr(family, field) not in ("", None)},
                 "members": members[family.pk]}, entry)
 
     # -- ground-checks and citizens' reports ------------------------------------------------------------
