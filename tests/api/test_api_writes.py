@@ -135,6 +135,24 @@ def test_return_needs_a_note_and_carries_family_notes(dinsos):
     assert RoundFamily.objects.get(pk=entries[0].pk).return_note == "Foto rumah?"
 
 
+def test_an_approved_round_goes_back_for_rechecking_until_its_period_is_final(dinsos):
+    from verification.services import period_ensure
+
+    round_, _entries = submitted_round()
+    assert dinsos.post(f"/api/v1/rounds/{round_.pk}/recheck/", {"note": "Cek lagi"}, format="json").status_code \
+        == 409  # a submitted round is returned, not re-checked
+    dinsos.post(f"/api/v1/rounds/{round_.pk}/approve/", format="json")
+    VerificationRound.objects.filter(pk=round_.pk).update(period=period_ensure(code="2020-Q1"))
+    final = dinsos.post(f"/api/v1/rounds/{round_.pk}/recheck/", {"note": "Cek lagi"}, format="json")
+    assert final.status_code == 409 and "sudah final" in final.json()["message"]
+    VerificationRound.objects.filter(pk=round_.pk).update(period=period_ensure(code="2099-Q4"))
+    assert dinsos.post(f"/api/v1/rounds/{round_.pk}/recheck/", {"note": ""}, format="json").status_code == 400
+    response = dinsos.post(f"/api/v1/rounds/{round_.pk}/recheck/", {"note": "Cek lagi"}, format="json")
+    assert response.status_code == 200 and response.json()["state"] == RoundState.RETURNED
+    assert RoundEvent.objects.filter(round=round_, from_state=RoundState.APPROVED, to_state=RoundState.RETURNED,
+                                     note="Cek lagi").exists()
+
+
 # -- proposals -----------------------------------------------------------------------------------------------
 
 def proposal(round_id, nik=None, kk=None):

@@ -110,6 +110,17 @@ class RoundViewSet(ScopedReadOnlyViewSet):
                               family_notes=data["family_notes"])
         return self._answer(round_.pk)
 
+    @extend_schema(request=RoundReturnSerializer, responses={200: RoundSerializer})
+    @action(detail=True, methods=["post"])
+    def recheck(self, request, pk=None):
+        """Dinsos sends an approved round back for re-checking before its period's publication is final; the
+        next approval sends the new state to the centre, replacing the earlier one there."""
+        round_ = self.get_object()
+        data = self.validated(RoundReturnSerializer)
+        services.round_recheck(actor=request.user, round_id=round_.pk, note=data["note"],
+                               family_notes=data["family_notes"])
+        return self._answer(round_.pk)
+
 
 class RoundFamilyViewSet(ScopedReadOnlyViewSet):
     """Families in rounds, in the user's area: the base of decisions and proposals."""
