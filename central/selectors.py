@@ -2,7 +2,7 @@
 from accounts.scope import get_scoped_or_404, scope_queryset
 from verification.models import VerificationRound
 
-from .models import CentralBatch, DesilPublication, Submission
+from .models import CentralBatch, DesilPublication, Submission, UnmatchedRanking
 
 
 def batch_list(*, user):
@@ -24,3 +24,8 @@ def submission_list(*, user):
 
 def desil_publications():
     return DesilPublication.objects.all()[:12]
+
+
+def unmatched_rankings(*, user, period):
+    """Families a publication ranks that the register does not hold, in the user's area (by village code)."""
+    return scope_queryset(user, UnmatchedRanking.objects.filter(period=period)).order_by("village_code", "central_id")
