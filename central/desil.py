@@ -30,7 +30,7 @@ from registry.models import DesilChange, DesilRanking, DesilThreshold, Family
 from registry.services import desil_refresh_current
 
 from .client import CentralClient
-from .ingest import BatchRejected, refresh_current_desil_sql
+from .ingest import BatchRejected
 from .models import DesilPublication, DownloadedPage, UnmatchedRanking
 from .protocol import combined_checksum
 
@@ -142,20 +142,31 @@ MOVEMENT_SQL = (f"CASE WHEN new_desil <= {AID_BAND_MAX_DESIL} AND (old_desil IS 
                 f"{AID_BAND_MAX_DESIL} THEN 'left' ELSE 'within' END")
 
 
-def _stage(cursor, rows: list[dict]) -> None:
+def _stage(cursor, rows: list[dict], period) -> None:
+    """COPY the rows in, then resolve each once: its family, village, previous ranking (the latest of an
+    earlier period) and whether a later publication has ranked the family already."""
     buffer = io.StringIO()
     csv.writer(buffer).writerows((r["central_id"], r.get("village_code") or "", r["desil"], r.get("score"))
                                  for r in rows)
     buffer.seek(0)
+    ranking = DesilRanking._meta.db_table
+    cursor.execute("CREATE TEMP TABLE IF NOT EXISTS central_stage_publication_rows "
+                   "(central_id varchar(32), village_code varchar(13), desil smallint, score numeric(8, 3))")
     cursor.execute("CREATE TEMP TABLE IF NOT EXISTS central_stage_publication "
                    "(central_id varchar(32), village_code varchar(13), desil smallint, score numeric(8, 3), "
-                   "family_id bigint, village_id varchar(13))")
-    cursor.execute("TRUNCATE central_stage_publication")
-    cursor.copy_expert("COPY central_stage_publication (central_id, village_code, desil, score) "
+                   "family_id bigint, village_id varchar(13), old_desil smallint, old_score numeric(8, 3), "
+                   "ranked_later boolean)")
+    cursor.execute("TRUNCATE central_stage_publication_rows, central_stage_publication")
+    cursor.copy_expert("COPY central_stage_publication_rows (central_id, village_code, desil, score) "
                        "FROM STDIN WITH (FORMAT csv)", buffer)
-    # Resolve each row's family once; every statement below reads the resolved stage.
-    cursor.execute(f"UPDATE central_stage_publication s SET family_id = f.id, village_id = f.village_id "
-                   f"FROM {Family._meta.db_table} f WHERE f.central_id = s.central_id")
+    cursor.execute(
+        f"INSERT INTO central_stage_publication SELECT s.central_id, s.village_code, s.desil, s.score, f.id,"
+        f" f.village_id, prev.desil, prev.score, EXISTS (SELECT 1 FROM {ranking} later"
+        f" WHERE later.family_id = f.id AND later.period > %(period)s)"
+        f" FROM central_stage_publication_rows s LEFT JOIN {Family._meta.db_table} f ON f.central_id = s.central_id"
+        f" LEFT JOIN LATERAL (SELECT r.desil, r.score FROM {ranking} r WHERE r.family_id = f.id"
+        f" AND r.period < %(period)s ORDER BY r.period DESC LIMIT 1) prev ON true", {"period": period})
+    cursor.execute("TRUNCATE central_stage_publication_rows")
     cursor.execute("ANALYZE central_stage_publication")
 
 
@@ -164,17 +175,15 @@ def _apply_postgresql(publication: DesilPublication, rows: list[dict]) -> Applie
     threshold, unmatched = DesilThreshold._meta.db_table, UnmatchedRanking._meta.db_table
     period = {"period": publication.period}
     with connection.cursor() as cursor:
-        _stage(cursor, rows)
-        # The change feed. The previous ranking is the family's latest of an earlier period, so re-applying
-        # this period gives the same rows; rows of this period that no longer differ (the centre replaced
-        # the publication) are removed in the same statement.
+        # Joins and sorts over a million rows: give this transaction the memory to do them in one pass.
+        cursor.execute("SET LOCAL work_mem = '128MB'")
+        _stage(cursor, rows, publication.period)
+        # The change feed. Re-applying this period gives the same rows; rows of this period that no longer
+        # differ (the centre replaced the publication) are removed in the same statement.
         cursor.execute(
-            f"WITH changed AS ("
-            f" SELECT s.family_id, s.village_id, prev.desil AS old_desil, s.desil AS new_desil,"
-            f" prev.score AS old_score, s.score AS new_score FROM central_stage_publication s"
-            f" LEFT JOIN LATERAL (SELECT r.desil, r.score FROM {ranking} r WHERE r.family_id = s.family_id"
-            f" AND r.period < %(period)s ORDER BY r.period DESC LIMIT 1) prev ON true"
-            f" WHERE s.family_id IS NOT NULL AND prev.desil IS DISTINCT FROM s.desil),"
+            f"WITH changed AS (SELECT family_id, village_id, old_desil, desil AS new_desil, old_score,"
+            f" score AS new_score FROM central_stage_publication"
+            f" WHERE family_id IS NOT NULL AND old_desil IS DISTINCT FROM desil),"
             f" stale AS (DELETE FROM {change} c WHERE c.period = %(period)s"
             f" AND NOT EXISTS (SELECT 1 FROM changed WHERE changed.family_id = c.family_id))"
             f" INSERT INTO {change} AS c (family_id, village_id, period, old_desil, new_desil, old_score, new_score,"
@@ -188,12 +197,14 @@ def _apply_postgresql(publication: DesilPublication, rows: list[dict]) -> Applie
             f" EXCLUDED.new_score)", period)
         cursor.execute(
             f"INSERT INTO {ranking} AS r (family_id, period, desil, score, source, created_at) "
-            f"SELECT s.family_id, %(period)s, s.desil, s.score, 'central', now() FROM central_stage_publication s "
-            f"WHERE s.family_id IS NOT NULL "
+            f"SELECT family_id, %(period)s, desil, score, 'central', now() FROM central_stage_publication "
+            f"WHERE family_id IS NOT NULL "
             f"ON CONFLICT (family_id, period) DO UPDATE SET desil = EXCLUDED.desil, score = EXCLUDED.score "
             f"WHERE (r.desil, r.score) IS DISTINCT FROM (EXCLUDED.desil, EXCLUDED.score)", period)
-        refresh_current_desil_sql(cursor, "SELECT family_id FROM central_stage_publication "
-                                          "WHERE family_id IS NOT NULL")
+        # The current desil is the latest publication's: this one, unless a later one ranked the family.
+        cursor.execute(
+            f"UPDATE {Family._meta.db_table} f SET desil = s.desil FROM central_stage_publication s "
+            f"WHERE f.id = s.family_id AND NOT s.ranked_later AND f.desil IS DISTINCT FROM s.desil")
         # Score bounds per desil over the whole publication (every row, the unmatched ones too).
         cursor.execute(
             f"WITH bounds AS (SELECT desil, min(score) AS min_score, max(score) AS max_score, count(*) AS families"
@@ -217,7 +228,7 @@ def _apply_postgresql(publication: DesilPublication, rows: list[dict]) -> Applie
             f" desil = EXCLUDED.desil, score = EXCLUDED.score"
             f" WHERE (u.village_code, u.desil, u.score) IS DISTINCT FROM"
             f" (EXCLUDED.village_code, EXCLUDED.desil, EXCLUDED.score)", period)
-        cursor.execute("SELECT count(*) FILTER (WHERE family_id IS NOT NULL) FROM central_stage_publication")
+        cursor.execute("SELECT count(family_id) FROM central_stage_publication")
         ranked = cursor.fetchone()[0]
         cursor.execute("TRUNCATE central_stage_publication")
     return _counters(publication.period, ranked)

@@ -216,3 +216,11 @@ def test_the_unmatched_list_is_for_dinsos_and_a_known_publication_only(families,
     assert dinsos.get(reverse("sync-unmatched", args=["2026-09-20"])).status_code == 404
     assert dinsos.get(reverse("sync-unmatched", args=["kemarin"])).status_code == 404
     assert dinsos.get(reverse("sync-unmatched-export", args=[NOVEMBER, "exe"])).status_code == 404
+
+
+def test_an_older_publication_applied_late_leaves_the_current_desil_with_the_newer_one(database_path, families,
+                                                                                       server):
+    publish_and_apply(server, NOVEMBER, november_rows(families))
+    publish_and_apply(server, OCTOBER, october_rows(families))
+    assert dict(Family.objects.values_list("central_id", "desil")) == {
+        "DT-A": 6, "DT-B": 3, "DT-C": 3, "DT-D": 9, "DT-E": 2}
