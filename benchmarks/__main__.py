@@ -3,7 +3,8 @@
 Needs DATABASE_URL pointing at a PostgreSQL server (the figures are about COPY and set-based SQL); a
 database named ``<name>_bench`` is created beside it and dropped at the end. BENCH_FAMILIES sets the
 ingest size (default 100,000 families, with their ~400,000 members); BENCH_VILLAGE_FAMILIES the size of the
-village whose approved round is frozen as a submission (default 7,500, the largest villages).
+village whose approved round is frozen as a submission (default 7,500, the largest villages);
+BENCH_DESIL_FAMILIES the number of families a desil publication ranks (default 1,000,000).
 """
 import os
 import sys
@@ -50,13 +51,14 @@ def main() -> None:
     django.setup()
     from django.core.management import call_command
 
-    from . import ingest, submission
+    from . import desil, ingest, submission
 
     started = time.monotonic()
     try:
         call_command("migrate", verbosity=0)
         rows = ingest.run(families=int(os.environ.get("BENCH_FAMILIES", "100000")))
         rows += submission.run(families=int(os.environ.get("BENCH_VILLAGE_FAMILIES", "7500")))
+        rows += desil.run(families=int(os.environ.get("BENCH_DESIL_FAMILIES", "1000000")))
     finally:
         _drop(bench_name, original_url)
     width = max(len(r[0]) for r in rows)

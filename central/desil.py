@@ -1,45 +1,117 @@
 """Applying the centre's monthly desil publication: every family's new desil, set-based.
 
 Pages are stored as they arrive (a restart resumes), the publication's checksum is checked over all
-pages, then the rankings are upserted in one statement and each family's current desil follows its
-latest publication. Applying the same publication again changes nothing.
+pages, then in one transaction and a few set-based statements:
+
+- the change feed: per family ranked, its previous desil (latest ranking before this period) against the
+  new one; a ``DesilChange`` where the desil changed or the family is ranked for the first time;
+- the rankings themselves, and each family's current desil following its latest publication;
+- the score range of each desil (``DesilThreshold``), so the portal can place its own estimate;
+- the families the register does not hold (``UnmatchedRanking``): recorded and reported, not dropped;
+- the publication's counters.
+
+Applying the same publication again changes nothing; a publication the centre replaced is applied over
+the earlier one (rows upserted, changes that no longer differ removed).
 """
 from __future__ import annotations
 
 import csv
 import io
 import json
+import re
+from dataclasses import dataclass
 
 from django.db import connection, transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from registry.models import DesilRanking, Family
+from registry.models import DesilChange, DesilRanking, DesilThreshold, Family
 from registry.services import desil_refresh_current
 
 from .client import CentralClient
-from .ingest import BatchRejected, refresh_current_desil_sql
-from .models import DesilPublication, DownloadedPage
+from .ingest import BatchRejected
+from .models import DesilPublication, DownloadedPage, UnmatchedRanking
 from .protocol import combined_checksum
 
+AID_BAND_MAX_DESIL = 4  # desil 1-4: the band social assistance is paid to
+REGION_CODE_RE = re.compile(r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$")
+MAX_SCORE = 99999.999  # numeric(8, 3)
+MAX_CENTRAL_ID = 32
 
-def _download(publication: DesilPublication, client: CentralClient) -> list[dict]:
+
+@dataclass
+class Applied:
+    """What one publication did to the register."""
+
+    ranked: int = 0
+    changed: int = 0
+    entered: int = 0
+    left: int = 0
+    unknown: int = 0
+
+
+def _stored_pages(ref: str):
+    return DownloadedPage.objects.filter(stream=DownloadedPage.Stream.DESIL, ref=ref)
+
+
+def _fetch_missing(publication: DesilPublication, client: CentralClient) -> list[tuple[str, str]]:
     ref = publication.period.isoformat()
-    pages = DownloadedPage.objects.filter(stream=DownloadedPage.Stream.DESIL, ref=ref)
-    have = set(pages.values_list("number", flat=True))
+    have = set(_stored_pages(ref).values_list("number", flat=True))
     for number in range(1, publication.page_count + 1):
         if number not in have:
             page = client.desil_page(ref, number)
             DownloadedPage.for_rows(stream=DownloadedPage.Stream.DESIL, ref=ref, number=number,
                                     checksum=page["checksum"], rows=page["rows"]).save_once()
-    stored = list(pages.order_by("number").values_list("checksum", "body"))
+    return list(_stored_pages(ref).filter(number__lte=publication.page_count)
+                .order_by("number").values_list("checksum", "body"))
+
+
+def _download(publication: DesilPublication, client: CentralClient) -> list[dict]:
+    stored = _fetch_missing(publication, client)
     if combined_checksum([c for c, _body in stored]) != publication.checksum:
-        raise BatchRejected(_("The downloaded pages do not add up to the publication checksum."))
+        # The centre replaced the publication since these pages were stored: fetch it again, once.
+        _stored_pages(publication.period.isoformat()).delete()
+        stored = _fetch_missing(publication, client)
+        if combined_checksum([c for c, _body in stored]) != publication.checksum:
+            raise BatchRejected(_("The downloaded pages do not add up to the publication checksum."))
     rows = [row for _c, body in stored for row in json.loads(body)]
-    bad = [r for r in rows if not (isinstance(r.get("desil"), int) and 1 <= r["desil"] <= 10)]
-    if bad:
-        raise BatchRejected(_("%(n)d rows have a desil outside 1-10, first: %(row)s") % {"n": len(bad), "row": bad[0]})
+    _check_rows(rows)
     return rows
+
+
+def _row_problem(row) -> str:
+    if not isinstance(row, dict):
+        return _("a row is not an object")
+    central_id = row.get("central_id")
+    if not isinstance(central_id, str) or not 1 <= len(central_id) <= MAX_CENTRAL_ID:
+        return _("central_id must be a text of 1-%(n)d characters") % {"n": MAX_CENTRAL_ID}
+    desil = row.get("desil")
+    if isinstance(desil, bool) or not isinstance(desil, int) or not 1 <= desil <= 10:
+        return _("desil outside 1-10")
+    score = row.get("score")
+    if score is not None and (isinstance(score, bool) or not isinstance(score, int | float)
+                              or not -MAX_SCORE <= score <= MAX_SCORE):
+        return _("score is not a number")
+    village_code = row.get("village_code")  # protocol v2; absent in v1 publications
+    if village_code not in (None, "") and not (isinstance(village_code, str) and REGION_CODE_RE.match(village_code)):
+        return _("village_code is not a region code")
+    return ""
+
+
+def _check_rows(rows: list) -> None:
+    """Refuse a publication the register cannot take as a whole, naming the first bad row."""
+    problems = [(row, problem) for row in rows if (problem := _row_problem(row))]
+    if problems:
+        row, problem = problems[0]
+        raise BatchRejected(_("%(n)d rows of the publication are invalid, first (%(problem)s): %(row)s") % {
+            "n": len(problems), "problem": problem, "row": str(row)[:200]})
+    seen, repeated = set(), set()
+    for row in rows:
+        (repeated if row["central_id"] in seen else seen).add(row["central_id"])
+    if repeated:
+        raise BatchRejected(_("%(n)d families are ranked more than once, first: %(central_id)s") % {
+            "n": len(repeated), "central_id": sorted(repeated)[0]})
 
 
 def apply_publication(*, publication: DesilPublication, client: CentralClient) -> int:
@@ -47,45 +119,176 @@ def apply_publication(*, publication: DesilPublication, client: CentralClient) -
     rows = _download(publication, client)
     with transaction.atomic():
         if connection.vendor == "postgresql":
-            ranked = _apply_postgresql(publication, rows)
+            applied = _apply_postgresql(publication, rows)
         else:
-            ranked = _apply_orm(publication, rows)
+            applied = _apply_orm(publication, rows)
         DesilPublication.objects.filter(pk=publication.pk).update(
-            state=DesilPublication.State.APPLIED, rows_applied=ranked, applied_at=timezone.now(), last_error="")
-    return ranked
+            state=DesilPublication.State.APPLIED, rows_applied=applied.ranked, changed_count=applied.changed,
+            entered_count=applied.entered, left_count=applied.left, unknown_count=applied.unknown,
+            applied_at=timezone.now(), last_error="")
+    return applied.ranked
 
 
-def _apply_postgresql(publication: DesilPublication, rows: list[dict]) -> int:
-    family_table, ranking_table = Family._meta.db_table, DesilRanking._meta.db_table
+def _counters(period, ranked: int) -> Applied:
+    counts = DesilChange.objects.filter(period=period).aggregate(
+        changed=Count("id"), entered=Count("id", filter=Q(movement=DesilChange.Movement.ENTERED)),
+        left=Count("id", filter=Q(movement=DesilChange.Movement.LEFT)))
+    return Applied(ranked=ranked, unknown=UnmatchedRanking.objects.filter(period=period).count(), **counts)
+
+
+# -- PostgreSQL: COPY into a staging table, then a few statements over it ----------------------------------
+MOVEMENT_SQL = (f"CASE WHEN new_desil <= {AID_BAND_MAX_DESIL} AND (old_desil IS NULL OR old_desil > "
+                f"{AID_BAND_MAX_DESIL}) THEN 'entered' WHEN old_desil <= {AID_BAND_MAX_DESIL} AND new_desil > "
+                f"{AID_BAND_MAX_DESIL} THEN 'left' ELSE 'within' END")
+
+
+def _stage(cursor, rows: list[dict], period) -> None:
+    """COPY the rows in, then resolve each once: its family, village, previous ranking (the latest of an
+    earlier period) and whether a later publication has ranked the family already."""
     buffer = io.StringIO()
-    csv.writer(buffer).writerows((r["central_id"], r["desil"], r.get("score")) for r in rows)
+    csv.writer(buffer).writerows((r["central_id"], r.get("village_code") or "", r["desil"], r.get("score"))
+                                 for r in rows)
     buffer.seek(0)
+    ranking = DesilRanking._meta.db_table
+    cursor.execute("CREATE TEMP TABLE IF NOT EXISTS central_stage_publication_rows "
+                   "(central_id varchar(32), village_code varchar(13), desil smallint, score numeric(8, 3))")
+    cursor.execute("CREATE TEMP TABLE IF NOT EXISTS central_stage_publication "
+                   "(central_id varchar(32), village_code varchar(13), desil smallint, score numeric(8, 3), "
+                   "family_id bigint, village_id varchar(13), old_desil smallint, old_score numeric(8, 3), "
+                   "ranked_later boolean)")
+    cursor.execute("TRUNCATE central_stage_publication_rows, central_stage_publication")
+    cursor.copy_expert("COPY central_stage_publication_rows (central_id, village_code, desil, score) "
+                       "FROM STDIN WITH (FORMAT csv)", buffer)
+    cursor.execute(
+        f"INSERT INTO central_stage_publication SELECT s.central_id, s.village_code, s.desil, s.score, f.id,"
+        f" f.village_id, prev.desil, prev.score, EXISTS (SELECT 1 FROM {ranking} later"
+        f" WHERE later.family_id = f.id AND later.period > %(period)s)"
+        f" FROM central_stage_publication_rows s LEFT JOIN {Family._meta.db_table} f ON f.central_id = s.central_id"
+        f" LEFT JOIN LATERAL (SELECT r.desil, r.score FROM {ranking} r WHERE r.family_id = f.id"
+        f" AND r.period < %(period)s ORDER BY r.period DESC LIMIT 1) prev ON true", {"period": period})
+    cursor.execute("TRUNCATE central_stage_publication_rows")
+    cursor.execute("ANALYZE central_stage_publication")
+
+
+def _apply_postgresql(publication: DesilPublication, rows: list[dict]) -> Applied:
+    ranking, change = DesilRanking._meta.db_table, DesilChange._meta.db_table
+    threshold, unmatched = DesilThreshold._meta.db_table, UnmatchedRanking._meta.db_table
+    period = {"period": publication.period}
     with connection.cursor() as cursor:
-        cursor.execute("CREATE TEMP TABLE IF NOT EXISTS central_stage_desil "
-                       "(central_id varchar(32), desil smallint, score numeric(8, 3))")
-        cursor.execute("TRUNCATE central_stage_desil")
-        cursor.copy_expert("COPY central_stage_desil (central_id, desil, score) FROM STDIN WITH (FORMAT csv)", buffer)
+        # Joins and sorts over a million rows: give this transaction the memory to do them in one pass.
+        cursor.execute("SET LOCAL work_mem = '128MB'")
+        _stage(cursor, rows, publication.period)
+        # The change feed. Re-applying this period gives the same rows; rows of this period that no longer
+        # differ (the centre replaced the publication) are removed in the same statement.
         cursor.execute(
-            f"INSERT INTO {ranking_table} (family_id, period, desil, score, source, created_at) "
-            f"SELECT f.id, %s, s.desil, s.score, 'central', now() FROM central_stage_desil s "
-            f"JOIN {family_table} f ON f.central_id = s.central_id "
+            f"WITH changed AS (SELECT family_id, village_id, old_desil, desil AS new_desil, old_score,"
+            f" score AS new_score FROM central_stage_publication"
+            f" WHERE family_id IS NOT NULL AND old_desil IS DISTINCT FROM desil),"
+            f" stale AS (DELETE FROM {change} c WHERE c.period = %(period)s"
+            f" AND NOT EXISTS (SELECT 1 FROM changed WHERE changed.family_id = c.family_id))"
+            f" INSERT INTO {change} AS c (family_id, village_id, period, old_desil, new_desil, old_score, new_score,"
+            f" movement, recorded_at) SELECT family_id, village_id, %(period)s, old_desil, new_desil, old_score,"
+            f" new_score, {MOVEMENT_SQL}, now() FROM changed"
+            f" ON CONFLICT (family_id, period) DO UPDATE SET village_id = EXCLUDED.village_id,"
+            f" old_desil = EXCLUDED.old_desil, new_desil = EXCLUDED.new_desil, old_score = EXCLUDED.old_score,"
+            f" new_score = EXCLUDED.new_score, movement = EXCLUDED.movement, recorded_at = EXCLUDED.recorded_at"
+            f" WHERE (c.village_id, c.old_desil, c.new_desil, c.old_score, c.new_score) IS DISTINCT FROM"
+            f" (EXCLUDED.village_id, EXCLUDED.old_desil, EXCLUDED.new_desil, EXCLUDED.old_score,"
+            f" EXCLUDED.new_score)", period)
+        cursor.execute(
+            f"INSERT INTO {ranking} AS r (family_id, period, desil, score, source, created_at) "
+            f"SELECT family_id, %(period)s, desil, score, 'central', now() FROM central_stage_publication "
+            f"WHERE family_id IS NOT NULL "
             f"ON CONFLICT (family_id, period) DO UPDATE SET desil = EXCLUDED.desil, score = EXCLUDED.score "
-            f"WHERE ({ranking_table}.desil, {ranking_table}.score) IS DISTINCT FROM (EXCLUDED.desil, EXCLUDED.score)",
-            [publication.period])
-        cursor.execute(f"SELECT count(*) FROM central_stage_desil s JOIN {family_table} f "
-                       "ON f.central_id = s.central_id")
+            f"WHERE (r.desil, r.score) IS DISTINCT FROM (EXCLUDED.desil, EXCLUDED.score)", period)
+        # The current desil is the latest publication's: this one, unless a later one ranked the family.
+        cursor.execute(
+            f"UPDATE {Family._meta.db_table} f SET desil = s.desil FROM central_stage_publication s "
+            f"WHERE f.id = s.family_id AND NOT s.ranked_later AND f.desil IS DISTINCT FROM s.desil")
+        # Score bounds per desil over the whole publication (every row, the unmatched ones too).
+        cursor.execute(
+            f"WITH bounds AS (SELECT desil, min(score) AS min_score, max(score) AS max_score, count(*) AS families"
+            f" FROM central_stage_publication GROUP BY desil HAVING min(score) IS NOT NULL),"
+            f" stale AS (DELETE FROM {threshold} t WHERE t.period = %(period)s"
+            f" AND NOT EXISTS (SELECT 1 FROM bounds WHERE bounds.desil = t.desil))"
+            f" INSERT INTO {threshold} AS t (period, desil, min_score, max_score, families)"
+            f" SELECT %(period)s, desil, min_score, max_score, families FROM bounds"
+            f" ON CONFLICT (period, desil) DO UPDATE SET min_score = EXCLUDED.min_score,"
+            f" max_score = EXCLUDED.max_score, families = EXCLUDED.families"
+            f" WHERE (t.min_score, t.max_score, t.families) IS DISTINCT FROM"
+            f" (EXCLUDED.min_score, EXCLUDED.max_score, EXCLUDED.families)", period)
+        cursor.execute(
+            f"WITH missing AS (SELECT central_id, coalesce(village_code, '') AS village_code, desil, score"
+            f" FROM central_stage_publication WHERE family_id IS NULL),"
+            f" stale AS (DELETE FROM {unmatched} u WHERE u.period = %(period)s"
+            f" AND NOT EXISTS (SELECT 1 FROM missing WHERE missing.central_id = u.central_id))"
+            f" INSERT INTO {unmatched} AS u (period, central_id, village_code, desil, score)"
+            f" SELECT %(period)s, central_id, village_code, desil, score FROM missing"
+            f" ON CONFLICT (period, central_id) DO UPDATE SET village_code = EXCLUDED.village_code,"
+            f" desil = EXCLUDED.desil, score = EXCLUDED.score"
+            f" WHERE (u.village_code, u.desil, u.score) IS DISTINCT FROM"
+            f" (EXCLUDED.village_code, EXCLUDED.desil, EXCLUDED.score)", period)
+        cursor.execute("SELECT count(family_id) FROM central_stage_publication")
         ranked = cursor.fetchone()[0]
-        refresh_current_desil_sql(cursor, f"SELECT f.id FROM central_stage_desil s JOIN {family_table} f "
-                                          "ON f.central_id = s.central_id")
-        cursor.execute("TRUNCATE central_stage_desil")
-    return ranked
+        cursor.execute("TRUNCATE central_stage_publication")
+    return _counters(publication.period, ranked)
 
 
-def _apply_orm(publication: DesilPublication, rows: list[dict]) -> int:
-    ids = dict(Family.objects.filter(central_id__in=[r["central_id"] for r in rows]).values_list("central_id", "id"))
-    rankings = [DesilRanking(family_id=ids[r["central_id"]], period=publication.period, desil=r["desil"],
-                             score=r.get("score"), source="central") for r in rows if r["central_id"] in ids]
+# -- any other database (SQLite under `make run`): the same records through the ORM ------------------------
+def _movement(old: int | None, new: int) -> str:
+    if new <= AID_BAND_MAX_DESIL and (old is None or old > AID_BAND_MAX_DESIL):
+        return DesilChange.Movement.ENTERED
+    if old is not None and old <= AID_BAND_MAX_DESIL < new:
+        return DesilChange.Movement.LEFT
+    return DesilChange.Movement.WITHIN
+
+
+def _apply_orm(publication: DesilPublication, rows: list[dict]) -> Applied:
+    period = publication.period
+    families = {central_id: (pk, village) for central_id, pk, village in Family.objects.filter(
+        central_id__in=[r["central_id"] for r in rows]).values_list("central_id", "id", "village_id")}
+    matched = [r for r in rows if r["central_id"] in families]
+    previous = {}
+    for family_id, desil, score in (DesilRanking.objects.filter(
+            family_id__in=[families[r["central_id"]][0] for r in matched], period__lt=period)
+            .order_by("family_id", "-period").values_list("family_id", "desil", "score")):
+        previous.setdefault(family_id, (desil, score))
+    changes = []
+    for r in matched:
+        family_id, village_id = families[r["central_id"]]
+        old_desil, old_score = previous.get(family_id, (None, None))
+        if old_desil != r["desil"]:
+            changes.append(DesilChange(family_id=family_id, village_id=village_id, period=period,
+                                       old_desil=old_desil, new_desil=r["desil"], old_score=old_score,
+                                       new_score=r.get("score"), movement=_movement(old_desil, r["desil"])))
+    DesilChange.objects.filter(period=period).exclude(family_id__in=[c.family_id for c in changes]).delete()
+    DesilChange.objects.bulk_create(
+        changes, update_conflicts=True, unique_fields=["family", "period"], batch_size=2000,
+        update_fields=["village", "old_desil", "new_desil", "old_score", "new_score", "movement"])
+
+    rankings = [DesilRanking(family_id=families[r["central_id"]][0], period=period, desil=r["desil"],
+                             score=r.get("score"), source="central") for r in matched]
     DesilRanking.objects.bulk_create(rankings, update_conflicts=True, unique_fields=["family", "period"],
                                      update_fields=["desil", "score"], batch_size=2000)
-    desil_refresh_current(list(ids.values()))
-    return len(rankings)
+    desil_refresh_current([pk for pk, _village in families.values()])
+
+    scores, counts = {}, {}
+    for r in rows:
+        counts[r["desil"]] = counts.get(r["desil"], 0) + 1
+        if r.get("score") is not None:
+            scores.setdefault(r["desil"], []).append(r["score"])
+    DesilThreshold.objects.filter(period=period).exclude(desil__in=list(scores)).delete()
+    DesilThreshold.objects.bulk_create(
+        [DesilThreshold(period=period, desil=d, min_score=min(s), max_score=max(s), families=counts[d])
+         for d, s in scores.items()],
+        update_conflicts=True, unique_fields=["period", "desil"], update_fields=["min_score", "max_score", "families"])
+
+    missing = [r for r in rows if r["central_id"] not in families]
+    UnmatchedRanking.objects.filter(period=period).exclude(
+        central_id__in=[r["central_id"] for r in missing]).delete()
+    UnmatchedRanking.objects.bulk_create(
+        [UnmatchedRanking(period=period, central_id=r["central_id"], village_code=r.get("village_code") or "",
+                          desil=r["desil"], score=r.get("score")) for r in missing],
+        update_conflicts=True, unique_fields=["period", "central_id"], update_fields=["village_code", "desil", "score"],
+        batch_size=2000)
+    return _counters(period, len(matched))

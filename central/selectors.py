@@ -11,7 +11,7 @@ from registry.models import Family, Member, Region
 from verification.models import RoundFamily, VerificationRound
 
 from .ingest import ATTR_FIELDS
-from .models import BatchClash, CentralBatch, DesilPublication, Submission, SubmissionItem
+from .models import BatchClash, CentralBatch, DesilPublication, Submission, SubmissionItem, UnmatchedRanking
 
 HELD = BatchClash.State.HELD
 
@@ -263,3 +263,6 @@ def clash_sides(clash: BatchClash) -> dict:
     return {"family": family, "attrs": attrs, "members": pairs,
             "differences": sum(d.differs for d in family + attrs) + sum(
                 any(i.differs for i in p.items) or not (p.in_centre and p.in_register) for p in pairs)}
+def unmatched_rankings(*, user, period):
+    """Families a publication ranks that the register does not hold, in the user's area (by village code)."""
+    return scope_queryset(user, UnmatchedRanking.objects.filter(period=period)).order_by("village_code", "central_id")

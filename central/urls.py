@@ -10,4 +10,7 @@ urlpatterns = [
     path("kiriman/<int:pk>/", views.submission_detail, name="sync-submission"),
     path("bentrok/", views.clash_list, name="sync-clashes"),
     path("bentrok/<int:pk>/", views.clash_detail, name="sync-clash"),
+    path("publikasi/<str:period>/tidak-terdaftar/", views.publication_unmatched, name="sync-unmatched"),
+    path("publikasi/<str:period>/tidak-terdaftar.<str:kind>", views.publication_unmatched_export,
+         name="sync-unmatched-export"),
 ]

@@ -1,24 +1,29 @@
 """The sync page for regency Dinsos staff and administrators: what came from the centre, what went up,
 what is waiting or failed and why, with retry actions."""
+import datetime as dt
+
+import tablib
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from dtsen_portal.errors import NotInScope, ServiceError
+from dtsen_portal.spreadsheets import SPREADSHEET_TYPES, neutralise_cell, spreadsheet_response
 
 from . import selectors, services, tasks
 from .clashes import clash_resolve
 from .forms import ClashResolveForm
-from .models import BatchClash, BatchState, SubmissionItem
+from .models import BatchClash, BatchState, DesilPublication, SubmissionItem
 
 LIST_LIMIT = 100
 CLASHES_PER_PAGE = 50
 ITEMS_PER_PAGE = 50
+UNMATCHED_PER_PAGE = 50
 
 
 def _sync_staff(user) -> None:
@@ -45,6 +50,38 @@ def batch_detail(request, pk: int):
         "batch": batch, "rounds": selectors.batch_rounds(user=request.user, batch=batch),
         "running": batch.state in (BatchState.DOWNLOADING, BatchState.INGESTING),
     })
+
+
+def _publication_or_404(period: str) -> DesilPublication:
+    try:
+        day = dt.date.fromisoformat(period)
+    except ValueError:
+        raise Http404 from None
+    return get_object_or_404(DesilPublication, period=day)
+
+
+@login_required
+def publication_unmatched(request, period: str):
+    """The families a publication ranks that the register does not hold, in the user's area."""
+    _sync_staff(request.user)
+    publication = _publication_or_404(period)
+    rankings = selectors.unmatched_rankings(user=request.user, period=publication.period)
+    page = Paginator(rankings, UNMATCHED_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "central/unmatched.html", {"publication": publication, "page": page})
+
+
+@login_required
+def publication_unmatched_export(request, period: str, kind: str):
+    _sync_staff(request.user)
+    if kind not in SPREADSHEET_TYPES:
+        raise Http404
+    publication = _publication_or_404(period)
+    dataset = tablib.Dataset(headers=["publikasi", "id_dtsen", "kode_desa", "desil", "skor"])
+    for row in selectors.unmatched_rankings(user=request.user, period=publication.period).iterator():
+        # Ids and codes come from the centre as text: one that looks like a formula must stay text.
+        dataset.append([period, neutralise_cell(row.central_id), neutralise_cell(row.village_code), row.desil,
+                        row.score])
+    return spreadsheet_response(dataset, f"tidak-terdaftar-{period}", kind)
 
 
 @login_required

@@ -9,6 +9,17 @@ SPREADSHEET_TYPES = {"xlsx": "application/vnd.openxmlformats-officedocument.spre
                      "csv": "text/csv; charset=utf-8"}
 
 
+# A cell starting with one of these is run as a formula by Excel/LibreOffice (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_cell(value):
+    """A text cell that a spreadsheet would run as a formula, prefixed with ' so it stays text."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def spreadsheet_response(dataset, name: str, kind: str) -> HttpResponse:
     """A tablib dataset as a download; an unknown format answers 404."""
     if kind not in SPREADSHEET_TYPES:

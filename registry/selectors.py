@@ -11,7 +11,8 @@ from django.utils.translation import gettext as _
 
 from accounts.scope import get_scoped_or_404, scope_queryset
 
-from .models import DesilRanking, Family, Member, Region
+from .models import DesilRanking, DesilThreshold, Family, Member, Region
+from .pmt import PMT_WEIGHTS, pmt_score
 
 AID_BAND_MAX_DESIL = 4
 
@@ -147,3 +148,59 @@ def family_audit_trail(family: Family) -> list[AuditEntry]:
     entries = _entries(family_records, lambda r: _("Family card"))
     entries += _entries(member_records, lambda r: f"{r.name} ({r.nik})")
     return sorted(entries, key=lambda e: e.when, reverse=True)
+
+
+@dataclass
+class ScoreEstimate:
+    """The portal's own reading of a family's current data beside the centre's latest ranking.
+
+    ``available`` is false when no publication with score thresholds exists to place the score in a desil.
+    """
+
+    official: DesilRanking | None
+    period: object  # the publication whose thresholds place the estimate
+    living_members: int
+    score: float
+    desil: int | None
+    available: bool
+
+    @property
+    def score_difference(self) -> float | None:
+        if not self.available or self.official is None or self.official.score is None:
+            return None
+        return round(self.score - float(self.official.score), 3)
+
+    @property
+    def desil_difference(self) -> int | None:
+        if not self.available or self.official is None:
+            return None
+        return self.desil - self.official.desil
+
+
+def _place_in_desil(score: float, thresholds: list[DesilThreshold]) -> int:
+    # The lowest desil whose highest score reaches the family's: a score between two desils' ranges
+    # (ties at a boundary, gaps in the publication) goes to the upper one; beyond desil 10 stays 10.
+    above = [t.desil for t in thresholds if float(t.max_score) >= score]
+    return min(above) if above else max(t.desil for t in thresholds)
+
+
+def family_score_estimate(family: Family) -> ScoreEstimate:
+    """The official latest ranking (period, desil, score) beside the portal's PMT score of the family's
+    current data (``registry.pmt``, living members only) and the desil that score falls in by the same
+    publication's thresholds. One query when the family's members and rankings are prefetched."""
+    official = next(iter(family.desil_rankings.all()), None)  # ordered newest first (Meta and family_get)
+    living = sum(1 for m in family.members.all() if m.life_status == Member.LifeStatus.PRESENT)
+    attrs = {name: getattr(family, name) for name in (*PMT_WEIGHTS, "floor_area_m2")}
+    score = pmt_score(attrs, living)
+    thresholds = DesilThreshold.objects.all()
+    if official is not None:
+        thresholds = thresholds.filter(period=official.period)
+    else:  # never ranked: place it by the latest publication that has thresholds
+        latest = DesilThreshold.objects.order_by("-period").values("period")[:1]
+        thresholds = thresholds.filter(period=Subquery(latest))
+    thresholds = list(thresholds)
+    if not thresholds:
+        return ScoreEstimate(official=official, period=None, living_members=living, score=score, desil=None,
+                             available=False)
+    return ScoreEstimate(official=official, period=thresholds[0].period, living_members=living, score=score,
+                         desil=_place_in_desil(score, thresholds), available=True)

@@ -1,0 +1,145 @@
+"""Applying a monthly desil publication (rankings, change feed, thresholds, unmatched families, counters)
+against a raw COPY of the same rankings into the rankings table (the least any apply can cost)."""
+import csv
+import datetime as dt
+import io
+import time
+
+from django.db import connection, transaction
+
+from central import desil
+from central.models import DesilPublication, DownloadedPage
+from central.protocol import checksum, combined_checksum
+from registry.models import DesilChange, DesilRanking, DesilThreshold, Family, Region
+from registry.services import regions_load
+
+REGENCY = "12.09"
+PAGE_SIZE = 1000
+PREVIOUS, PERIOD, BASELINE_PERIOD = dt.date(2026, 10, 20), dt.date(2026, 11, 20), dt.date(2026, 9, 20)
+UNMATCHED = 1000  # rows naming families the register does not hold
+
+
+def _truncate() -> None:
+    tables = [DesilChange._meta.db_table, DesilRanking._meta.db_table, DesilThreshold._meta.db_table,
+              "central_unmatchedranking", DownloadedPage._meta.db_table, DesilPublication._meta.db_table,
+              Family._meta.db_table, "registry_member", "registry_historicalfamily", "registry_historicalmember",
+              "verification_roundfamily", "verification_roundevent", "verification_verificationround"]
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+
+
+def _register(families: int) -> list[str]:
+    """``families`` families spread over the regency's villages, ranked in the previous publication: made
+    in the database (what they hold does not matter here, only that they exist and are ranked)."""
+    villages = list(Region.objects.filter(code__startswith=REGENCY + ".", level=Region.Level.VILLAGE)
+                    .values_list("code", flat=True))
+    values = []
+    for f in Family._meta.concrete_fields:
+        if f.name == "id":
+            values.append("g")
+        elif f.name == "kk_number":
+            values.append("lpad(g::text, 16, '0')")
+        elif f.name == "central_id":
+            values.append("'B' || g")
+        elif f.name == "village":
+            values.append("(%s::text[])[1 + g %% %s]")
+        elif f.name == "desil":
+            values.append("1 + (g * 7) %% 10")
+        elif f.name in ("created_at", "updated_at"):
+            values.append("now()")
+        elif f.name == "version":
+            values.append("1")
+        elif f.null:
+            values.append("NULL")
+        elif f.get_internal_type() == "BooleanField":
+            values.append("false")
+        else:
+            values.append("''")
+    columns = ", ".join(f.column for f in Family._meta.concrete_fields)
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {Family._meta.db_table} ({columns}) SELECT {', '.join(values)} "
+                       "FROM generate_series(1, %s) g", [villages, len(villages), families])
+        cursor.execute(f"INSERT INTO {DesilRanking._meta.db_table} (family_id, period, desil, score, source, "
+                       f"created_at) SELECT id, %s, desil, desil * 3 - 1.5, 'central', now() "
+                       f"FROM {Family._meta.db_table}", [PREVIOUS])
+        cursor.execute(f"SELECT setval(pg_get_serial_sequence('{Family._meta.db_table}', 'id'), %s)", [families])
+        cursor.execute("ANALYZE")
+    return villages
+
+
+def _rows(families: int, villages: list[str]) -> list[dict]:
+    """The new publication: three families in ten change desil (4 -> 5 left, 5 -> 4 entered, 1 -> 2 within),
+    plus families the register lacks."""
+    rows = []
+    for g in range(1, families + 1):
+        old = 1 + (g * 7) % 10  # g ending in 9: desil 4, in 2: desil 5, in 0: desil 1
+        new = old + 1 if g % 10 in (0, 9) else old - 1 if g % 10 == 2 else old
+        rows.append({"central_id": f"B{g}", "village_code": villages[g % len(villages)], "desil": new,
+                     "score": round(new * 3 - 1.5 + (g % 100) / 100, 3)})
+    rows += [{"central_id": f"U{n}", "village_code": villages[n % len(villages)], "desil": 1 + n % 10,
+              "score": float(n % 30)} for n in range(UNMATCHED)]
+    return rows
+
+
+def _publication(rows: list[dict]) -> DesilPublication:
+    pages = [rows[i:i + PAGE_SIZE] for i in range(0, len(rows), PAGE_SIZE)]
+    sums = [checksum(p) for p in pages]
+    for start in range(0, len(pages), 50):
+        DownloadedPage.objects.bulk_create(
+            DownloadedPage.for_rows(stream="desil", ref=PERIOD.isoformat(), number=n + 1, checksum=sums[n],
+                                    rows=pages[n]) for n in range(start, min(start + 50, len(pages))))
+    return DesilPublication.objects.create(period=PERIOD, row_count=len(rows), page_count=len(pages),
+                                           checksum=combined_checksum(sums))
+
+
+def _raw_copy(rows: list[dict]) -> float:
+    """The baseline: the rankings already resolved to family ids, COPYed straight into the rankings table."""
+    now = dt.datetime.now(dt.UTC).isoformat()
+    matched = [(int(r["central_id"][1:]), BASELINE_PERIOD, r["desil"], r["score"], "central", now)
+               for r in rows if r["central_id"].startswith("B")]
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(matched)
+    buffer.seek(0)
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.copy_expert(f"COPY {DesilRanking._meta.db_table} (family_id, period, desil, score, source, "
+                           "created_at) FROM STDIN WITH (FORMAT csv)", buffer)
+    seconds = time.perf_counter() - started
+    DesilRanking.objects.filter(period=BASELINE_PERIOD).delete()
+    return seconds
+
+
+class _NoDownload:
+    def desil_page(self, period, number):  # every page is stored already
+        raise AssertionError(f"page {number} of {period} should have been stored")
+
+
+def run(*, families: int) -> list[tuple]:
+    regions_load(only=(REGENCY,))
+    _truncate()
+    print(f"desil: {families:,} families ranked in the previous publication ...", flush=True)
+    rows = _rows(families, _register(families))
+    publication = _publication(rows)
+    print("desil: raw COPY ...", flush=True)
+    copy_seconds = _raw_copy(rows)
+    print("desil: apply ...", flush=True)
+    started = time.perf_counter()
+    ranked = desil.apply_publication(publication=publication, client=_NoDownload())
+    apply_seconds = time.perf_counter() - started
+    publication.refresh_from_db()
+    expected_changes = sum(1 for g in range(1, families + 1) if g % 10 in (0, 2, 9))
+    assert ranked == families and publication.unknown_count == UNMATCHED  # noqa: S101 - a wrong run must stop
+    assert publication.changed_count == expected_changes  # noqa: S101
+    print("desil: apply again (nothing changes) ...", flush=True)
+    started = time.perf_counter()
+    desil.apply_publication(publication=publication, client=_NoDownload())
+    again_seconds = time.perf_counter() - started
+    rows_total = len(rows)
+    return [
+        (f"desil publication, {families:,} families ({publication.changed_count:,} changes, "
+         f"{UNMATCHED:,} not in the register)", f"{rows_total / apply_seconds:,.0f} rows/s ({apply_seconds:.1f}s)",
+         f"raw COPY {rows_total / copy_seconds:,.0f} rows/s ({copy_seconds:.1f}s)", copy_seconds / apply_seconds,
+         ">= 0.10"),
+        ("desil publication applied again (no change)", f"{again_seconds:.1f}s", f"first apply {apply_seconds:.1f}s",
+         again_seconds / apply_seconds, "<= 1.00"),
+    ]
