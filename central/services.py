@@ -31,6 +31,7 @@ from verification.services import CYCLE_RE
 from .client import CentralBadData, CentralClient, CentralRefused, CentralUnavailable
 from .ingest import BatchRejected, ingest_batch
 from .models import (
+    BatchClash,
     BatchState,
     CentralBatch,
     DesilPublication,
@@ -459,6 +460,7 @@ def sync_status() -> dict:
         },
         # What went up, by kind, and what the centre did with it (pending = sent or waiting, not answered yet).
         "submitted_items": items,
+        "held_families": BatchClash.objects.filter(state=BatchClash.State.HELD).count(),
         "determinations": Determination.objects.count(),
         "desil_publications": DesilPublication.objects.filter(state=DesilPublication.State.APPLIED).count(),
     }

@@ -10,6 +10,7 @@ from django.db.models.functions import Coalesce, Substr
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
@@ -479,7 +480,7 @@ class VerificationBehind:
         return getattr(self.entry.round, "musdesus", None)
 
     def corrections_text(self) -> str:
-        return "; ".join(f"{c.member_label + ' · ' if c.member_label else ''}{c.field_label}: "
+        return "; ".join(f"{c.member_label + ' · ' if c.member_label else ''}{capfirst(c.field_label)}: "
                          f"{c.old_value or '-'} -> {c.new_value or '-'}" for c in self.corrections)
 
 

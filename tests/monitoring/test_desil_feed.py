@@ -9,6 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import capfirst
 
 from accounts.models import Role
 from registry.models import Member
@@ -116,13 +117,13 @@ def test_each_change_shows_the_correction_round_berita_acara_approval_and_centre
     corrections = list(FieldCorrection.objects.filter(entry=entry))
     assert len(corrections) == 2
     for c in corrections:
-        assert f"{c.field_label}: <del>{c.old_value}</del> &rarr; <ins>{c.new_value}</ins>" in page
+        assert f"{capfirst(c.field_label)}: <del>{c.old_value}</del> &rarr; <ins>{c.new_value}</ins>" in page
     assert reverse("round-entry", args=[world["round"].pk, entry.pk]) in page
     assert world["round"].musdesus.document_number in page
     assert reverse("round-berita-acara", args=[world["round"].pk]) in page
     approved = RoundEvent.objects.get(round=world["round"], to_state="approved")
     assert f"disetujui oleh Dewi Sartika pada {timezone.localtime(approved.at):%d-%m-%Y}" in page
-    assert "Disetujui pusat" in page
+    assert "Diterima pusat" in page
     assert "2 &rarr;" in page and "18,500" in page  # desil and score, old -> new
     assert reverse("family-detail", args=[world["families"]["corrected"].pk]) in page
 
@@ -234,9 +235,9 @@ def test_dinsos_exports_the_filtered_feed_with_the_verification_as_text(world, d
     assert corrected["perubahan"] == "Keluar dari desil 1-4"
     entry = RoundFamily.objects.get(round=world["round"], family=world["families"]["corrected"])
     for c in FieldCorrection.objects.filter(entry=entry):
-        assert f"{c.field_label}: {c.old_value} -> {c.new_value}" in corrected["koreksi"]
+        assert f"{capfirst(c.field_label)}: {c.old_value} -> {c.new_value}" in corrected["koreksi"]
     assert corrected["berita_acara"] == world["round"].musdesus.document_number
-    assert corrected["disetujui_oleh"] == "Dewi Sartika" and corrected["jawaban_pusat"] == "Disetujui pusat"
+    assert corrected["disetujui_oleh"] == "Dewi Sartika" and corrected["jawaban_pusat"] == "Diterima pusat"
     neighbour = by_kk[world["families"]["neighbour"].kk_number]
     assert neighbour["verval"].startswith("tanpa verval desa") and neighbour["kepala_keluarga"].startswith("'=")
     left_only = client_for(dinsos).get(reverse("desil-changes-export", args=["xlsx"]), {"movement": "left"})

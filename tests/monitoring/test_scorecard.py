@@ -233,7 +233,7 @@ def test_the_scorecard_shows_each_village_where_its_update_cycle_stands(cycle, d
     subtotal = re.search(r'data-testid="subtotal-12.09.08">(.*?)</tr>', page, re.S).group(1)
     subtotal = " ".join(re.sub(r"<[^>]+>", " ", subtotal).split())
     assert "5 dari 7 desa" in subtotal and "2 tepat waktu, 1 terlambat, 1 lewat batas waktu" in subtotal
-    assert "1 disetujui pusat" in subtotal
+    assert "1 diterima pusat" in subtotal
     # The period's calendar: not final before its publication on the 20th.
     assert f"{day(-10):%d-%m-%Y}" in page and f"{day(18):%d-%m-%Y}" in page and "belum final" in page
 
