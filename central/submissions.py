@@ -196,25 +196,26 @@ class _Builder:
                 "date": coded(timezone.localdate(fields[FieldCorrection.ADDED][0].corrected_at)),
                 "member": member_json(member)}, entry)
             return  # the added member travels with its final values
-        # The centre knows the person by the NIK it holds: the one before any correction.
+        # The centre knows the person by the NIK it holds: the one before any correction in this round.
         nik_before = fields["nik"][0].old_raw if "nik" in fields and fields["nik"][0].old_raw else member.nik
         status_before = fields["life_status"][0].old_raw if "life_status" in fields else member.life_status
-        if member.life_status in LIFE_EVENTS and member.life_status != status_before:
-            yield self._item(SubmissionItem.Kind.MEMBER_CHANGE, f"M{member.pk}.{member.life_status}", {
-                "central_id": central_id, "change": member.life_status, "nik": nik_before,
-                "date": coded(member.life_event_date)}, entry)
         corrected = {}
         for field, rows in fields.items():
             if field not in MEMBER_FIELDS or field == "life_event_date":
                 continue
             if field == "life_status" and member.life_status in LIFE_EVENTS:
-                continue  # said above, with its date
+                continue  # said below, with its date
             before, after = rows[0].old_raw, coded(getattr(member, field))
             if before != after:
                 corrected[field] = {"before": before, "after": after}
         if corrected:
             yield self._item(SubmissionItem.Kind.MEMBER_CHANGE, f"M{member.pk}.fix", {
                 "central_id": central_id, "change": "corrected", "nik": nik_before, "fields": corrected}, entry)
+        if member.life_status in LIFE_EVENTS and member.life_status != status_before:
+            # After the correction above (the centre applies member changes in order): the current NIK.
+            yield self._item(SubmissionItem.Kind.MEMBER_CHANGE, f"M{member.pk}.{member.life_status}", {
+                "central_id": central_id, "change": member.life_status, "nik": member.nik,
+                "date": coded(member.life_event_date)}, entry)
 
     # -- usulan -----------------------------------------------------------------------------------------
     def proposals(self) -> Iterable[SubmissionItem]:

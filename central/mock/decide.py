@@ -276,6 +276,11 @@ class Decider:
         if change == "added":
             return self._member_added(item, family, nik)
         member = family.member(nik)
+        if member is None and change == "corrected":
+            # The round sent again after a re-check: its NIK correction is already applied here, so the
+            # person is found under the corrected NIK and the rest of the item applies as before.
+            after = (item.data["fields"].get("nik") or {}).get("after")
+            member = family.member(after) if isinstance(after, str) else None
         if member is None:
             return self._reject(item, f"NIK {nik} is not a member of family {family.central_id}")
         if change in ("deceased", "moved"):

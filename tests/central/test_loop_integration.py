@@ -22,6 +22,7 @@ from registry.models import DesilChange, Family
 from verification import services as verval
 from verification.models import RoundFamily, RoundState, VerificationRound
 
+from ..factories import kk_for
 from .loop import users_for, verify_everything
 from .mockproc import NO_FAULTS, TOKEN, start_mock
 from .worker import broker_url, kick_until, start_worker, wait_for
@@ -176,6 +177,15 @@ def test_a_round_rechecked_and_approved_again_leaves_the_centre_one_final_state_
     entry = RoundFamily.objects.get(pk=expect.well_off.pk)
     verval.entry_decide(actor=people["operator"], round_id=round_.pk, entry_id=entry.pk, decision="eligible",
                         note="Usaha bangkrut", expected_version=entry.version)
+    # ... and proposes a family whose head the centre knows in another regency (the portal does not hold it).
+    stranger = mock.ok("GET", "/v1/batches/61.11-PKH-0001/pages/1")["families"][0]["members"][0]
+    rejected_kk = kk_for(round_.village_id, dt.date(2022, 5, 2))
+    verval.proposal_create(actor=people["operator"], round_id=round_.pk,
+                           family_data={"kk_number": rejected_kk, "dusun": "Dusun II", "floor_type": "earth"},
+                           members=[{**{k: stranger[k] for k in ("nik", "name", "sex", "birth_place", "relationship",
+                                                                 "education", "occupation", "disability")},
+                                     "birth_date": dt.date.fromisoformat(stranger["birth_date"]),
+                                     "relationship": "head", "life_status": "present"}])
     verval.musdesus_record(actor=people["operator"], round_id=round_.pk, held_on=dt.date(2026, 11, 28),
                            place="Balai Desa", chair="Kepala Desa", notes="Musdesus ulang",
                            attendees=[{"name": "BPD", "role": "BPD", "count": 5}])
@@ -193,3 +203,16 @@ def test_a_round_rechecked_and_approved_again_leaves_the_centre_one_final_state_
     # The usulan sent twice is still one family at the centre.
     usulan_id = Family.objects.get(kk_number=expect.proposal_kk).central_id
     assert mock.ok("GET", f"/v1/families/{usulan_id}")["kk_number"] == expect.proposal_kk
+
+    # The centre refused the new usulan alone, with its reason; everything else of the round stands.
+    kick_until(lambda: tasks.push_submissions.apply_async(queue=worker.queue),
+               lambda: Submission.objects.filter(pk=second.pk, state=Submission.State.ACKNOWLEDGED).exists(),
+               what="second answer", worker=worker)
+    refused = SubmissionItem.objects.get(submission=second, outcome=SubmissionItem.Outcome.REJECTED)
+    assert refused.kind == "proposal" and f"NIK {stranger['nik']} is already registered" in refused.reason
+    assert not SubmissionItem.objects.filter(submission=second).exclude(pk=refused.pk).exclude(
+        outcome=SubmissionItem.Outcome.ACCEPTED).exists()
+    entry = RoundFamily.objects.get(pk=refused.entry_id)
+    assert entry.centre_outcome == "rejected" and "already registered" in entry.centre_reason
+    assert Family.objects.get(kk_number=rejected_kk).central_id is None
+    assert mock.ok("GET", "/stats")["items_rejected"] == 1
