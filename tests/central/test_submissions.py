@@ -17,7 +17,7 @@ from registry.models import Family
 from verification import services as verval
 from verification.models import RoundState, VerificationRound
 
-from ..factories import VILLAGE, MemberFactory, client_for, round_with_families
+from ..factories import VILLAGE, MemberFactory, UserFactory, client_for, round_with_families
 from .loop import DEATH, users_for, verify_everything
 
 pytestmark = pytest.mark.django_db
@@ -228,3 +228,22 @@ def test_sync_status_counts_submitted_items_by_kind_and_outcome():
     assert {kind: counts["pending"] for kind, counts in items.items()} == {
         "result": 5, "correction": 3, "member_change": 3, "proposal": 1, "recommendation": 1, "report": 2}
     assert SubmissionItem.objects.filter(outcome="accepted").count() == 0
+
+
+def test_the_submission_page_shows_what_went_up_by_kind_in_a_fixed_number_of_queries(
+        django_assert_max_num_queries, settings):
+    settings.CENTRAL_SUBMISSION_PAGE_ITEMS = 5
+    _round, _expect, people = verified_round(n=8)
+    services.submissions_push(client=FakeCentre())
+    submission = Submission.objects.get()
+    dinsos = client_for(people["dinsos"])
+    url = reverse("sync-submission", args=[submission.pk])
+    with django_assert_max_num_queries(12):
+        page = dinsos.get(url).content.decode()
+    assert f"{submission.pages_sent} / {submission.page_count}" in page and "Koreksi data" in page
+    assert page.count("<tr data-ref=") == SubmissionItem.objects.filter(submission=submission).count() == 18
+    corrections = dinsos.get(url, {"kind": "correction", "outcome": "pending"}).content.decode()
+    assert corrections.count("<tr data-ref=") == 3
+    # The village sees its round's answer on the round page; the submission page is the regency's.
+    assert client_for(people["operator"]).get(url).status_code == 403
+    assert client_for(UserFactory(role="dinsos", area_id="12.72")).get(url).status_code == 404
