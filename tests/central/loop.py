@@ -65,7 +65,7 @@ def verify_everything(round_: VerificationRound, people: dict, *, approve: bool 
     """Verify every family of ``round_`` (at least five, with DTSEN ids and a head each) so the round carries:
     3 field corrections, a head who died (with the date), a member's NIK and name corrected, a newborn,
     an usulan of two people, a ground-check recommending to stop, and two accepted citizens' reports."""
-    operator, head, dinsos = people["operator"], people["head"], people["dinsos"]
+    operator = people["operator"]
     entries = list(round_.entries.select_related("family").order_by("family__central_id", "pk"))
     assert len(entries) >= 5 and all(e.family.central_id for e in entries)
     expect = Expected(people=people)
@@ -151,10 +151,15 @@ def verify_everything(round_: VerificationRound, people: dict, *, approve: bool 
     expect.reports = 2
     expect.people["reports"] = (objection.reference, usulan.reference)
 
-    verval.musdesus_record(actor=operator, round_id=round_.pk, held_on=dt.date(2026, 11, 20), place="Balai Desa",
-                           chair="Kepala Desa", notes="", attendees=[{"name": "BPD", "role": "BPD", "count": 5}])
-    verval.musdesus_sign_off(actor=head, round_id=round_.pk)
-    verval.round_submit(actor=operator, round_id=round_.pk)
-    if approve:
-        verval.round_approve(actor=dinsos, round_id=round_.pk, note="Sesuai berita acara")
+    ratify_and_submit(round_, people, held_on=dt.date(2026, 11, 20), approve=approve)
     return expect
+
+
+def ratify_and_submit(round_: VerificationRound, people: dict, *, held_on: dt.date, approve: bool = True) -> None:
+    """The Musdesus ratifies the round, the head signs the berita acara, the village submits, Dinsos approves."""
+    verval.musdesus_record(actor=people["operator"], round_id=round_.pk, held_on=held_on, place="Balai Desa",
+                           chair="Kepala Desa", notes="", attendees=[{"name": "BPD", "role": "BPD", "count": 5}])
+    verval.musdesus_sign_off(actor=people["head"], round_id=round_.pk)
+    verval.round_submit(actor=people["operator"], round_id=round_.pk)
+    if approve:
+        verval.round_approve(actor=people["dinsos"], round_id=round_.pk, note="Sesuai berita acara")

@@ -23,7 +23,7 @@ from verification import services as verval
 from verification.models import RoundFamily, RoundState, VerificationRound
 
 from ..factories import kk_for
-from .loop import users_for, verify_everything
+from .loop import ratify_and_submit, users_for, verify_everything
 from .mockproc import NO_FAULTS, TOKEN, start_mock
 from .worker import broker_url, kick_until, start_worker, wait_for
 
@@ -186,12 +186,7 @@ def test_a_round_rechecked_and_approved_again_leaves_the_centre_one_final_state_
                                                                  "education", "occupation", "disability")},
                                      "birth_date": dt.date.fromisoformat(stranger["birth_date"]),
                                      "relationship": "head", "life_status": "present"}])
-    verval.musdesus_record(actor=people["operator"], round_id=round_.pk, held_on=dt.date(2026, 11, 28),
-                           place="Balai Desa", chair="Kepala Desa", notes="Musdesus ulang",
-                           attendees=[{"name": "BPD", "role": "BPD", "count": 5}])
-    verval.musdesus_sign_off(actor=people["head"], round_id=round_.pk)
-    verval.round_submit(actor=people["operator"], round_id=round_.pk)
-    verval.round_approve(actor=people["dinsos"], round_id=round_.pk)
+    ratify_and_submit(round_, people, held_on=dt.date(2026, 11, 28))
     wait_for(lambda: Submission.objects.filter(state=Submission.State.SENT).exists(), what="second submission",
              worker=worker, timeout=180)
     first, second = Submission.objects.order_by("created_at")

@@ -18,7 +18,7 @@ from verification import services as verval
 from verification.models import RoundState, VerificationRound
 
 from ..factories import VILLAGE, MemberFactory, UserFactory, client_for, round_with_families
-from .loop import DEATH, users_for, verify_everything
+from .loop import DEATH, ratify_and_submit, users_for, verify_everything
 
 pytestmark = pytest.mark.django_db
 
@@ -198,18 +198,13 @@ def test_a_round_rechecked_and_approved_again_sends_its_new_state_under_a_new_ke
     entry = expect.well_off.__class__.objects.get(pk=expect.well_off.pk)
     verval.entry_decide(actor=people["operator"], round_id=round_.pk, entry_id=entry.pk, decision="eligible",
                         expected_version=entry.version)
-    verval.musdesus_record(actor=people["operator"], round_id=round_.pk, held_on=dt.date(2026, 11, 27),
-                           place="Balai Desa", chair="Kepala Desa", notes="Ulang",
-                           attendees=[{"name": "BPD", "role": "BPD", "count": 5}])
-    verval.musdesus_sign_off(actor=people["head"], round_id=round_.pk)
-    verval.round_submit(actor=people["operator"], round_id=round_.pk)
-    verval.round_approve(actor=people["dinsos"], round_id=round_.pk)
+    ratify_and_submit(round_, people, held_on=dt.date(2026, 11, 27))
     services.submissions_push(client=centre)
     second = Submission.objects.exclude(pk=first.pk).get()
     assert second.idempotency_key != first.idempotency_key and second.state == Submission.State.SENT
     result = {r["central_id"]: r for r in centre.items(str(second.idempotency_key))["results"]}
     assert result[expect.well_off.family.central_id]["decision"] == "eligible"
-    assert second.approval.note == "" and first.approval != second.approval
+    assert first.approval != second.approval and second.approval.actor == people["dinsos"]
 
 
 def test_an_approval_rechecked_before_it_was_sent_is_withdrawn_not_sent():
