@@ -158,7 +158,7 @@ def test_the_loop_from_the_village_to_the_centre_and_back_in_the_browser(open_pa
     family = Family.objects.get(pk=poorest.family_id)
     assert family.desil > before
     log_in(page, "dinsos", PASSWORD)
-    page.goto("/pemantauan/perubahan-desil/?pergerakan=semua")
+    page.goto(f"/pemantauan/perubahan-desil/?movement=all&q={family.kk_number}")
     feed_row = page.locator("tr", has_text=family.kk_number)
     expect(feed_row).to_contain_text(f"{before}")
     expect(feed_row).to_contain_text("Lantai")

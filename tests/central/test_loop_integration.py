@@ -22,7 +22,7 @@ from registry.models import DesilChange, Family
 from verification import services as verval
 from verification.models import RoundFamily, RoundState, VerificationRound
 
-from ..factories import kk_for
+from ..factories import client_for, kk_for
 from .loop import ratify_and_submit, users_for, verify_everything
 from .mockproc import NO_FAULTS, TOKEN, start_mock
 from .worker import broker_url, kick_until, start_worker, wait_for
@@ -153,6 +153,10 @@ def test_everything_the_village_decides_reaches_the_centre_once_and_the_answer_a
     assert family.desil > before[family.pk]
     change = DesilChange.objects.get(family=family, period="2026-12-20")
     assert (change.old_desil, change.new_desil) == (before[family.pk], family.desil)
+    feed = client_for(people["dinsos"]).get("/pemantauan/perubahan-desil/",
+                                            {"movement": "all", "q": family.kk_number}).content.decode()
+    assert f"{before[family.pk]} &rarr; <span class=\"badge" in feed and f">{family.desil}</span>" in feed
+    assert round_.batch_ref in feed and "Lantai" in feed and round_.musdesus.document_number in feed
     assert Family.objects.get(kk_number=expect.proposal_kk).desil is not None  # the usulan is ranked too
     # The 300 families of the other regency are ranked too: recorded as not in the register, not dropped.
     assert DesilPublication.objects.get().unknown_count == 300
