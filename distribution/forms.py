@@ -2,6 +2,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from .challenge import MAX_TOKEN_LENGTH
 from .models import CitizenReport
 
 
@@ -15,24 +16,35 @@ class HoneypotMixin(forms.Form):
         return ""
 
 
-class SearchForm(HoneypotMixin):
+class ChallengeMixin(forms.Form):
+    # The picture's token and the letters typed, once the client or village is over its free allowance.
+    challenge = forms.CharField(required=False, max_length=MAX_TOKEN_LENGTH, widget=forms.HiddenInput)
+    answer = forms.CharField(label=_("Letters and digits in the picture"), required=False, max_length=20)
+
+
+class SearchForm(ChallengeMixin, HoneypotMixin):
     village = forms.CharField(max_length=13, widget=forms.HiddenInput)
-    name = forms.CharField(label=_("Name"), min_length=3, max_length=120)
-    nik = forms.RegexField(label=_("NIK (optional)"), regex=r"^\d{16}$", required=False, max_length=16,
+    name = forms.CharField(label=_("Full name"), min_length=3, max_length=120,
+                           help_text=_("As on the KTP or KK. Part of a name finds nobody."))
+    # [0-9], not \d: \d also takes Arabic-Indic and other digits.
+    nik = forms.RegexField(label=_("NIK (optional)"), regex=r"^[0-9]{16}$", required=False, max_length=16,
                            error_messages={"invalid": _("A NIK has 16 digits.")})
 
 
-class ReportForm(HoneypotMixin):
+class ReportForm(ChallengeMixin, HoneypotMixin):
+    SPECIAL_FIELDS = ("kind", "village", "website", "challenge", "answer")  # laid out by hand in the template
+
     kind = forms.ChoiceField(label=_("What do you want to report?"), choices=CitizenReport.Kind.choices,
                              widget=forms.RadioSelect)
     village = forms.CharField(max_length=13, widget=forms.HiddenInput)
     subject_name = forms.CharField(label=_("Name of the person concerned"), max_length=120)
-    subject_nik = forms.RegexField(label=_("Their NIK (optional)"), regex=r"^\d{16}$", required=False,
+    subject_nik = forms.RegexField(label=_("Their NIK (optional)"), regex=r"^[0-9]{16}$", required=False,
                                    max_length=16, error_messages={"invalid": _("A NIK has 16 digits.")})
     reason = forms.CharField(label=_("Reason"), max_length=1000, widget=forms.Textarea(attrs={"rows": 4}))
     reporter_name = forms.CharField(label=_("Your name"), max_length=120)
     reporter_phone = forms.RegexField(label=_("Your phone (optional)"), regex=r"^[0-9+ -]{6,20}$", required=False,
-                                      max_length=20)
+                                      max_length=20, error_messages={
+                                          "invalid": _("A phone number has 6 to 20 digits, spaces, + or -.")})
 
 
 class StatusForm(forms.Form):

@@ -1,14 +1,14 @@
 """The citizens' channel: Cek Bansos lookups, proposals and objections, and their resolution by the village.
 
 Public and unauthenticated, so every verb here limits what it reveals (masked names, no NIK, address or
-someone else's desil), how often it may be called (per IP and per village, in the cache), and never says
-whether a NIK exists.
+someone else's desil; only a whole name finds anyone), how often it may be called (``distribution.limits``:
+per client and per village, with a challenge beyond the free allowance), and never says whether a NIK exists.
 """
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Exists, OuterRef
@@ -17,35 +17,18 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Role
 from accounts.scope import user_covers_code
-from dtsen_portal.errors import InvalidState, NotAllowed, NotInScope, ServiceError
+from dtsen_portal.errors import InvalidState, NotAllowed, NotInScope
 from registry.models import Member, Region
 from registry.validators import parse_nik
 from verification.models import EDITABLE_STATES, RoundFamily
 
+from . import limits
 from .models import CitizenReport, Determination
 
-SEARCHES_PER_IP_HOUR = 30
-REPORTS_PER_IP_HOUR = 5
-REPORTS_PER_VILLAGE_HOUR = 60
 MIN_NAME_LENGTH = 3
 MAX_RESULTS = 20
 REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread over the phone
-
-
-class TooManyRequests(ServiceError):
-    code = "too_many_requests"
-
-
-def _limit(key: str, limit: int, seconds: int = 3600) -> None:
-    """Count one use of ``key``; refuse once the limit is reached within the window."""
-    cache.add(key, 0, seconds)
-    try:
-        used = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, seconds)
-        used = 1
-    if used > limit:
-        raise TooManyRequests(_("Too many requests from here; please try again in an hour."))
+DUPLICATE_REPORT_WINDOW = dt.timedelta(days=1)
 
 
 def mask_name(name: str) -> str:
@@ -60,16 +43,21 @@ def village_or_error(code: str) -> Region:
     return village
 
 
-def cek_bansos(*, village_code: str, name: str, nik: str = "", ip: str) -> list[dict]:
-    """Recipients in a village whose member's name contains ``name`` (and whose NIK matches, if given):
-    masked names and programmes/periods only."""
-    _limit(f"cekbansos:search:{ip}", SEARCHES_PER_IP_HOUR)
-    village = village_or_error(village_code)
+def cek_bansos(*, village_code: str, name: str, nik: str = "", ip: str, challenge: str = "",
+               answer: str = "") -> list[dict]:
+    """Recipients in a village with exactly this name (case and spacing aside; and this NIK, if given):
+    masked names and programmes/periods only.
+
+    Only the whole name matches: parts of a name (or a NIK with a few letters) find nobody, so a mask cannot
+    be filled in letter by letter. The same query runs whether or not the NIK exists.
+    """
     name = " ".join(name.split())
     if len(name) < MIN_NAME_LENGTH:
-        raise InvalidState(_("Type at least %(n)d letters of the name.") % {"n": MIN_NAME_LENGTH})
-    members = Member.objects.filter(family__village=village, name__icontains=name,
-                                     life_status=Member.LifeStatus.PRESENT)
+        raise InvalidState(_("Type the whole name as on the KTP (at least %(n)d letters).") % {"n": MIN_NAME_LENGTH})
+    limits.search_allow(ip=ip, village_code=village_code, challenge=challenge, answer=answer)
+    village = village_or_error(village_code)
+    members = Member.objects.filter(family__village=village, name__iexact=name,
+                                    life_status=Member.LifeStatus.PRESENT)
     if nik:
         members = members.filter(nik=nik.strip())
     receives = Determination.objects.filter(family=OuterRef("family_id"))
@@ -90,41 +78,70 @@ def _reference() -> str:
             return reference
 
 
-@transaction.atomic
+def _tidy(text: str) -> str:
+    """Spaces collapsed within lines, line breaks kept: the same report typed twice compares equal."""
+    return "\n".join(" ".join(line.split()) for line in text.strip().splitlines()).strip()
+
+
 def report_submit(*, kind: str, village_code: str, subject_name: str, reason: str, reporter_name: str,
-                  subject_nik: str = "", reporter_phone: str = "", ip: str) -> CitizenReport:
+                  subject_nik: str = "", reporter_phone: str = "", ip: str, challenge: str = "",
+                  answer: str = "") -> CitizenReport:
     """A citizen's proposal or objection; lands in the village's queue (and, for an objection about a
-    known family, in a facilitator's assignments). Returns the report with its reference number."""
+    known family, in a facilitator's assignments). Returns the report with its reference number; the same
+    report sent again within a day returns the first one.
+
+    The input is checked first, then the client's limits (and the challenge, when asked); only a stored
+    report counts against the village, so spam cannot use up the village's reports.
+    """
     if kind not in CitizenReport.Kind.values:
         raise InvalidState(_("Choose proposal or objection."))
     village = village_or_error(village_code)
-    _limit(f"cekbansos:report:ip:{ip}", REPORTS_PER_IP_HOUR)
-    _limit(f"cekbansos:report:village:{village.code}", REPORTS_PER_VILLAGE_HOUR)
     subject_nik = subject_nik.strip()
     if subject_nik:
         try:
             parse_nik(subject_nik)
         except ValidationError as exc:
             raise InvalidState(" ".join(exc.messages), field_errors={"subject_nik": exc.messages}) from None
-    # Linked silently: the citizen is never told whether the NIK is in the register.
-    member = Member.objects.filter(nik=subject_nik, family__village=village).first() if subject_nik else None
-    report = CitizenReport.objects.create(
-        reference=_reference(), kind=kind, village=village, family=member.family if member else None,
-        subject_name=subject_name.strip(), subject_nik=subject_nik, reason=reason.strip(),
-        reporter_name=reporter_name.strip(), reporter_phone=reporter_phone.strip())
-    if kind == CitizenReport.Kind.OBJECTION and member is not None:
-        _assign_objection(report)
+    limits.report_allow(ip=ip, village_code=village.code, challenge=challenge, answer=answer)
+    report, created = _report_store(
+        kind=kind, village=village, subject_name=_tidy(subject_name), subject_nik=subject_nik,
+        reason=_tidy(reason), reporter_name=_tidy(reporter_name), reporter_phone=reporter_phone.strip())
+    if created:
+        limits.report_counted(village_code=village.code)
     return report
 
 
-def _assign_objection(report: CitizenReport) -> None:
+@transaction.atomic
+def _report_store(*, kind: str, village: Region, subject_name: str, subject_nik: str, reason: str,
+                  reporter_name: str, reporter_phone: str) -> tuple[CitizenReport, bool]:
+    same = CitizenReport.objects.filter(
+        village=village, kind=kind, status=CitizenReport.Status.RECEIVED, subject_nik=subject_nik,
+        subject_name__iexact=subject_name, reporter_name__iexact=reporter_name, reason=reason,
+        created_at__gte=timezone.now() - DUPLICATE_REPORT_WINDOW).order_by("created_at").first()
+    # Linked silently: the citizen is never told whether the NIK is in the register. Both lookups run on
+    # every path (the view pads the answer to a fixed time besides).
+    member = Member.objects.filter(nik=subject_nik, family__village=village).first() if subject_nik else None
+    facilitator = _facilitator_for(village.code) if kind == CitizenReport.Kind.OBJECTION else None
+    if same is not None:
+        return same, False
+    report = CitizenReport.objects.create(
+        reference=_reference(), kind=kind, village=village, family=member.family if member else None,
+        subject_name=subject_name, subject_nik=subject_nik, reason=reason, reporter_name=reporter_name,
+        reporter_phone=reporter_phone)
+    if member is not None and facilitator is not None:
+        _assign_objection(report, facilitator)
+    return report, True
+
+
+def _facilitator_for(village_code: str):
     from accounts.models import User
+
+    return User.objects.filter(role=Role.FACILITATOR, is_active=True, area_id=village_code[:8]).order_by("pk").first()
+
+
+def _assign_objection(report: CitizenReport, facilitator) -> None:
     from groundcheck import services as groundcheck
 
-    facilitator = User.objects.filter(role=Role.FACILITATOR, is_active=True, area_id=report.village_id[:8]) \
-        .order_by("pk").first()
-    if facilitator is None:
-        return  # no facilitator in this kecamatan yet: the village still has the report in its queue
     groundcheck.assignment_create(actor=None, family_id=report.family_id, facilitator_id=facilitator.pk,
                                   note=_("Citizen's objection %(ref)s: %(reason)s") % {
                                       "ref": report.reference, "reason": report.reason[:200]},

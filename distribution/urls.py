@@ -6,6 +6,7 @@ public = [
     path("", views.cek_bansos, name="cek-bansos"),
     path("lapor/", views.report_submit, name="cek-bansos-report"),
     path("status/", views.report_status, name="cek-bansos-status"),
+    path("tantangan.png", views.challenge_picture, name="cek-bansos-challenge"),
 ]
 
 staff = [

@@ -1,31 +1,29 @@
 """Cek Bansos (the public page where a citizen checks recipients, proposes or objects, and follows up),
 the village's queue of those reports, and the regency's payments: KPM list, payment report, reconciliation,
 targeting."""
+import time
+
 import tablib
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.scope import scope_queryset
+from dtsen_portal.client_address import client_ip
 from dtsen_portal.errors import NotInScope, ServiceError
 from dtsen_portal.spreadsheets import spreadsheet_response
 from registry.models import Region
 from verification import selectors as verification_selectors
 
-from . import services
+from . import limits, services
+from .challenge import challenge_image, challenge_issue
 from .forms import ReportForm, SearchForm, StatusForm
 from .models import CitizenReport, PaymentPeriod, Programme
-
-
-def _client_ip(request) -> str:
-    # Behind the project's reverse proxy the first X-Forwarded-For hop is the citizen; direct otherwise.
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    return forwarded.split(",")[0].strip() or request.META.get("REMOTE_ADDR", "")
 
 
 def _region_choices(request) -> dict:
@@ -45,38 +43,80 @@ def _region_choices(request) -> dict:
     return {"chosen": chosen, "options": options}
 
 
+# A stored report answers after a whole number of these, so whether the NIK was found (and a facilitator
+# given the objection) does not show in the time the answer takes.
+REPORT_ANSWER_QUANTUM = 0.25
+STATUS_FOR = {limits.TooManyRequests: 429, limits.LimitsUnavailable: 503}
+
+
+def _answer_at_quantum(started: float) -> None:
+    elapsed = time.monotonic() - started
+    time.sleep(REPORT_ANSWER_QUANTUM * (int(elapsed / REPORT_ANSWER_QUANTUM) + 1) - elapsed)
+
+
+def _challenge_context(request, exc: ServiceError | None, form) -> dict:
+    """A fresh picture when one is asked for; the solved one carried on while it is still good."""
+    if isinstance(exc, limits.ChallengeRequired):
+        return {"challenge": challenge_issue(ip=client_ip(request)), "challenge_answer": ""}
+    if exc is None and form.is_bound and form.is_valid() and form.cleaned_data.get("challenge"):
+        return {"challenge_passed": form.cleaned_data["challenge"], "challenge_answer": form.cleaned_data["answer"]}
+    return {}
+
+
 def cek_bansos(request):
     context = _region_choices(request)
     village = context["chosen"]["village"]
-    results, searched = [], False
-    search = SearchForm({"village": village, "name": request.GET.get("name", ""), "nik": request.GET.get("nik", ""),
-                         "website": request.GET.get("website", "")}) if "name" in request.GET else SearchForm()
+    results, searched, status, problem = [], False, 200, None
+    fields = ("name", "nik", "website", "challenge", "answer")
+    search = SearchForm({"village": village, **{f: request.GET.get(f, "") for f in fields}}) \
+        if "name" in request.GET else SearchForm()
     if search.is_bound and search.is_valid():
+        data = search.cleaned_data
         try:
-            results = services.cek_bansos(village_code=village, name=search.cleaned_data["name"],
-                                          nik=search.cleaned_data["nik"], ip=_client_ip(request))
+            results = services.cek_bansos(village_code=village, name=data["name"], nik=data["nik"],
+                                          ip=client_ip(request), challenge=data["challenge"], answer=data["answer"])
             searched = True
         except ServiceError as exc:
+            problem = exc
             search.add_error(None, exc.message)
+            status = STATUS_FOR.get(type(exc), 200)
     context.update({"search": search, "results": results, "searched": searched,
-                    "report_form": ReportForm(initial={"village": village}), "status_form": StatusForm()})
-    return render(request, "distribution/cek_bansos.html", context)
+                    "report_form": ReportForm(initial={"village": village}), "status_form": StatusForm(),
+                    **_challenge_context(request, problem, search)})
+    return render(request, "distribution/cek_bansos.html", context, status=status)
 
 
 @require_POST
 def report_submit(request):
     form = ReportForm(request.POST)
+    status, problem = 400, None
     if form.is_valid():
         data = {k: v for k, v in form.cleaned_data.items() if k not in ("website", "village")}
+        started = time.monotonic()
         try:
-            report = services.report_submit(village_code=form.cleaned_data["village"], ip=_client_ip(request), **data)
+            report = services.report_submit(village_code=form.cleaned_data["village"], ip=client_ip(request), **data)
         except ServiceError as exc:
+            problem = exc
             form.add_error(None, exc.message)
+            status = STATUS_FOR.get(type(exc), 400)
         else:
+            _answer_at_quantum(started)
             return redirect(f"{reverse('cek-bansos-status')}?reference={report.reference}&baru=1")
     context = _region_choices(request) | {"report_form": form, "search": SearchForm(), "status_form": StatusForm()}
     context["chosen"]["village"] = request.POST.get("village", "")
-    return render(request, "distribution/cek_bansos.html", context, status=400)
+    if isinstance(problem, limits.ChallengeRequired):
+        context["report_challenge"] = challenge_issue(ip=client_ip(request))
+    return render(request, "distribution/cek_bansos.html", context, status=status)
+
+
+def challenge_picture(request):
+    """The picture of a challenge, drawn here; a forged or expired token has none."""
+    picture = challenge_image(request.GET.get("challenge", ""))
+    if picture is None:
+        raise Http404
+    response = HttpResponse(picture, content_type="image/png")
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def report_status(request):

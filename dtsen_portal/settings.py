@@ -4,6 +4,7 @@ With nothing set the portal runs on SQLite with Celery tasks executed in-process
 server. Set DATABASE_URL (PostgreSQL) and CELERY_BROKER_URL (Redis) to run on real services.
 A bad value fails at start-up with a clear message; secrets have no default outside DEBUG.
 """
+import ipaddress
 from pathlib import Path
 
 import environ
@@ -201,6 +202,18 @@ SPECTACULAR_SETTINGS = {
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# Client addresses (Cek Bansos rate limits, issue 13): the reverse proxies in front of the portal, as
+# addresses or networks. Only a request from one of them has its X-Forwarded-For read, and only up to the first
+# address that is not a listed proxy. Empty (the default): REMOTE_ADDR only, X-Forwarded-For ignored.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"TRUSTED_PROXIES: {_proxy!r} is not an IP address or network (e.g. 127.0.0.1,172.16.0.0/12)."
+        ) from None
 
 LOGGING = {
     "version": 1,

@@ -13,7 +13,7 @@ import re
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -22,7 +22,7 @@ from django_fsm import can_proceed
 from accounts.models import Role
 from accounts.scope import user_covers_code
 from dtsen_portal.errors import Conflict, InvalidState, NotAllowed, NotInScope
-from registry.models import Family, Member
+from registry.models import Family, Member, Region
 
 from . import hooks
 from .models import (
@@ -374,30 +374,64 @@ def _check_life_event(member: Member) -> None:
         raise InvalidState(message, field_errors={"life_event_date": [message]})
 
 
-def proposal_duplicates(*, kk_number: str, members: list[dict]) -> list[dict]:
+def proposal_duplicates(*, kk_number: str, members: list[dict], actor) -> list[dict]:
     """Families already in the register that may be the proposed one: same KK, same NIK, or a member with
-    the same name and birth date. Read across all areas on purpose: a duplicate elsewhere matters."""
-    found: dict[int, dict] = {}
+    the same name and birth date. Read across all areas on purpose: a duplicate elsewhere matters.
 
-    def add(family_id: int, kk: str, village: str, kind: str, why: str):
-        entry = found.setdefault(family_id, {"family_id": family_id, "kk_number": kk, "village": village,
-                                             "kinds": set(), "why": []})
+    Only a candidate inside the actor's area is named (KK, village, a link). Candidates outside it are
+    merged into one notice per body that can resolve them (the regency's Dinsos, or the centre for another
+    regency), worded from what the operator typed: never their KK, NIK, id, names or village (UU PDP).
+    The same queries run whether or not anything is found, so the answer's time tells nothing more.
+    """
+    niks = {m["nik"]: (m.get("name") or "").strip() for m in members if m.get("nik")}
+    people = {(m["name"].strip().upper(), m["birth_date"]): m["name"].strip()
+              for m in members if m.get("name") and m.get("birth_date")}
+    same_person = Q(nik__in=list(niks))
+    for name, born in people:
+        same_person |= Q(name__iexact=name, birth_date=born)
+    # (family, kind, why as the area's staff may read it, why worded only from what the operator typed)
+    matches = [(fam, "kk", _("same KK number"), _("same KK number"))
+               for fam in Family.objects.filter(kk_number=kk_number).select_related("village")]
+    for m in Member.objects.filter(same_person).select_related("family__village"):
+        if m.nik in niks:
+            matches.append((m.family, "nik", _("same NIK %(nik)s") % {"nik": m.nik},
+                            _("same NIK as %(name)s in this usulan") % {"name": niks[m.nik]}))
+        typed = people.get((m.name.upper(), m.birth_date))
+        if typed is None and m.nik not in niks:
+            # Matched by name, but the database's upper case differs from Python's for a few letters (ß).
+            typed = next((t for (_name, born), t in people.items() if born == m.birth_date), "")
+        if typed is not None:
+            matches.append((m.family, "name_birth", _("same name and birth date: %(name)s") % {"name": m.name},
+                            _("same name and birth date as %(name)s in this usulan") % {"name": typed}))
+    regency = _regency_of(actor)
+    found: dict = {}
+    for family, kind, why_inside, why_outside in matches:
+        if user_covers_code(actor, family.village_id):
+            why = why_inside
+            entry = found.setdefault(family.pk, {
+                "in_area": True, "family_id": family.pk, "kk_number": family.kk_number,
+                "village": family.village.name, "resolver": "", "kinds": set(), "why": []})
+        else:
+            why = why_outside
+            if regency and regency.contains(family.village_id):
+                resolver = _("Dinas Sosial %(regency)s") % {"regency": regency.name}
+            else:
+                resolver = _("the centre (Pusdatin Kemensos), as the family is registered in another regency")
+            entry = found.setdefault(("outside", resolver), {
+                "in_area": False, "family_id": None, "kk_number": None, "village": None, "resolver": resolver,
+                "kinds": set(), "why": []})
         entry["kinds"].add(kind)
-        entry["why"].append(why)
+        if str(why) not in entry["why"]:
+            entry["why"].append(str(why))
+    # Inside the area first, in the order found; the notices about elsewhere after them.
+    return sorted(found.values(), key=lambda c: not c["in_area"])
 
-    for fam in Family.objects.filter(kk_number=kk_number).select_related("village"):
-        add(fam.pk, fam.kk_number, fam.village.name, "kk", str(_("same KK number")))
-    niks = [m["nik"] for m in members if m.get("nik")]
-    for m in Member.objects.filter(nik__in=niks).select_related("family__village"):
-        add(m.family_id, m.family.kk_number, m.family.village.name, "nik",
-            str(_("same NIK %(nik)s") % {"nik": m.nik}))
-    for person in members:
-        if person.get("name") and person.get("birth_date"):
-            for m in Member.objects.filter(name__iexact=person["name"].strip(), birth_date=person["birth_date"]) \
-                    .select_related("family__village"):
-                add(m.family_id, m.family.kk_number, m.family.village.name, "name_birth",
-                    str(_("same name and birth date: %(name)s") % {"name": m.name}))
-    return list(found.values())
+
+def _regency_of(actor) -> Region | None:
+    """The actor's regency, whose Dinsos resolves duplicates among its villages (a query on every call,
+    found or not, so the check costs the same either way)."""
+    code = (getattr(actor, "area_id", "") or "")[:5]
+    return Region.objects.filter(code=code, level=Region.Level.REGENCY).first() if len(code) == 5 else None
 
 
 class PossibleDuplicates(InvalidState):
@@ -406,6 +440,7 @@ class PossibleDuplicates(InvalidState):
     code = "possible_duplicates"
 
     def __init__(self, candidates: list[dict], *, blocking: bool):
+        # The message never says where a registered KK or NIK is: outside the area that is not the user's to know.
         message = _("This family may already be in the register.") if not blocking else \
             _("This KK number or NIK is already in the register; the proposal cannot be saved.")
         super().__init__(message, details={"blocking": blocking, "candidates": [
@@ -420,7 +455,7 @@ def proposal_create(*, actor, round_id: int, family_data: dict, members: list[di
     round_ = _editable_round(round_id, actor)
     if not members or not any(m.get("relationship") == Member.Relationship.HEAD for m in members):
         raise InvalidState(_("A proposal needs its members, one of them the head of the family."))
-    candidates = proposal_duplicates(kk_number=family_data.get("kk_number", ""), members=members)
+    candidates = proposal_duplicates(kk_number=family_data.get("kk_number", ""), members=members, actor=actor)
     # The same KK or NIK cannot be stored twice; a same-name-and-birth-date match only needs a look.
     blocking = any(c["kinds"] & {"kk", "nik"} for c in candidates)
     if candidates and (blocking or not confirm_duplicates):
