@@ -206,7 +206,7 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 # Client addresses (Cek Bansos rate limits, issue 13): the reverse proxies in front of the portal, as
 # addresses or networks. Only a request from one of them has its X-Forwarded-For read, and only up to the first
 # address that is not a listed proxy. Empty (the default): REMOTE_ADDR only, X-Forwarded-For ignored.
-TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+TRUSTED_PROXIES = [proxy.strip() for proxy in env.list("TRUSTED_PROXIES", default=[]) if proxy.strip()]
 for _proxy in TRUSTED_PROXIES:
     try:
         ipaddress.ip_network(_proxy, strict=False)
