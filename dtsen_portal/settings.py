@@ -26,7 +26,7 @@ if not SECRET_KEY:
         raise ImproperlyConfigured(
             "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off (see .env.example)."
         )
-    SECRET_KEY = "insecure-development-key-only-for-debug"  # noqa: S105 - DEBUG only
+    SECRET_KEY = "insecure-development-key-only-for-debug"  # noqa: S105  # nosec B105
 
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
