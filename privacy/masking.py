@@ -16,15 +16,15 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-from accounts.models import Role
-
 
 class Context(StrEnum):
     LIST = "list"  # lists, exports and API lists: many people at once
     DETAIL = "detail"  # one family or person, opened on purpose
 
 
-FULL_NIK_ROLES = frozenset({Role.VILLAGE_OPERATOR, Role.DINSOS, Role.ADMIN})
+# Values of accounts.models.Role, written out: settings.LOGGING imports this module (through the log filter)
+# before the apps, and so their models, are loaded.
+FULL_NIK_ROLES = frozenset({"village_operator", "dinsos", "admin"})
 
 # Sixteen digits not part of a longer number: a NIK or a KK number (any script's digits, as the validators
 # refuse those but a log line may still carry what someone typed).
