@@ -56,3 +56,13 @@ def can_see_full_nik(user, context: Context | str) -> bool:
 def nik_for(user, value, context: Context | str) -> str:
     """The NIK as ``user`` may read it in ``context``."""
     return (value or "") if can_see_full_nik(user, context) else mask_nik(value)
+
+
+def mask_nik_fields(data):
+    """A JSON-like value with every ``nik`` key's value masked (a submission item's payload, say)."""
+    if isinstance(data, dict):
+        return {key: mask_nik(value) if key == "nik" and isinstance(value, str) else mask_nik_fields(value)
+                for key, value in data.items()}
+    if isinstance(data, list):
+        return [mask_nik_fields(value) for value in data]
+    return data

@@ -3,7 +3,7 @@ decided the user may read it here (``full_nik`` from ``can_see_full_nik``); ``{{
 masks."""
 from django import template
 
-from privacy.masking import mask_nik
+from privacy.masking import mask_nik, mask_numbers_in_text
 
 register = template.Library()
 
@@ -16,3 +16,12 @@ def nik(value, full: bool = False) -> str:
 @register.filter(name="masked_nik")
 def masked_nik(value) -> str:
     return mask_nik(value)
+
+
+@register.filter(name="nik_text")
+def nik_text(value, full: bool = False):
+    """A text that may carry NIKs (a member's label "Siti (1209…)", a corrected NIK): every 16-digit number
+    in it masked unless ``full``."""
+    if full or not isinstance(value, str):
+        return value
+    return mask_numbers_in_text(value)
