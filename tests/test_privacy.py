@@ -290,3 +290,34 @@ def test_a_celery_worker_handler_gets_the_scrubbing_filter_too():
         assert "1209********0001" in handler.stream.getvalue()
     finally:
         logger.removeHandler(handler)
+
+
+# -- the admin --------------------------------------------------------------------------------------------------
+
+def test_the_member_admin_list_masks_niks_and_its_change_page_is_recorded(family):
+    fam, head, child = family
+    admin = UserFactory(username="root2", role=Role.ADMIN, area_id=None, is_staff=True, is_superuser=True)
+    client = client_for(admin)
+    listing = client.get(reverse("admin:registry_member_changelist")).content.decode()
+    assert masked(head.nik) in listing and head.nik not in listing
+    assert not PersonalDataAccess.objects.exists()
+    assert head.nik in client.get(reverse("admin:registry_member_change", args=[head.pk])).content.decode()
+    access = PersonalDataAccess.objects.get()
+    assert (access.user, access.kind, access.object_type, access.object_id, access.area_id) == (
+        admin, "view_nik", "member", str(head.pk), VILLAGE)
+
+
+def test_an_admin_export_of_families_is_recorded_with_its_row_count(family, rf):
+    from django.contrib import admin as django_admin
+
+    from registry.models import Family
+
+    user = UserFactory(username="dinsos-staff", role=Role.DINSOS, area_id=REGENCY, is_staff=True)
+    request = rf.get("/admin/registry/family/export/")
+    request.user = user
+    model_admin = django_admin.site._registry[Family]
+    data = model_admin.get_data_for_export(request, model_admin.get_queryset(request))
+    assert data.height == 1
+    access = PersonalDataAccess.objects.get()
+    assert (access.user, access.kind, access.export_name, access.row_count, access.area_id) == (
+        user, "export", "admin-family", 1, REGENCY)
