@@ -165,6 +165,26 @@ def test_the_api_family_detail_stays_masked_for_a_facilitator(family):
     assert not PersonalDataAccess.objects.exists()
 
 
+def test_a_member_change_sent_to_the_centre_shows_its_nik_masked_on_the_page_and_in_the_api():
+    from central.models import Submission, SubmissionItem
+
+    round_ = round_with_families(1)
+    entry = round_.entries.get()
+    submission = Submission.objects.create(round=round_)
+    nik = nik_for(VILLAGE, dt.date(2026, 1, 2))
+    SubmissionItem.objects.create(
+        submission=submission, kind="member_change", ref="M1", entry=entry, family=entry.family,
+        payload={"change": "added", "nik": nik, "member": {"name": "Bayi Baru", "nik": nik}})
+    client = client_for(UserFactory(role=Role.DINSOS, area_id=REGENCY))
+    page = client.get(reverse("sync-submission", args=[submission.pk])).content.decode()
+    assert "Bayi Baru" in page and masked(nik) in page and nik not in page
+    body = client.get("/api/v1/sync/submission-items/").json()
+    assert nik not in str(body)
+    item = body["results"][0]
+    assert item["payload"]["nik"] == masked(nik) and item["payload"]["member"]["nik"] == masked(nik)
+    assert masked(nik) in item["description"]
+
+
 # -- exports ----------------------------------------------------------------------------------------------------
 
 def test_a_round_export_is_recorded_with_its_row_count():
