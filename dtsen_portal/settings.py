@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "central",
     "monitoring",
     "csp",
+    "privacy",
 ]
 
 MIDDLEWARE = [
@@ -238,6 +239,8 @@ for _proxy in TRUSTED_PROXIES:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # No NIK or KK number in the logs (UU PDP): every 16-digit number is masked before a handler writes it.
+    "filters": {"scrub_personal_data": {"()": "privacy.logscrub.ScrubPersonalData"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["scrub_personal_data"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
