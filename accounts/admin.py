@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from registry.models import Region
 
-from .models import Role, User
+from .models import LoginEvent, Role, User
 from .scope import scope_queryset, user_sees_everything
 
 
@@ -67,6 +67,26 @@ class RegionAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # regions come from Kemendagri's list through load_regions
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(LoginEvent)
+class LoginEventAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    """The login audit, read-only: it is evidence, so nobody edits or deletes it here."""
+
+    list_display = ["at", "username", "kind", "ip_address", "user_agent"]
+    list_filter = ["kind"]
+    search_fields = ["username", "=ip_address"]
+    date_hierarchy = "at"
+    list_select_related = ["user"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -4,6 +4,9 @@ import os
 import pytest
 from django.conf import settings
 
+# Production redirects plain HTTP to HTTPS; the test client and the live server speak plain HTTP (issue 13).
+os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
+
 # Real regencies from the bundled wilayah.csv: Asahan (the demo regency), Pematangsiantar and Kayong Utara.
 TEST_REGENCIES = ("12.09", "12.72", "61.11")
 
