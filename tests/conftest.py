@@ -39,6 +39,15 @@ def _plain_static_storage():
         yield
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _plain_http():
+    # pytest-django reads the settings before this file; the variable above reaches the processes tests start.
+    from django.test import override_settings
+
+    with override_settings(SECURE_SSL_REDIRECT=False):
+        yield
+
+
 @pytest.fixture
 def regions(transactional_db):
     """For tests that other processes must see (live server, Celery worker): committed data, so the
