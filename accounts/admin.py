@@ -3,6 +3,8 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
+from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from registry.models import Region
 
@@ -90,3 +92,26 @@ class LoginEventAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# django-otp registers its own admin on import, for every staff user with model permissions; replaced so that only
+# administrators see authenticators (to remove one when a phone is lost), and never their secrets.
+admin.site.unregister(TOTPDevice)
+
+
+@admin.register(TOTPDevice)
+class AdministratorTOTPDeviceAdmin(TOTPDeviceAdmin):
+    def has_module_permission(self, request):
+        return user_sees_everything(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return user_sees_everything(request.user)
+
+    def has_add_permission(self, request):
+        return False  # each user adds their own on the Autentikator page
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return user_sees_everything(request.user)

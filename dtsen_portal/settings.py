@@ -215,7 +215,9 @@ AXES_CLIENT_IP_CALLABLE = "dtsen_portal.client_address.client_ip"
 AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"  # a page in Bahasa Indonesia, HTTP 429
 AXES_DISABLE_ACCESS_LOG = True  # successful logins are in accounts.LoginEvent
 AXES_VERBOSE = False
+AXES_ENABLE_ADMIN = False  # attempts hold usernames and addresses of every regency: `manage.py axes_reset_username`
 OTP_TOTP_ISSUER = "Portal Verval DTSEN"
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # an authenticator's secret is shown once, to its owner
 SESSION_IDLE_MINUTES = env.int("SESSION_IDLE_MINUTES", default=30)
 SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60  # the browser forgets an idle session too
 SESSION_COOKIE_HTTPONLY = True

@@ -225,3 +225,22 @@ def test_the_bulk_decision_never_redirects_off_the_site():
     same_site = f"{reverse('round-detail', args=[round_.pk])}?page=2"
     response = client.post(reverse("round-bulk", args=[round_.pk]), {"entry": "x", "next": same_site})
     assert response["Location"] == same_site
+
+
+def test_only_administrators_see_authenticators_in_the_admin_and_never_their_secret():
+    from django.contrib.auth.models import Permission
+
+    owner = UserFactory(username="dinsos-punya", role=Role.DINSOS, area_id="12.09")
+    setup = Client()
+    setup.force_login(owner)
+    device = enrol(setup, owner)
+    staff = UserFactory(username="dinsos-staf", role=Role.DINSOS, area_id="12.09", is_staff=True)
+    staff.user_permissions.set(Permission.objects.filter(codename__endswith="totpdevice"))
+    client = Client()
+    client.force_login(staff)
+    assert client.get("/admin/otp_totp/totpdevice/").status_code == 403
+    client.force_login(UserFactory(username="admin-lihat", role=Role.ADMIN, area_id=None, is_staff=True,
+                                   is_superuser=True))
+    assert client.get("/admin/otp_totp/totpdevice/").status_code == 200
+    assert client.get(f"/admin/otp_totp/totpdevice/{device.pk}/config/").status_code == 403
+    assert device.key not in client.get(f"/admin/otp_totp/totpdevice/{device.pk}/change/").content.decode()
