@@ -43,7 +43,8 @@ class UserAdmin(ScopedAdminMixin, DjangoUserAdmin):
     list_select_related = ["area"]
     search_fields = ["username", "first_name", "last_name", "area__name"]
     autocomplete_fields = ["area"]
-    fieldsets = DjangoUserAdmin.fieldsets + ((_("Role and area"), {"fields": ("role", "area", "phone")}),)
+    fieldsets = DjangoUserAdmin.fieldsets + (
+        (_("Role and area"), {"fields": ("role", "area", "phone", "must_change_password")}),)
     add_fieldsets = DjangoUserAdmin.add_fieldsets + ((_("Role and area"), {"fields": ("role", "area")}),)
 
     def get_readonly_fields(self, request, obj=None):
