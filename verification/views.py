@@ -8,6 +8,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -99,7 +100,15 @@ def round_bulk(request, pk: int):
         _attempt(request, lambda: services.entries_decide_bulk(
             actor=request.user, round_id=round_.pk, versions=versions, decision=form.cleaned_data["decision"],
             reason=form.cleaned_data["reason"]), _("%(n)d families decided.") % {"n": len(versions)})
-    return redirect(request.POST.get("next") or reverse("round-detail", args=[round_.pk]))
+    return redirect(_safe_next(request) or reverse("round-detail", args=[round_.pk]))
+
+
+def _safe_next(request) -> str | None:
+    """The page to return to, if it is on this site (anything else would make the portal an open redirect)."""
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return target
+    return None
 
 
 @login_required
