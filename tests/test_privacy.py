@@ -350,3 +350,8 @@ def test_an_admin_export_of_families_is_recorded_with_its_row_count(family, rf):
     access = PersonalDataAccess.objects.get()
     assert (access.user, access.kind, access.export_name, access.row_count, access.area_id) == (
         user, "export", "admin-family", 1, REGENCY)
+
+
+def test_the_development_servers_request_lines_are_scrubbed_too():
+    handlers = logging.getLogger("django.server").handlers
+    assert handlers and all(any(isinstance(f, ScrubPersonalData) for f in h.filters) for h in handlers)
