@@ -1,7 +1,15 @@
 """Uploaded files (evidence photos, visit photos, signed berita acara scans) hold personal data: they are
-served only to signed-in users whose area covers the record the file belongs to, never as public files."""
+served only to signed-in users whose area covers the record the file belongs to, never as public files.
+
+Every file is sent as a download (``Content-Disposition: attachment``) with the type of what the portal
+itself wrote (uploads are stored rebuilt under generated names: .jpg, .png or .pdf); anything else, such as a
+file stored before uploads were rebuilt, goes out as ``application/octet-stream``. With ``nosniff`` (set by
+SecurityMiddleware) and a policy that allows nothing to run, a hostile file never executes on the portal's
+origin even if it was stored.
+"""
 from pathlib import Path
 
+from csp.decorators import csp
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404
@@ -14,8 +22,11 @@ OWNERS = (
     ("verification.Musdesus", "signed_scan"),
     ("groundcheck.VisitPhoto", "image"),
 )
+# Only the types the portal writes; the stored extension is ours (see dtsen_portal.uploads), not the user's.
+SERVED_TYPES = {".jpg": "image/jpeg", ".png": "image/png", ".pdf": "application/pdf"}
 
 
+@csp({"default-src": "'none'", "sandbox": "", "frame-ancestors": "'none'"})
 @login_required
 def protected_media(request, path: str):
     from django.apps import apps
@@ -29,5 +40,9 @@ def protected_media(request, path: str):
             full = (root / path).resolve()
             if root not in full.parents or not full.is_file():
                 raise Http404
-            return FileResponse(open(full, "rb"))  # noqa: SIM115 - FileResponse closes it
+            content_type = SERVED_TYPES.get(full.suffix.lower(), "application/octet-stream")
+            response = FileResponse(open(full, "rb"), as_attachment=True, filename=full.name,  # noqa: SIM115
+                                    content_type=content_type)  # FileResponse closes the file
+            response["X-Content-Type-Options"] = "nosniff"  # also set by SecurityMiddleware; never left out
+            return response
     raise Http404

@@ -1,9 +1,10 @@
 """Top-level URLs: the browser app at /, the admin, the API under /api/v1/, /healthz."""
+from csp.decorators import csp_update
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from distribution import urls as distribution_urls
 from dtsen_portal.health import healthz
@@ -26,7 +27,10 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("api/v1/", include(("dtsen_portal.api_urls", "api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The vendored Swagger UI loads its start-up script as a file (the split view) but styles itself inline;
+    # only this page gets inline styles, never inline scripts (issue 13).
+    path("api/docs/", csp_update({"style-src": "'unsafe-inline'"})(
+        SpectacularSwaggerSplitView.as_view(url_name="api-schema")), name="api-docs"),
 ]
 
 handler404 = "dtsen_portal.api.page_not_found"

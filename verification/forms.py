@@ -3,7 +3,7 @@ from django import forms
 from django.forms import formset_factory
 from django.utils.translation import gettext_lazy as _
 
-from dtsen_portal.uploads import validate_evidence_upload
+from dtsen_portal.uploads import DocumentField
 from registry.models import Family, Member
 
 from .models import Musdesus, RoundFamily
@@ -19,10 +19,9 @@ class DecisionForm(forms.Form):
     reason = forms.ChoiceField(label=_("Reason (when not eligible)"), required=False,
                                choices=[("", "-")] + list(RoundFamily.Reason.choices))
     note = forms.CharField(label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    evidence = forms.FileField(label=_("Evidence photo (optional)"), required=False,
-                               validators=[validate_evidence_upload],
-                               widget=forms.ClearableFileInput(attrs={"accept": "image/*,application/pdf",
-                                                                      "capture": "environment"}))
+    evidence = DocumentField(label=_("Evidence photo (optional)"), required=False,
+                             widget=forms.ClearableFileInput(attrs={"accept": "image/*,application/pdf",
+                                                                    "capture": "environment"}))
     version = forms.IntegerField(widget=forms.HiddenInput)
 
     def clean(self):
@@ -106,6 +105,5 @@ AttendeeFormSet = formset_factory(AttendeeForm, extra=3, min_num=1, validate_min
 
 
 class ScanForm(forms.Form):
-    scan = forms.FileField(label=_("Scan of the signed berita acara (PDF or photo)"),
-                           validators=[validate_evidence_upload],
-                           widget=forms.ClearableFileInput(attrs={"accept": "image/*,application/pdf"}))
+    scan = DocumentField(label=_("Scan of the signed berita acara (PDF or photo)"),
+                         widget=forms.ClearableFileInput(attrs={"accept": "image/*,application/pdf"}))
