@@ -185,6 +185,15 @@ def test_a_member_change_sent_to_the_centre_shows_its_nik_masked_on_the_page_and
     assert masked(nik) in item["description"]
 
 
+def test_the_sync_list_masks_niks_in_a_held_batchs_reason():
+    from central.models import CentralBatch
+
+    CentralBatch.objects.create(batch_id="12.09-PKH-HELD", regency_code=REGENCY, programme="PKH",
+                                last_error="page 1, row 2: NIK 1209081505800001 appears twice in the batch")
+    page = client_for(UserFactory(role=Role.DINSOS, area_id=REGENCY)).get(reverse("sync-overview")).content.decode()
+    assert "NIK 1209********0001 appears twice" in page and "1209081505800001" not in page
+
+
 # -- exports ----------------------------------------------------------------------------------------------------
 
 def test_a_round_export_is_recorded_with_its_row_count():
@@ -341,3 +350,8 @@ def test_an_admin_export_of_families_is_recorded_with_its_row_count(family, rf):
     access = PersonalDataAccess.objects.get()
     assert (access.user, access.kind, access.export_name, access.row_count, access.area_id) == (
         user, "export", "admin-family", 1, REGENCY)
+
+
+def test_the_development_servers_request_lines_are_scrubbed_too():
+    handlers = logging.getLogger("django.server").handlers
+    assert handlers and all(any(isinstance(f, ScrubPersonalData) for f in h.filters) for h in handlers)
