@@ -11,9 +11,10 @@ that takes none:
 * ``SuperuserOnlyAdminMixin`` for what holds power over the whole portal (API tokens, Celery Beat schedules,
   groups, the sync's plumbing): invisible to everyone but superusers.
 """
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.contrib.admin.utils import unquote
+from django.contrib.admin.utils import flatten_fieldsets, unquote
 from django.contrib.admin.widgets import ForeignKeyRawIdWidget
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseRedirect
@@ -40,6 +41,10 @@ class ScopedRawIdWidget(ForeignKeyRawIdWidget):
         except (ValueError, ValidationError):
             visible = False
         return super().label_and_url_for_value(value) if visible else ("", "")
+
+
+def _is_versioned(model) -> bool:
+    return any(field.name == "version" for field in model._meta.concrete_fields)
 
 
 class ScopedAdminMixin:
@@ -69,6 +74,42 @@ class ScopedAdminMixin:
                 kwargs["widget"] = ScopedRawIdWidget(db_field.remote_field, self.admin_site, kwargs["queryset"],
                                                      using=kwargs.get("using"))
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    # --- optimistic locking ----------------------------------------------------------------------------
+    # Families and round entries carry a version that every page and API change checks and bumps; a change
+    # through the admin does the same, so neither side silently overwrites the other's newer work.
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if _is_versioned(self.model) and "version" not in fields:
+            fields += ("version",)
+        return fields
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if "fields" not in kwargs:
+            kwargs["fields"] = flatten_fieldsets(self.get_fieldsets(request, obj))
+        if kwargs["fields"]:
+            # The admin lists the form's own fields back to it; this one is not the model's.
+            kwargs["fields"] = [name for name in kwargs["fields"] if name != "opened_version"]
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is None or not _is_versioned(self.model):
+            return form
+
+        class VersionCheckedForm(form):
+            opened_version = forms.IntegerField(widget=forms.HiddenInput, initial=obj.version)
+
+            def clean(self):
+                cleaned = super().clean()
+                # The change view runs in a transaction: the lock holds until the save commits.
+                current = (type(self.instance)._default_manager.select_for_update()
+                           .filter(pk=self.instance.pk).values_list("version", flat=True).first())
+                if cleaned.get("opened_version") != current:
+                    raise ValidationError(_("Someone changed this record after you opened it; open it again "
+                                            "to see their change."), code="stale_version")
+                self.instance.version = current + 1
+                return cleaned
+
+        return VersionCheckedForm
 
     # --- django-simple-history -------------------------------------------------------------------------
 
