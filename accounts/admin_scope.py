@@ -86,13 +86,15 @@ class ScopedAdminMixin:
         return fields
 
     def get_form(self, request, obj=None, change=False, **kwargs):
+        if not _is_versioned(self.model):
+            return super().get_form(request, obj, change=change, **kwargs)
         if "fields" not in kwargs:
             kwargs["fields"] = flatten_fieldsets(self.get_fieldsets(request, obj))
         if kwargs["fields"]:
             # The admin lists the form's own fields back to it; this one is not the model's.
             kwargs["fields"] = [name for name in kwargs["fields"] if name != "opened_version"]
         form = super().get_form(request, obj, change=change, **kwargs)
-        if obj is None or not _is_versioned(self.model):
+        if obj is None:
             return form
 
         class VersionCheckedForm(form):
