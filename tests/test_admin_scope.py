@@ -11,6 +11,7 @@ import re
 import uuid
 
 import pytest
+from django.apps import apps
 from django.contrib import admin
 from django.contrib.auth.models import Group, Permission
 from django.db import models
@@ -109,6 +110,10 @@ def _world_in(code: str) -> None:
     UnmatchedRanking.objects.create(period=dt.date(2026, 10, 20), central_id=f"U-{uuid.uuid4().hex[:8]}",
                                     village_code=code, desil=2)
     UserFactory(role=Role.VILLAGE_OPERATOR, area_id=code, first_name="Petugas", last_name=f"Rahasia{code}")
+    if apps.is_installed("privacy"):  # the record of who read whose NIK (UU PDP), scoped by its area
+        apps.get_model("privacy", "PersonalDataAccess").objects.create(
+            username=f"pembaca{code}", role=Role.DINSOS, kind="view_nik", object_type="family",
+            object_id=str(family.pk), area_id=code)
 
 
 def _portal_wide_things():
