@@ -1,39 +1,15 @@
-"""Admin for users, and the one scoping mixin every admin of this project uses."""
+"""Admin for users and regions; the access policy every admin of this project uses is in admin_scope."""
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from registry.models import Region
 
+from .admin_scope import ScopedAdminMixin, restrict_to_superusers
 from .models import LoginEvent, Role, User
-from .scope import scope_queryset, user_sees_everything
-
-
-class ScopedAdminMixin:
-    """Admin lists, change pages, exports and foreign-key pickers read through ``scope_queryset``.
-
-    An object outside the staff member's area is not in the queryset, so the admin answers as if it did
-    not exist, as the pages and the API do.
-    """
-
-    def get_queryset(self, request):
-        return scope_queryset(request.user, super().get_queryset(request))
-
-    def get_object(self, request, object_id, from_field=None):
-        obj = super().get_object(request, object_id, from_field)
-        if obj is None:
-            # Django's admin would redirect with "does not exist"; outside the area answers 404 everywhere.
-            raise Http404(_("Not found."))
-        return obj
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        related = db_field.related_model
-        if getattr(related, "area_scope_path", None) and "queryset" not in kwargs:
-            kwargs["queryset"] = scope_queryset(request.user, related._default_manager.all())
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+from .scope import user_sees_everything
 
 
 @admin.register(User)
@@ -116,3 +92,23 @@ class AdministratorTOTPDeviceAdmin(TOTPDeviceAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return user_sees_everything(request.user)
+
+
+def _restrict_other_packages_admins():
+    # API tokens (the administrator's included), Celery Beat's schedules and the permission groups hold
+    # power over the whole portal, not over one area: superusers only.
+    from django.contrib.auth.models import Group
+    from django_celery_beat.models import (
+        ClockedSchedule,
+        CrontabSchedule,
+        IntervalSchedule,
+        PeriodicTask,
+        SolarSchedule,
+    )
+    from rest_framework.authtoken.models import TokenProxy
+
+    restrict_to_superusers(admin.site, [TokenProxy, PeriodicTask, IntervalSchedule, CrontabSchedule,
+                                        SolarSchedule, ClockedSchedule, Group])
+
+
+_restrict_other_packages_admins()

@@ -2,6 +2,7 @@
 from django.contrib import admin
 
 from accounts.admin import ScopedAdminMixin
+from accounts.admin_scope import ReferenceAdminMixin, SuperuserOnlyAdminMixin
 
 from .models import (
     BatchClash,
@@ -39,26 +40,20 @@ class SubmissionAdmin(ScopedAdminMixin, ReadOnlyAdmin):
 
 
 @admin.register(DesilPublication)
-class DesilPublicationAdmin(ReadOnlyAdmin):
+class DesilPublicationAdmin(ReferenceAdminMixin, ReadOnlyAdmin):
     list_display = ["period", "state", "row_count", "rows_applied", "attempts", "applied_at"]
 
 
 @admin.register(DownloadedPage)
-class DownloadedPageAdmin(ReadOnlyAdmin):
+class DownloadedPageAdmin(SuperuserOnlyAdminMixin, ReadOnlyAdmin):
     list_display = ["stream", "ref", "number", "checksum", "fetched_at"]
     list_filter = ["stream"]
     exclude = ["rows"]  # pages can hold thousands of families
 
-    def has_view_permission(self, request, obj=None):
-        return request.user.is_superuser
-
 
 @admin.register(SyncCursor)
-class SyncCursorAdmin(ReadOnlyAdmin):
+class SyncCursorAdmin(SuperuserOnlyAdminMixin, ReadOnlyAdmin):
     list_display = ["stream", "cursor", "updated_at"]
-
-    def has_view_permission(self, request, obj=None):
-        return request.user.is_superuser
 
 
 @admin.register(SubmissionItem)

@@ -2,6 +2,7 @@
 from django.contrib import admin
 
 from accounts.admin import ScopedAdminMixin
+from accounts.admin_scope import ReferenceAdminMixin
 
 from .models import CitizenReport, Determination, Disbursement, PaymentPeriod, Programme
 
@@ -28,12 +29,12 @@ class CitizenReportAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Programme)
-class ProgrammeAdmin(admin.ModelAdmin):
+class ProgrammeAdmin(ReferenceAdminMixin, admin.ModelAdmin):
     list_display = ["code", "name", "max_desil", "monthly_amount", "active"]
 
 
 @admin.register(PaymentPeriod)
-class PaymentPeriodAdmin(admin.ModelAdmin):
+class PaymentPeriodAdmin(ReferenceAdminMixin, admin.ModelAdmin):
     list_display = ["programme", "code", "name", "amount"]
 
 

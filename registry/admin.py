@@ -6,6 +6,7 @@ from import_export.admin import ExportMixin
 from simple_history.admin import SimpleHistoryAdmin
 
 from accounts.admin import ScopedAdminMixin
+from accounts.admin_scope import ReferenceAdminMixin
 from privacy.admin import RecordsExportsMixin, RecordsNikViewsMixin
 from privacy.masking import mask_nik
 
@@ -99,7 +100,7 @@ class DesilChangeAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(DesilThreshold)
-class DesilThresholdAdmin(admin.ModelAdmin):
+class DesilThresholdAdmin(ReferenceAdminMixin, admin.ModelAdmin):
     list_display = ["period", "desil", "min_score", "max_score", "families"]
     list_filter = ["period"]
 

@@ -2,6 +2,7 @@
 from django.contrib import admin
 
 from accounts.admin import ScopedAdminMixin
+from accounts.admin_scope import ReferenceAdminMixin
 
 from .models import (
     FieldCorrection,
@@ -88,7 +89,7 @@ class MusdesusAttendeeAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(UpdatePeriod)
-class UpdatePeriodAdmin(admin.ModelAdmin):
+class UpdatePeriodAdmin(ReferenceAdminMixin, admin.ModelAdmin):
     """The national calendar of update cycles: administrators may correct a deadline or publication date."""
 
     list_display = ["code", "name", "starts_on", "ends_on", "verval_deadline", "publication_on"]
