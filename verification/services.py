@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
@@ -127,21 +128,41 @@ def round_can_recheck(round_: VerificationRound, today=None) -> bool:
     return round_.state in APPROVED_STATES and not (round_.period and round_.period.is_final(today))
 
 
-def round_approve(*, round_id: int, actor, note: str = "") -> VerificationRound:
-    """Dinsos approves a submitted round; the push to the centre is enqueued once the approval is committed."""
-    with transaction.atomic():
-        round_ = _round_transition(round_id=round_id, verb="approve", actor=actor, roles=REGENCY_ROLES, note=note)
-        transaction.on_commit(lambda: hooks.rounds_approved([round_.pk]))
-    return round_
+@dataclass
+class Approval:
+    """What an approval did: the rounds approved, and whether their push was queued right away.
+
+    ``delivery_queued`` is False when the queue (broker) could not take the push: the approval and what it sends
+    are committed all the same, and the next scheduled push delivers them."""
+
+    round_ids: list[int]
+    delivery_queued: bool = True
 
 
-def rounds_approve(*, round_ids: list[int], actor, note: str = "") -> int:
-    """Approve several submitted rounds at once: all of them, or none if one cannot be approved."""
+def _approve(round_ids: list[int], actor, note: str) -> Approval:
+    approval = Approval(round_ids=sorted(round_ids))
     with transaction.atomic():
-        for round_id in sorted(round_ids):
+        for round_id in approval.round_ids:
             _round_transition(round_id=round_id, verb="approve", actor=actor, roles=REGENCY_ROLES, note=note)
-        transaction.on_commit(lambda: hooks.rounds_approved(sorted(round_ids)))
-    return len(round_ids)
+        # Recorded in this transaction (the outbox), so a broker outage after the commit loses nothing.
+        hooks.rounds_approving(approval.round_ids)
+
+        def queue_push():
+            approval.delivery_queued = hooks.rounds_approved(approval.round_ids)
+
+        transaction.on_commit(queue_push)
+    return approval
+
+
+def round_approve(*, round_id: int, actor, note: str = "") -> Approval:
+    """Dinsos approves a submitted round; what it sends is recorded with the approval, the push is queued once
+    the approval is committed."""
+    return _approve([round_id], actor, note)
+
+
+def rounds_approve(*, round_ids: list[int], actor, note: str = "") -> Approval:
+    """Approve several submitted rounds at once: all of them, or none if one cannot be approved."""
+    return _approve(round_ids, actor, note)
 
 
 def round_mark_sent(*, round_id: int, note: str = "") -> VerificationRound:

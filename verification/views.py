@@ -52,6 +52,12 @@ def _attempt(request, call, success: str):
     return result if result is not None else True
 
 
+def _note_pending_delivery(request, approval: services.Approval) -> None:
+    if not approval.delivery_queued:
+        messages.warning(request, _("Delivery to the centre is pending: the queue service is not reachable. The "
+                                    "approval is saved and will be sent automatically when the service is back."))
+
+
 def _can_edit(user, round_) -> bool:
     return round_.is_editable and (user.is_administrator or user.role in services.VILLAGE_ROLES)
 
@@ -354,8 +360,10 @@ def round_review(request, pk: int):
         raise Http404
     if request.method == "POST":
         if request.POST.get("action") == "approve":
-            if _attempt(request, lambda: services.round_approve(actor=request.user, round_id=round_.pk),
-                        _("Round approved; its results are being sent to the centre.")):
+            approval = _attempt(request, lambda: services.round_approve(actor=request.user, round_id=round_.pk),
+                                _("Round approved; its results are being sent to the centre."))
+            if approval:
+                _note_pending_delivery(request, approval)
                 return redirect("round-list")
         elif request.POST.get("action") in ("return", "recheck"):
             family_notes = {int(key.removeprefix("family_note_")): value for key, value in request.POST.items()
@@ -391,8 +399,10 @@ def rounds_bulk_approve(request):
     elif visible != set(ids):
         raise Http404
     else:
-        _attempt(request, lambda: services.rounds_approve(actor=request.user, round_ids=ids),
-                 _("%(n)d rounds approved; their results are being sent to the centre.") % {"n": len(ids)})
+        approval = _attempt(request, lambda: services.rounds_approve(actor=request.user, round_ids=ids),
+                            _("%(n)d rounds approved; their results are being sent to the centre.") % {"n": len(ids)})
+        if approval:
+            _note_pending_delivery(request, approval)
     return redirect("round-list")
 
 
