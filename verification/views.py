@@ -279,8 +279,13 @@ def musdesus(request, pk: int):
     round_ = selectors.round_get(user=request.user, pk=pk)
     record = Musdesus.objects.filter(round=round_).prefetch_related("attendees").first()
     form = MusdesusForm(request.POST or None, instance=record)
-    initial = [{"name": a.name, "role": a.role, "count": a.count} for a in record.attendees.all()] if record else None
-    attendees = AttendeeFormSet(request.POST or None, prefix="att", initial=initial)
+    if request.method == "POST":
+        # No initial when bound: rows equal to the stored attendees would count as unchanged (empty), and a
+        # page saved again (back button, second tab) would be refused for having no attendee.
+        attendees = AttendeeFormSet(request.POST, prefix="att")
+    else:
+        attendees = AttendeeFormSet(prefix="att", initial=[
+            {"name": a.name, "role": a.role, "count": a.count} for a in record.attendees.all()] if record else None)
     if request.method == "POST" and form.is_valid() and attendees.is_valid():
         rows = [f.cleaned_data for f in attendees.forms if f.cleaned_data]
         done = _attempt(request, lambda: services.musdesus_record(
