@@ -683,7 +683,10 @@ def demo_rounds_create(*, regency: str, deadline) -> int:
 
 @transaction.atomic
 def entries_import_decisions(*, actor, round_id: int, rows: list[dict]) -> int:
-    """Apply decisions read from a spreadsheet ({kk_number, decision, reason, note}); all or nothing."""
+    """Apply decisions read from a spreadsheet ({kk_number, decision, reason, note, version}); all or nothing.
+
+    A row carrying the version it was exported at is refused when the family was changed since (between the
+    check and the confirmation, say), so a stale sheet never overwrites a newer decision."""
     round_ = _editable_round(round_id, actor)
     entries = {e.family.kk_number: e for e in RoundFamily.objects.select_for_update().select_related("family")
                .filter(round=round_, family__kk_number__in=[r["kk_number"] for r in rows])}
@@ -693,6 +696,11 @@ def entries_import_decisions(*, actor, round_id: int, rows: list[dict]) -> int:
         if entry is None:
             raise NotInScope(_("Not found."))
         _check_decision(row["decision"], row.get("reason", ""))
+        if row.get("version") is not None and row["version"] < entry.version:
+            raise Conflict(_("KK number %(kk)s was changed in the portal after this sheet was exported (sheet "
+                             "version %(sheet)d, now %(current)d); export the sheet again so the newer decision "
+                             "is not overwritten.")
+                           % {"kk": row["kk_number"], "sheet": row["version"], "current": entry.version})
         entry.decision = row["decision"]
         entry.reason = row.get("reason", "") if row["decision"] == RoundFamily.Decision.NOT_ELIGIBLE else ""
         if row.get("note"):

@@ -458,11 +458,12 @@ def round_import(request, pk: int):
         if upload is None:
             problem = _("Choose a file.")
         else:
-            known = set(round_.entries.values_list("family__kk_number", flat=True))
+            known = dict(round_.entries.values_list("family__kk_number", "version"))
             rows, problem = read_decisions(upload.read(), upload.name, known_kk=known)
             if rows and not any(r.errors for r in rows):
                 request.session[session_key] = [{"kk_number": r.kk_number, "decision": r.decision,
-                                                 "reason": r.reason, "note": r.note} for r in rows]
+                                                 "reason": r.reason, "note": r.note, "version": r.version}
+                                                for r in rows]
     return render(request, "verification/round_import.html", {
         "round": round_, "rows": rows, "problem": problem, "has_errors": any(r.errors for r in rows),
         "can_edit": _can_edit(request.user, round_),

@@ -1,14 +1,17 @@
 """Saving again must not lose or refuse what is already there: the Musdesus saved a second time with the same
 attendees, and a decision spreadsheet exported before a newer decision was made."""
 import datetime as dt
+import io
 from html.parser import HTMLParser
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from openpyxl import Workbook, load_workbook
 
 from accounts.models import Role
 from verification import services
-from verification.models import Musdesus
+from verification.models import Musdesus, RoundFamily
 
 from ..factories import VILLAGE, UserFactory, client_for
 from ..factories import round_with_families as make_round
@@ -98,3 +101,58 @@ def test_saving_the_musdesus_form_twice_from_the_same_page_keeps_the_attendees()
         assert response.redirect_chain and "setidaknya 1" not in page, page[:3000]
     record = Musdesus.objects.get(round=round_)
     assert sorted((a.name, a.count) for a in record.attendees.all()) == [("BPD", 5), ("Warga", 30)]
+
+
+def _sheet(client, round_) -> list[list]:
+    response = client.get(reverse("round-export", args=[round_.pk, "xlsx"]))
+    return [list(row) for row in load_workbook(io.BytesIO(response.content)).active.iter_rows(values_only=True)]
+
+
+def _as_upload(rows: list[list]) -> SimpleUploadedFile:
+    workbook = Workbook()
+    for row in rows:
+        workbook.active.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return SimpleUploadedFile("keputusan.xlsx", buffer.getvalue())
+
+
+def test_a_stale_decision_sheet_is_refused_and_the_newer_decision_stays():
+    operator = UserFactory(role=Role.VILLAGE_OPERATOR, area_id=VILLAGE)
+    client = client_for(operator)
+    round_ = make_round(2)
+    rows = _sheet(client, round_)  # exported before anyone decided
+    header = rows[0]
+    assert "versi" in header
+    stale_entry = round_.entries.get(family__kk_number=rows[1][header.index("nomor_kk")])
+    # Meanwhile in the portal: a colleague decides the family is not eligible (the version moves on).
+    services.entry_decide(actor=operator, round_id=round_.pk, entry_id=stale_entry.pk, decision="not_eligible",
+                          reason="well_off", note="Punya mobil", expected_version=stale_entry.version)
+    for row in rows[1:]:
+        row[header.index("keputusan")] = "layak"
+    response = client.post(reverse("round-import", args=[round_.pk]), {"file": _as_upload(rows)})
+    page = response.content.decode()
+    assert f"{stale_entry.family.kk_number} sudah diubah di portal" in page
+    assert not client.session.get(f"round-import-{round_.pk}")  # nothing kept to confirm
+    entry = RoundFamily.objects.get(pk=stale_entry.pk)
+    assert (entry.decision, entry.reason, entry.note) == ("not_eligible", "well_off", "Punya mobil")
+    assert not RoundFamily.objects.filter(round=round_).exclude(pk=stale_entry.pk).exclude(decision="").exists()
+
+
+def test_a_sheet_checked_before_a_newer_decision_is_refused_at_confirmation_and_nothing_is_written():
+    operator = UserFactory(role=Role.VILLAGE_OPERATOR, area_id=VILLAGE)
+    client = client_for(operator)
+    round_ = make_round(2)
+    rows = _sheet(client, round_)
+    header = rows[0]
+    for row in rows[1:]:
+        row[header.index("keputusan")] = "layak"
+    checked = client.post(reverse("round-import", args=[round_.pk]), {"file": _as_upload(rows)})
+    assert checked.status_code == 200 and client.session.get(f"round-import-{round_.pk}")
+    entry = round_.entries.get(family__kk_number=rows[2][header.index("nomor_kk")])
+    services.entry_decide(actor=operator, round_id=round_.pk, entry_id=entry.pk, decision="not_eligible",
+                          reason="moved", expected_version=entry.version)
+    response = client.post(reverse("round-import", args=[round_.pk]), {"confirm": "1"}, follow=True)
+    assert "sudah diubah di portal" in response.content.decode()
+    assert RoundFamily.objects.get(pk=entry.pk).decision == "not_eligible"
+    assert not RoundFamily.objects.filter(round=round_).exclude(pk=entry.pk).exclude(decision="").exists()
