@@ -196,7 +196,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "dtsen_portal.api.add_error_responses",
     ],
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {"RoundStateEnum": "verification.models.RoundState"},
 }
 
 SESSION_COOKIE_HTTPONLY = True
