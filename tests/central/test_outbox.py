@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import Role
 from central import services, tasks
-from central.models import Submission
+from central.models import BatchState, CentralBatch, Submission
 from dtsen_portal.celery import app
 from registry.models import Family
 from verification.models import RoundState, VerificationRound
@@ -192,3 +192,13 @@ def test_rounds_approved_while_redis_was_down_reach_the_centre_once_the_worker_i
             "state", flat=True)) <= {RoundState.SENT, RoundState.ACKNOWLEDGED}
     finally:
         mock.stop()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_retrying_a_held_batch_with_the_broker_down_restarts_it_for_the_next_scheduled_sync(dinsos, broker_down):
+    held = CentralBatch.objects.create(batch_id="12.09-PKH-0001", regency_code="12.09", programme="PKH",
+                                       state=BatchState.QUARANTINED, last_error="checksum")
+    response = client_for(dinsos).post(reverse("sync-batch-retry", args=[held.pk]), follow=True)
+    assert response.status_code == 200
+    assert "sinkronisasi terjadwal berikutnya" in response.content.decode()
+    assert CentralBatch.objects.get(pk=held.pk).state == BatchState.DISCOVERED  # what the scheduled pull takes
