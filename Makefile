@@ -8,7 +8,7 @@ DEMO_REGENCY ?= 12.09
 DEMO_HOUSEHOLDS ?= 3000
 DEMO_SEED ?= 2025
 
-.PHONY: run test lint security bench venv migrate demo messages clean mock
+.PHONY: run test lint security bench venv migrate demo messages clean mock backup restore
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -59,6 +59,14 @@ bench: venv
 messages: venv
 	$(PY) manage.py makemessages -l id --ignore=.venv --ignore=tests --ignore=node_modules --ignore=benchmarks --no-obsolete --add-location file
 	$(PY) manage.py compilemessages -l id --ignore=.venv
+
+# PostgreSQL (DATABASE_URL) and uploaded files -> backups/<timestamp>.dump (+ .media.tar.gz); see README.
+backup:
+	scripts/backup.sh backup
+
+# BACKUP_FILE=backups/<timestamp>.dump make restore  (replaces the objects in DATABASE_URL's database)
+restore:
+	scripts/backup.sh restore "$(BACKUP_FILE)"
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles test-artifacts .mock-central

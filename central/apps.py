@@ -9,6 +9,7 @@ class CentralConfig(AppConfig):
     def ready(self):
         from verification import hooks
 
-        from . import tasks
+        from . import submissions, tasks
 
+        hooks.on_rounds_approving(submissions.submissions_record)
         hooks.on_rounds_approved(tasks.push_after_approval)

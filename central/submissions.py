@@ -59,15 +59,32 @@ def submissions_prepare() -> int:
     created = 0
     for round_id, approval_id in rounds:
         with transaction.atomic():
-            # Two pushes racing: the round lock makes the second one see the first one's submission.
-            VerificationRound.objects.select_for_update().filter(pk=round_id).first()
-            done = Submission.objects.filter(approval_id=approval_id) if approval_id else \
-                Submission.objects.filter(round_id=round_id)
-            if done.exists():
-                continue
-            submission_create(round_id=round_id, approval_id=approval_id)
-            created += 1
+            created += _freeze(round_id, approval_id)
     return created
+
+
+def submissions_record(round_ids: list[int]) -> None:
+    """Freeze the submission of rounds being approved, inside the approval's transaction (the outbox).
+
+    Registered with verification's approval hook: the approval and what it sends commit together, so a broker
+    that is down when the push is queued loses nothing; every scheduled push drains pending submissions."""
+    approvals = dict(VerificationRound.objects.filter(pk__in=round_ids, state=RoundState.APPROVED)
+                     .annotate(approval_id=Subquery(latest_approvals().values("id")[:1]))
+                     .values_list("pk", "approval_id"))
+    for round_id in sorted(approvals):
+        _freeze(round_id, approvals[round_id])
+
+
+def _freeze(round_id: int, approval_id: int | None) -> bool:
+    """Create the round's submission for this approval unless it exists (called inside a transaction)."""
+    # Two pushes racing: the round lock makes the second one see the first one's submission.
+    VerificationRound.objects.select_for_update().filter(pk=round_id).first()
+    done = Submission.objects.filter(approval_id=approval_id) if approval_id else \
+        Submission.objects.filter(round_id=round_id)
+    if done.exists():
+        return False
+    submission_create(round_id=round_id, approval_id=approval_id)
+    return True
 
 
 def submission_create(*, round_id: int, approval_id: int | None) -> Submission:

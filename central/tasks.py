@@ -21,18 +21,25 @@ TASK_RETRY = {
     "acks_late": True,
 }
 LOCK_SECONDS = 3600
+
+
+class QueueUnavailable(Exception):
+    """The broker did not take a task."""
+
 log = logging.getLogger(__name__)
 
 
 def enqueue(task, *args) -> bool:
-    """Send a task from a page. In the in-process demo mode (no broker) the task runs right here; its
-    failure is already recorded on the batch or submission, so it is logged rather than breaking the page."""
+    """Send a task from a page; False when it could not be sent, so the page can say so instead of failing.
+
+    With the broker down (Redis stopped) the send fails: nothing is lost, because what the task works on is in
+    the database (approved rounds' submissions, batches to fetch) and the beat schedule sends the task again.
+    In the in-process demo mode (no broker) the task runs right here; its failure is already recorded on the
+    batch or submission."""
     try:
         task.delay(*args)
-    except Exception:
-        if not task.app.conf.task_always_eager:
-            raise
-        log.warning("in-process task %s failed", task.name, exc_info=True)
+    except Exception as exc:  # kombu's OperationalError, a Redis error, or the in-process task's own failure
+        log.warning("task %s not sent (%s)", task.name, exc.__class__.__name__, exc_info=True)
         return False
     return True
 
@@ -66,8 +73,11 @@ def sync_batch(batch_pk: int) -> str:
 
 
 def push_after_approval(round_ids: list[int]) -> None:
-    """Registered with verification at start-up: an approval queues the push once it is committed."""
-    enqueue(push_submissions)
+    """Registered with verification at start-up: an approval queues the push once it is committed.
+
+    Raises when the push could not be queued, so the approval reports its delivery as pending."""
+    if not enqueue(push_submissions):
+        raise QueueUnavailable("push_submissions not queued; the scheduled push will send it")
 
 
 @shared_task(name="central.push_submissions", **TASK_RETRY)

@@ -114,9 +114,13 @@ def batch_retry(request, pk: int):
     except ServiceError as exc:
         messages.error(request, str(exc))
     else:
-        tasks.enqueue(tasks.sync_batch, batch.pk)
-        messages.success(request, _("Batch %(batch)s will be downloaded and applied again.") % {
-            "batch": batch.batch_id})
+        if tasks.enqueue(tasks.sync_batch, batch.pk):
+            messages.success(request, _("Batch %(batch)s will be downloaded and applied again.") % {
+                "batch": batch.batch_id})
+        else:
+            messages.warning(request, _("Batch %(batch)s will be downloaded and applied again by the next "
+                                        "scheduled sync: the queue service is not reachable now.") % {
+                "batch": batch.batch_id})
     return redirect("sync-overview")
 
 
@@ -124,9 +128,14 @@ def batch_retry(request, pk: int):
 @require_POST
 def sync_now(request):
     _sync_staff(request.user)
-    tasks.enqueue(tasks.pull_batches)
-    tasks.enqueue(tasks.push_submissions)
-    messages.success(request, _("Sync started: new batches are pulled and approved rounds are sent."))
+    # Both are tried: one may be sent even if the other is not.
+    sent = [tasks.enqueue(tasks.pull_batches), tasks.enqueue(tasks.push_submissions)]
+    if all(sent):
+        messages.success(request, _("Sync started: new batches are pulled and approved rounds are sent."))
+    else:
+        messages.warning(request, _("The sync could not start now: the queue service is not reachable. Approved "
+                                    "rounds are saved and go out with the next scheduled sync; try again in a few "
+                                    "minutes."))
     return redirect("sync-overview")
 
 

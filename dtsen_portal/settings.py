@@ -200,7 +200,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "dtsen_portal.api.add_error_responses",
     ],
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {"RoundStateEnum": "verification.models.RoundState"},
 }
 
 # Content-Security-Policy (issue 13): nothing inline and nothing from elsewhere runs on any page, so a script

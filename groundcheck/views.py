@@ -1,10 +1,14 @@
 """Ground-check pages: the facilitator's phone page (works offline), the visit endpoint, the service
 worker, and the Dinsos assignment page."""
+from urllib.parse import urlencode
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect, render, resolve_url
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -36,10 +40,16 @@ def facilitator_home(request):
     })
 
 
-@login_required
 @require_POST
 def visit_submit(request):
-    """Receives a visit from the phone (possibly long after it was recorded offline); JSON in, JSON out."""
+    """Receives a visit from the phone (possibly long after it was recorded offline); JSON in, JSON out.
+
+    Never a redirect: a phone whose session expired must hear 401 and keep the visit, not follow a redirect
+    to the login page (200) and take it for stored. A stored visit is confirmed by the id the phone made."""
+    if not request.user.is_authenticated:
+        login_url = f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': reverse('groundcheck-home')})}"
+        return JsonResponse({"status": "unauthenticated", "login_url": login_url,
+                             "errors": {"__all__": [_("Your session has ended; please log in again.")]}}, status=401)
     _facilitator(request.user)
     form = VisitForm(request.POST, request.FILES)
     if not form.is_valid():
@@ -58,8 +68,9 @@ def visit_submit(request):
         return JsonResponse({"status": "refused", "errors": {"__all__": [exc.message]}}, status=403)
     except ValidationError as exc:
         return JsonResponse({"status": "invalid", "errors": {"photos": exc.messages}}, status=400)
-    return JsonResponse({"status": "stored" if created else "duplicate", "visit": visit.pk,
-                         "differences": len(visit.differences)}, status=201 if created else 200)
+    return JsonResponse({"status": "stored" if created else "duplicate", "id": visit.pk, "visit": visit.pk,
+                         "client_uuid": str(visit.client_uuid), "differences": len(visit.differences)},
+                        status=201 if created else 200)
 
 
 @never_cache

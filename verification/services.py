@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
@@ -127,21 +128,41 @@ def round_can_recheck(round_: VerificationRound, today=None) -> bool:
     return round_.state in APPROVED_STATES and not (round_.period and round_.period.is_final(today))
 
 
-def round_approve(*, round_id: int, actor, note: str = "") -> VerificationRound:
-    """Dinsos approves a submitted round; the push to the centre is enqueued once the approval is committed."""
-    with transaction.atomic():
-        round_ = _round_transition(round_id=round_id, verb="approve", actor=actor, roles=REGENCY_ROLES, note=note)
-        transaction.on_commit(lambda: hooks.rounds_approved([round_.pk]))
-    return round_
+@dataclass
+class Approval:
+    """What an approval did: the rounds approved, and whether their push was queued right away.
+
+    ``delivery_queued`` is False when the queue (broker) could not take the push: the approval and what it sends
+    are committed all the same, and the next scheduled push delivers them."""
+
+    round_ids: list[int]
+    delivery_queued: bool = True
 
 
-def rounds_approve(*, round_ids: list[int], actor, note: str = "") -> int:
-    """Approve several submitted rounds at once: all of them, or none if one cannot be approved."""
+def _approve(round_ids: list[int], actor, note: str) -> Approval:
+    approval = Approval(round_ids=sorted(round_ids))
     with transaction.atomic():
-        for round_id in sorted(round_ids):
+        for round_id in approval.round_ids:
             _round_transition(round_id=round_id, verb="approve", actor=actor, roles=REGENCY_ROLES, note=note)
-        transaction.on_commit(lambda: hooks.rounds_approved(sorted(round_ids)))
-    return len(round_ids)
+        # Recorded in this transaction (the outbox), so a broker outage after the commit loses nothing.
+        hooks.rounds_approving(approval.round_ids)
+
+        def queue_push():
+            approval.delivery_queued = hooks.rounds_approved(approval.round_ids)
+
+        transaction.on_commit(queue_push)
+    return approval
+
+
+def round_approve(*, round_id: int, actor, note: str = "") -> Approval:
+    """Dinsos approves a submitted round; what it sends is recorded with the approval, the push is queued once
+    the approval is committed."""
+    return _approve([round_id], actor, note)
+
+
+def rounds_approve(*, round_ids: list[int], actor, note: str = "") -> Approval:
+    """Approve several submitted rounds at once: all of them, or none if one cannot be approved."""
+    return _approve(round_ids, actor, note)
 
 
 def round_mark_sent(*, round_id: int, note: str = "") -> VerificationRound:
@@ -662,7 +683,10 @@ def demo_rounds_create(*, regency: str, deadline) -> int:
 
 @transaction.atomic
 def entries_import_decisions(*, actor, round_id: int, rows: list[dict]) -> int:
-    """Apply decisions read from a spreadsheet ({kk_number, decision, reason, note}); all or nothing."""
+    """Apply decisions read from a spreadsheet ({kk_number, decision, reason, note, version}); all or nothing.
+
+    A row carrying the version it was exported at is refused when the family was changed since (between the
+    check and the confirmation, say), so a stale sheet never overwrites a newer decision."""
     round_ = _editable_round(round_id, actor)
     entries = {e.family.kk_number: e for e in RoundFamily.objects.select_for_update().select_related("family")
                .filter(round=round_, family__kk_number__in=[r["kk_number"] for r in rows])}
@@ -672,6 +696,11 @@ def entries_import_decisions(*, actor, round_id: int, rows: list[dict]) -> int:
         if entry is None:
             raise NotInScope(_("Not found."))
         _check_decision(row["decision"], row.get("reason", ""))
+        if row.get("version") is not None and row["version"] < entry.version:
+            raise Conflict(_("KK number %(kk)s was changed in the portal after this sheet was exported (sheet "
+                             "version %(sheet)d, now %(current)d); export the sheet again so the newer decision "
+                             "is not overwritten.")
+                           % {"kk": row["kk_number"], "sheet": row["version"], "current": entry.version})
         entry.decision = row["decision"]
         entry.reason = row.get("reason", "") if row["decision"] == RoundFamily.Decision.NOT_ELIGIBLE else ""
         if row.get("note"):

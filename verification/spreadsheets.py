@@ -23,7 +23,7 @@ REASON_WORDS = {
     "pindah": "moved", "moved": "moved", "tidak ditemukan": "not_found", "not_found": "not_found",
     "ganda": "duplicate", "duplikat": "duplicate", "duplicate": "duplicate",
 }
-IMPORT_COLUMNS = ("nomor_kk", "keputusan", "alasan", "catatan")
+IMPORT_COLUMNS = ("nomor_kk", "keputusan", "alasan", "catatan", "versi")
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 
 
@@ -42,11 +42,13 @@ class RoundEntryResource(resources.ModelResource):
     catatan = fields.Field(attribute="note", column_name="catatan")
     usulan = fields.Field(column_name="usulan")
     ditandai_cek_lapangan = fields.Field(column_name="ditandai_cek_lapangan")
+    # The decision's version when the sheet was made: an import refuses a row changed in the portal since.
+    versi = fields.Field(attribute="version", column_name="versi")
 
     class Meta:
         model = RoundFamily
         fields = ("desa", "nomor_kk", "kepala_keluarga", "dusun", "rt", "rw", "desil", "keputusan", "alasan", "catatan",
-                  "usulan", "ditandai_cek_lapangan")
+                  "usulan", "ditandai_cek_lapangan", "versi")
         export_order = fields
 
     def dehydrate_keputusan(self, entry):
@@ -69,12 +71,18 @@ class ImportRow:
     decision: str = ""
     reason: str = ""
     note: str = ""
+    version: int | None = None
     errors: list[str] = field(default_factory=list)
 
 
-def read_decisions(content: bytes, filename: str, *, known_kk: set[str]) -> tuple[list[ImportRow], str]:
+def read_decisions(content: bytes, filename: str, *, known_kk: set[str] | dict[str, int]
+                   ) -> tuple[list[ImportRow], str]:
     """Parse an uploaded .xlsx or .csv of decisions. Returns (rows, file-level error); each row carries its
-    own errors, so the page can show every problem before anything is saved."""
+    own errors, so the page can show every problem before anything is saved.
+
+    ``known_kk`` maps the round's KK numbers to their decision's current version: a row whose ``versi`` is
+    older was exported before someone changed that family in the portal, and is refused (a sheet without
+    the column, typed by hand, carries no version and is not checked)."""
     if len(content) > MAX_IMPORT_BYTES:
         return [], _("The file is larger than 5 MB.")
     lines, error = read_upload(content, filename, required=IMPORT_COLUMNS[:2], expected=IMPORT_COLUMNS)
@@ -91,6 +99,17 @@ def read_decisions(content: bytes, filename: str, *, known_kk: set[str]) -> tupl
         elif row.kk_number in seen:
             row.errors.append(_("KK number %(kk)s appears twice in the file.") % {"kk": row.kk_number})
         seen.add(row.kk_number)
+        version = cells.get("versi", "").removesuffix(".0")
+        if version:
+            row.version = int(version) if version.isdigit() else None
+            current = known_kk.get(row.kk_number) if isinstance(known_kk, dict) else None
+            if row.version is None:
+                row.errors.append(_("Version %(value)s is not a number.") % {"value": version})
+            elif current is not None and row.version < current:
+                row.errors.append(_("KK number %(kk)s was changed in the portal after this sheet was exported "
+                                    "(sheet version %(sheet)d, now %(current)d); export the sheet again so the "
+                                    "newer decision is not overwritten.")
+                                  % {"kk": row.kk_number, "sheet": row.version, "current": current})
         row.decision = DECISION_WORDS.get(cells.get("keputusan", "").lower(), "")
         if not row.decision:
             row.errors.append(_("Decision %(value)s is not one of: layak, tidak layak, data dikoreksi.")

@@ -55,6 +55,12 @@ def _attempt(request, call, success: str):
     return result if result is not None else True
 
 
+def _note_pending_delivery(request, approval: services.Approval) -> None:
+    if not approval.delivery_queued:
+        messages.warning(request, _("Delivery to the centre is pending: the queue service is not reachable. The "
+                                    "approval is saved and will be sent automatically when the service is back."))
+
+
 def _can_edit(user, round_) -> bool:
     return round_.is_editable and (user.is_administrator or user.role in services.VILLAGE_ROLES)
 
@@ -289,8 +295,13 @@ def musdesus(request, pk: int):
     round_ = selectors.round_get(user=request.user, pk=pk)
     record = Musdesus.objects.filter(round=round_).prefetch_related("attendees").first()
     form = MusdesusForm(request.POST or None, instance=record)
-    initial = [{"name": a.name, "role": a.role, "count": a.count} for a in record.attendees.all()] if record else None
-    attendees = AttendeeFormSet(request.POST or None, prefix="att", initial=initial)
+    if request.method == "POST":
+        # No initial when bound: rows equal to the stored attendees would count as unchanged (empty), and a
+        # page saved again (back button, second tab) would be refused for having no attendee.
+        attendees = AttendeeFormSet(request.POST, prefix="att")
+    else:
+        attendees = AttendeeFormSet(prefix="att", initial=[
+            {"name": a.name, "role": a.role, "count": a.count} for a in record.attendees.all()] if record else None)
     if request.method == "POST" and form.is_valid() and attendees.is_valid():
         rows = [f.cleaned_data for f in attendees.forms if f.cleaned_data]
         done = _attempt(request, lambda: services.musdesus_record(
@@ -374,8 +385,10 @@ def round_review(request, pk: int):
         raise Http404
     if request.method == "POST":
         if request.POST.get("action") == "approve":
-            if _attempt(request, lambda: services.round_approve(actor=request.user, round_id=round_.pk),
-                        _("Round approved; its results are being sent to the centre.")):
+            approval = _attempt(request, lambda: services.round_approve(actor=request.user, round_id=round_.pk),
+                                _("Round approved; its results are being sent to the centre."))
+            if approval:
+                _note_pending_delivery(request, approval)
                 return redirect("round-list")
         elif request.POST.get("action") in ("return", "recheck"):
             family_notes = {int(key.removeprefix("family_note_")): value for key, value in request.POST.items()
@@ -411,8 +424,10 @@ def rounds_bulk_approve(request):
     elif visible != set(ids):
         raise Http404
     else:
-        _attempt(request, lambda: services.rounds_approve(actor=request.user, round_ids=ids),
-                 _("%(n)d rounds approved; their results are being sent to the centre.") % {"n": len(ids)})
+        approval = _attempt(request, lambda: services.rounds_approve(actor=request.user, round_ids=ids),
+                            _("%(n)d rounds approved; their results are being sent to the centre.") % {"n": len(ids)})
+        if approval:
+            _note_pending_delivery(request, approval)
     return redirect("round-list")
 
 
@@ -471,11 +486,12 @@ def round_import(request, pk: int):
         if upload is None:
             problem = _("Choose a file.")
         else:
-            known = set(round_.entries.values_list("family__kk_number", flat=True))
+            known = dict(round_.entries.values_list("family__kk_number", "version"))
             rows, problem = read_decisions(upload.read(), upload.name, known_kk=known)
             if rows and not any(r.errors for r in rows):
                 request.session[session_key] = [{"kk_number": r.kk_number, "decision": r.decision,
-                                                 "reason": r.reason, "note": r.note} for r in rows]
+                                                 "reason": r.reason, "note": r.note, "version": r.version}
+                                                for r in rows]
     return render(request, "verification/round_import.html", {
         "round": round_, "rows": rows, "problem": problem, "has_errors": any(r.errors for r in rows),
         "can_edit": _can_edit(request.user, round_),

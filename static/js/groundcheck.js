@@ -74,6 +74,20 @@
     netStatus.classList.toggle("offline", !online);
   }
 
+  async function jsonOf(response) {
+    const type = response.headers.get("Content-Type") || "";
+    if (!type.includes("application/json")) return null;
+    return response.json().catch(() => null);
+  }
+
+  function showLogin(url) {
+    const box = document.getElementById("session-ended");
+    if (!box) return;
+    const link = box.querySelector("a");
+    if (url && link) link.href = url;
+    box.hidden = false;
+  }
+
   async function flush() {
     if (flushing || !navigator.onLine) return;
     flushing = true;
@@ -85,21 +99,26 @@
         (record.photos || []).forEach((p, i) => body.append("photos", p, p.name || `foto-${i + 1}.jpg`));
         let response;
         try {
-          response = await fetch(endpoint, {method: "POST", body, credentials: "same-origin",
-                                            headers: {"X-CSRFToken": csrfToken()}});
+          // "manual": a redirect (to the login page, say) is never followed and never taken for "stored".
+          response = await fetch(endpoint, {method: "POST", body, credentials: "same-origin", redirect: "manual",
+                                            headers: {"X-CSRFToken": csrfToken(), "Accept": "application/json"}});
         } catch (networkError) {
           break;  // still no connection: try again on the next "online" event or page load
         }
-        if (response.ok) {
+        const data = await jsonOf(response);
+        if (response.ok && data && data.client_uuid === record.uuid) {
+          // Removed only when the portal confirms this very visit by the id the phone made.
           await outboxDelete(record.uuid);
           markRow(record.fields.assignment, root.dataset.msgSent, "sent");
-        } else if (response.status >= 400 && response.status < 500) {
+        } else if (response.status === 401) {
+          showLogin(data && data.login_url);  // the session ended: keep everything until the user is back
+          break;
+        } else if (response.status >= 400 && response.status < 500 && data) {
           // The portal refused it (a bad GPS fix, say): keep it, say why, do not loop on it.
-          const data = await response.json().catch(() => ({}));
           record.error = Object.values(data.errors || {}).flat().join(" ") || String(response.status);
           await outboxPut(record);
         } else {
-          break;  // the server is struggling: later
+          break;  // a redirect, an unexpected page or a struggling server: keep it and try later
         }
       }
     } finally {

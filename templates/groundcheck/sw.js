@@ -29,7 +29,8 @@ self.addEventListener("fetch", (event) => {
   if (url.origin !== self.location.origin) return;
   // Fresh when online (and kept for later), the kept copy when not.
   event.respondWith(fetch(request).then((response) => {
-    if (response.ok && (url.pathname === PAGE || url.pathname.startsWith("{% get_static_prefix %}"))) {
+    // Not a redirect: a page answered by the login page (expired session) must not replace the kept copy.
+    if (response.ok && !response.redirected && (url.pathname === PAGE || url.pathname.startsWith("{% get_static_prefix %}"))) {
       const copy = response.clone();
       caches.open(CACHE).then((cache) => cache.put(request, copy));
     }

@@ -43,9 +43,10 @@ def mock(tmp_path):
 
 
 @pytest.fixture
-def worker(mock, regions, tmp_path, monkeypatch):
+def worker(mock, regions, tmp_path, monkeypatch, settings):
     broker_url()
     monkeypatch.setenv("CENTRAL_SUBMISSION_PAGE_ITEMS", "7")  # a village's round goes up in several pages
+    settings.CENTRAL_SUBMISSION_PAGE_ITEMS = 7  # ... cut here: the approval freezes its submission
     running = start_worker(tmp_path, mock.base_url, TOKEN)
     # The approval's hook queues the push; here it must reach this test's worker queue.
     monkeypatch.setattr(tasks.push_submissions, "delay", lambda: tasks.push_submissions.apply_async(

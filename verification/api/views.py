@@ -30,6 +30,15 @@ class RoundSerializer(ReadModelSerializer):
                   "return_note", "total", "decided", "created_at", "state_changed_at"]
 
 
+class RoundApprovalSerializer(RoundSerializer):
+    delivery_pending = serializers.BooleanField(
+        read_only=True, help_text="True when the push to the centre could not be queued yet; it is saved and "
+                                  "sent by the next scheduled push.")
+
+    class Meta(RoundSerializer.Meta):
+        fields = [*RoundSerializer.Meta.fields, "delivery_pending"]
+
+
 class EntrySerializer(ReadModelSerializer):
     kk_number = serializers.CharField(source="family.kk_number", read_only=True)
     central_id = serializers.CharField(source="family.central_id", read_only=True, allow_null=True,
@@ -91,14 +100,17 @@ class RoundViewSet(ScopedReadOnlyViewSet):
         services.round_submit(actor=request.user, round_id=round_.pk)
         return self._answer(round_.pk)
 
-    @extend_schema(request=RoundNoteSerializer, responses={200: RoundSerializer})
+    @extend_schema(request=RoundNoteSerializer, responses={200: RoundApprovalSerializer})
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
-        """Dinsos approves a submitted round; it is then sent to the centre."""
+        """Dinsos approves a submitted round; it is then sent to the centre. ``delivery_pending`` is true when
+        the push could not be queued right away: the approval is saved and the next scheduled push sends it."""
         round_ = self.get_object()
         payload = self.validated(RoundNoteSerializer)
-        services.round_approve(actor=request.user, round_id=round_.pk, note=payload["note"])
-        return self._answer(round_.pk)
+        approval = services.round_approve(actor=request.user, round_id=round_.pk, note=payload["note"])
+        round_ = self.get_queryset().get(pk=round_.pk)
+        round_.delivery_pending = not approval.delivery_queued
+        return Response(RoundApprovalSerializer(round_).data)
 
     @extend_schema(request=RoundReturnSerializer, responses={200: RoundSerializer})
     @action(detail=True, methods=["post"], url_path="return")
