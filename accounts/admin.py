@@ -3,10 +3,12 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
+from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from registry.models import Region
 
-from .models import Role, User
+from .models import LoginEvent, Role, User
 from .scope import scope_queryset, user_sees_everything
 
 
@@ -41,7 +43,8 @@ class UserAdmin(ScopedAdminMixin, DjangoUserAdmin):
     list_select_related = ["area"]
     search_fields = ["username", "first_name", "last_name", "area__name"]
     autocomplete_fields = ["area"]
-    fieldsets = DjangoUserAdmin.fieldsets + ((_("Role and area"), {"fields": ("role", "area", "phone")}),)
+    fieldsets = DjangoUserAdmin.fieldsets + (
+        (_("Role and area"), {"fields": ("role", "area", "phone", "must_change_password")}),)
     add_fieldsets = DjangoUserAdmin.add_fieldsets + ((_("Role and area"), {"fields": ("role", "area")}),)
 
     def get_readonly_fields(self, request, obj=None):
@@ -70,3 +73,46 @@ class RegionAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(LoginEvent)
+class LoginEventAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    """The login audit, read-only: it is evidence, so nobody edits or deletes it here."""
+
+    list_display = ["at", "username", "kind", "ip_address", "user_agent"]
+    list_filter = ["kind"]
+    search_fields = ["username", "=ip_address"]
+    date_hierarchy = "at"
+    list_select_related = ["user"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# django-otp registers its own admin on import, for every staff user with model permissions; replaced so that only
+# administrators see authenticators (to remove one when a phone is lost), and never their secrets.
+admin.site.unregister(TOTPDevice)
+
+
+@admin.register(TOTPDevice)
+class AdministratorTOTPDeviceAdmin(TOTPDeviceAdmin):
+    def has_module_permission(self, request):
+        return user_sees_everything(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return user_sees_everything(request.user)
+
+    def has_add_permission(self, request):
+        return False  # each user adds their own on the Autentikator page
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return user_sees_everything(request.user)

@@ -15,3 +15,12 @@ class VillageAccountForm(forms.Form):
                                 help_text=_("Village code for operators and village heads (12.09.08.2002), "
                                             "kecamatan code for facilitators (12.09.08)."))
     phone = forms.CharField(label=_("Phone"), max_length=20, required=False)
+
+
+class TokenForm(forms.Form):
+    """A six-digit code from an authenticator app."""
+
+    token = forms.RegexField(label=_("Code from the authenticator app"), regex=r"^\s*\d{6}\s*$", max_length=12,
+                             error_messages={"invalid": _("Enter the six digits the app shows.")},
+                             widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric",
+                                                           "autofocus": True}))

@@ -31,6 +31,8 @@ class User(AbstractUser):
         help_text=_("Village for operators and village heads, kecamatan for facilitators, regency for Dinsos."),
     )
     phone = models.CharField(_("phone"), max_length=20, blank=True)
+    # Set when Dinsos hands out a one-time password; until the user picks their own, only the change page opens.
+    must_change_password = models.BooleanField(_("must change password"), default=False)
 
     # Users are scoped by the area they belong to (see accounts.scope).
     area_scope_path = "area_id"
@@ -53,3 +55,40 @@ class User(AbstractUser):
         if Region.level_of(self.area_id) != level:
             raise ValidationError({"area": _("A %(role)s must be assigned to a %(level)s.") % {
                 "role": self.get_role_display(), "level": Region.Level(level).label}})
+
+
+class LoginEvent(models.Model):
+    """One login, failure, lockout, logout or password change: who (or which name was tried), from where, when."""
+
+    class Kind(models.TextChoices):
+        LOGIN = "login", _("Logged in")
+        FAILED = "failed", _("Wrong password")
+        LOCKED_OUT = "locked_out", _("Locked out")
+        TOTP_FAILED = "totp_failed", _("Wrong authenticator code")
+        TOTP_VERIFIED = "totp_verified", _("Authenticator code accepted")
+        TOTP_ENABLED = "totp_enabled", _("Authenticator enabled")
+        TOTP_DISABLED = "totp_disabled", _("Authenticator removed")
+        LOGOUT = "logout", _("Logged out")
+        EXPIRED = "expired", _("Session ended after inactivity")
+        PASSWORD_CHANGED = "password_changed", _("Password changed")
+        PASSWORD_RESET = "password_reset", _("One-time password issued")
+
+    user = models.ForeignKey(User, verbose_name=_("user"), null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="login_events")
+    username = models.CharField(_("username"), max_length=150, blank=True,
+                                help_text=_("As typed, also when no such account exists."))
+    kind = models.CharField(_("event"), max_length=20, choices=Kind.choices)
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("browser"), max_length=255, blank=True)
+    at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+
+    # Dinsos sees the events of its regency's accounts; attempts on unknown names only administrators see.
+    area_scope_path = "user__area_id"
+
+    class Meta:
+        verbose_name = _("login event")
+        verbose_name_plural = _("login events")
+        ordering = ["-at", "-pk"]
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M} {self.username} {self.kind}"

@@ -1,17 +1,25 @@
-"""Village account management for regency Dinsos staff."""
+"""Village account management for regency Dinsos staff; one's own password and authenticator; the login
+audit."""
+from base64 import b32encode
+
+import segno
 from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import PasswordChangeForm
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from dtsen_portal.errors import NotInScope, ServiceError
+from dtsen_portal.errors import NotAllowed, NotInScope, ServiceError
 
 from . import services
-from .forms import VillageAccountForm
-from .models import User
+from .forms import TokenForm, VillageAccountForm
+from .models import LoginEvent, User
 from .scope import scope_queryset
 
 
@@ -64,3 +72,78 @@ def account_action(request, pk: int):
     except ServiceError as exc:
         messages.error(request, exc.message)
     return redirect("account-list")
+
+
+@login_required
+def password_change(request):
+    """Every user changes their own password here; a one-time password leads here at once."""
+    form = PasswordChangeForm(request.user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        services.password_change(request=request, user=request.user, password=form.cleaned_data["new_password1"])
+        update_session_auth_hash(request, request.user)  # stay logged in with the new password
+        messages.success(request, _("Your password has been changed."))
+        return redirect("home")
+    return render(request, "registration/password_change.html", {
+        "form": form, "forced": request.user.must_change_password})
+
+
+@login_required
+def login_totp(request):
+    """Second step of a login for an account with an authenticator."""
+    if not request.session.get(services.TOTP_PENDING_KEY):
+        return redirect("home")
+    form = TokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if services.login_totp_verify(request=request, token=form.cleaned_data["token"]):
+            return redirect("home")
+        if not request.user.is_authenticated:  # locked out: the lockout page replaces this answer
+            return redirect("login")
+        form.add_error("token", _("The code is wrong or has expired."))
+    return render(request, "registration/login_totp.html", {"form": form})
+
+
+@login_required
+def totp_setup(request):
+    """Dinsos staff and administrators add (or remove) an authenticator app for their login."""
+    user = request.user
+    form = TokenForm(request.POST or None)
+    device = services.totp_device(user, confirmed=True)
+    if request.method == "POST" and form.is_valid():
+        token = form.cleaned_data["token"]
+        if device is None and services.totp_confirm(request=request, user=user, token=token):
+            messages.success(request, _("Authenticator added: every login now asks for its code."))
+            return redirect("totp-setup")
+        if device is not None and services.totp_remove(request=request, user=user, token=token):
+            messages.success(request, _("Authenticator removed: logins no longer ask for a code."))
+            return redirect("totp-setup")
+        form.add_error("token", _("The code is wrong or has expired."))
+    context = {"form": form, "device": device}
+    if device is None:
+        try:
+            pending = services.totp_enrol(user=user)
+        except NotAllowed:
+            raise PermissionDenied(_("Authenticator apps are for Dinas Sosial staff and administrators.")) from None
+        # The secret never leaves the portal: the QR code is drawn here as inline SVG, no outside service.
+        secret = b32encode(pending.bin_key).decode()
+        context.update(secret=" ".join(secret[i:i + 4] for i in range(0, len(secret), 4)),
+                       config_url=pending.config_url,
+                       qr_svg=mark_safe(segno.make(pending.config_url, error="m").svg_inline(scale=4)))  # noqa: S308
+    return render(request, "registration/totp_setup.html", context)
+
+
+@login_required
+def login_events(request):
+    """The login audit of the accounts in the staff member's area."""
+    _manager(request.user)
+    events = scope_queryset(request.user, LoginEvent.objects.select_related("user"))
+    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    return render(request, "accounts/login_events.html", {"page": page, "query": ""})
+
+
+def locked_out(request, original_response=None, credentials=None):
+    """django-axes' answer once a username has failed too often from one address (AXES_LOCKOUT_CALLABLE)."""
+    from django.conf import settings
+
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    return render(request, "registration/locked_out.html",
+                  {"failure_limit": settings.AXES_FAILURE_LIMIT, "minutes": minutes}, status=429)

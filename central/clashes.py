@@ -60,7 +60,7 @@ class _Candidate(NamedTuple):
 def _link_sql() -> str:
     table = Family._meta.db_table
     return (
-        f"WITH linked AS (UPDATE {table} f SET central_id = s.central_id, version = f.version + 1, "
+        f"WITH linked AS (UPDATE {table} f SET central_id = s.central_id, version = f.version + 1, "  # nosec B608
         f"updated_at = now() FROM central_stage_family s "
         f"WHERE f.kk_number = s.kk_number AND f.central_id IS NULL AND f.origin = %s "
         # An id the register already gives another family makes this a KK clash, not a link.
@@ -71,7 +71,7 @@ def _link_sql() -> str:
 def _candidates_sql() -> str:
     family, member = Family._meta.db_table, Member._meta.db_table
     return (
-        f"SELECT s.central_id, s.village_id, s.page, s.kk_number, 'kk', '', f.id, f.kk_number, f.central_id "
+        f"SELECT s.central_id, s.village_id, s.page, s.kk_number, 'kk', '', f.id, f.kk_number, f.central_id "  # nosec B608
         f"FROM central_stage_family s JOIN {family} f ON f.kk_number = s.kk_number "
         f"WHERE f.central_id IS DISTINCT FROM s.central_id "
         f"UNION ALL "

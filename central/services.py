@@ -114,7 +114,8 @@ def batch_quarantine(batch: CentralBatch, reason: str) -> None:
     batch.quarantine()
     batch.last_error, batch.last_error_at = reason[:2000], timezone.now()
     batch.save(update_fields=["state", "last_error", "last_error_at", "updated_at"])
-    log.warning("central batch %s held: %s", batch.batch_id, reason)
+    # The reason names NIKs and KK numbers of the batch's rows; it is on the sync page, the log gets the id.
+    log.warning("central batch %s held; the reason is on the sync page", batch.batch_id)
 
 
 def batch_download(*, batch: CentralBatch, client: CentralClient) -> None:
@@ -238,7 +239,9 @@ def _submission_send(submission: Submission, client: CentralClient) -> str:
             return Submission.State.FAILED
         except CentralRefused as exc:
             Submission.objects.filter(pk=submission.pk).update(state=Submission.State.REJECTED, last_error=str(exc))
-            log.warning("centre refused page %d of submission %s: %s", page, submission.pk, exc)
+            # The centre's message may quote an item (a name, a NIK): the log keeps its status and code only.
+            log.warning("centre refused page %d of submission %s: %s %s", page, submission.pk, exc.status,
+                        exc.code)
             return Submission.State.REJECTED
         Submission.objects.filter(pk=submission.pk).update(pages_sent=page,
                                                            receipt_id=str(receipt.get("receipt_id", "")))

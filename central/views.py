@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from dtsen_portal.errors import NotInScope, ServiceError
 from dtsen_portal.spreadsheets import SPREADSHEET_TYPES, neutralise_cell, spreadsheet_response
+from privacy.services import record_export, record_view
 
 from . import selectors, services, tasks
 from .clashes import clash_resolve
@@ -81,6 +82,8 @@ def publication_unmatched_export(request, period: str, kind: str):
         # Ids and codes come from the centre as text: one that looks like a formula must stay text.
         dataset.append([period, neutralise_cell(row.central_id), neutralise_cell(row.village_code), row.desil,
                         row.score])
+    record_export(request, export_name=f"tidak-terdaftar-{period}.{kind}", area_code=request.user.area_id,
+                  rows=dataset.height)
     return spreadsheet_response(dataset, f"tidak-terdaftar-{period}", kind)
 
 
@@ -164,9 +167,11 @@ def clash_detail(request, pk: int):
                 return redirect("sync-clash", pk=clash.pk)
         else:
             messages.error(request, _("The clash was not resolved: see the form below."))
-    return render(request, "central/clash_detail.html", {
-        "clash": clash, "sides": selectors.clash_sides(clash), "form": form,
-    })
+    sides = selectors.clash_sides(clash)
+    # Only Dinsos and administrators reach this page, and both versions of each person are the point of it.
+    record_view(request, object_type="clash", object_id=clash.pk, area_code=clash.village_id,
+                people=len(sides.get("members", [])))
+    return render(request, "central/clash_detail.html", {"clash": clash, "sides": sides, "form": form})
 
 
 def _resolved_message(clash: BatchClash) -> str:

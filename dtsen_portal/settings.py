@@ -5,6 +5,7 @@ server. Set DATABASE_URL (PostgreSQL) and CELERY_BROKER_URL (Redis) to run on re
 A bad value fails at start-up with a clear message; secrets have no default outside DEBUG.
 """
 import ipaddress
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -26,7 +27,7 @@ if not SECRET_KEY:
         raise ImproperlyConfigured(
             "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off (see .env.example)."
         )
-    SECRET_KEY = "insecure-development-key-only-for-debug"  # noqa: S105 - DEBUG only
+    SECRET_KEY = "insecure-development-key-only-for-debug"  # noqa: S105  # nosec B105
 
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
@@ -55,6 +56,7 @@ INSTALLED_APPS = [
     "central",
     "monitoring",
     "csp",
+    "privacy",
 ]
 
 MIDDLEWARE = [
@@ -219,9 +221,39 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_TEMP_DIR = env.str("FILE_UPLOAD_TEMP_DIR", default=None)
 CELERY_BEAT_SCHEDULE["sweep-upload-temp-files"] = {"task": "uploads.sweep_temp_files", "schedule": 60 * 60}
 
+# Logins and sessions (issue 13). Production (DEBUG off) is secure by default: HTTPS only, HSTS, secure cookies;
+# each can be turned off by its variable, e.g. DJANGO_SECURE_SSL_REDIRECT=0 when a proxy already redirects.
+INSTALLED_APPS += ["axes", "django_otp", "django_otp.plugins.otp_totp"]
+# The idle check and the pending login steps need the user and messages; django-axes' middleware comes last.
+MIDDLEWARE += ["accounts.middleware.SessionIdleMiddleware", "accounts.middleware.LoginStepsMiddleware",
+               "axes.middleware.AxesMiddleware"]
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=30))
+# One username from one address: a guesser is stopped without letting anyone lock a colleague out from elsewhere.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "dtsen_portal.client_address.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"  # a page in Bahasa Indonesia, HTTP 429
+AXES_DISABLE_ACCESS_LOG = True  # successful logins are in accounts.LoginEvent
+AXES_VERBOSE = False
+AXES_ENABLE_ADMIN = False  # attempts hold usernames and addresses of every regency: `manage.py axes_reset_username`
+OTP_TOTP_ISSUER = "Portal Verval DTSEN"
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # an authenticator's secret is shown once, to its owner
+SESSION_IDLE_MINUTES = env.int("SESSION_IDLE_MINUTES", default=30)
+SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60  # the browser forgets an idle session too
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the container's own probe asks over plain HTTP on loopback
+# Only behind a TLS proxy that sets X-Forwarded-Proto and drops the client's own: otherwise anyone could claim HTTPS.
+if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=not DEBUG)
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
 
 # Client addresses (Cek Bansos rate limits, issue 13): the reverse proxies in front of the portal, as
 # addresses or networks. Only a request from one of them has its X-Forwarded-For read, and only up to the first
@@ -238,6 +270,8 @@ for _proxy in TRUSTED_PROXIES:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # No NIK or KK number in the logs (UU PDP): every 16-digit number is masked before a handler writes it.
+    "filters": {"scrub_personal_data": {"()": "privacy.logscrub.ScrubPersonalData"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["scrub_personal_data"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }

@@ -20,6 +20,7 @@ urlpatterns = [
     path("laporan-warga/", include(distribution_urls.staff)),
     path("bansos/", include(distribution_urls.payments)),
     path("pemantauan/", include("monitoring.urls")),
+    path("privasi/", include("privacy.urls")),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),

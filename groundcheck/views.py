@@ -11,7 +11,8 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import Role
 from dtsen_portal.errors import NotInScope, ServiceError
-from dtsen_portal.spreadsheets import spreadsheet_response
+from dtsen_portal.spreadsheets import SPREADSHEET_TYPES, spreadsheet_response
+from privacy.services import record_export
 from registry.models import Family
 
 from . import selectors, services
@@ -99,4 +100,8 @@ def visits_export(request, kind: str):
     if not (request.user.is_administrator or request.user.role in services.DINSOS_ROLES):
         raise PermissionDenied(_("Assignments are made by Dinas Sosial staff."))
     visits = selectors.area_visits(user=request.user)
-    return spreadsheet_response(VisitResource().export(queryset=visits), "hasil-cek-lapangan", kind)
+    dataset = VisitResource().export(queryset=visits)
+    if kind in SPREADSHEET_TYPES:
+        record_export(request, export_name=f"hasil-cek-lapangan.{kind}", area_code=request.user.area_id,
+                      rows=dataset.height)
+    return spreadsheet_response(dataset, "hasil-cek-lapangan", kind)

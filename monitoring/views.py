@@ -13,6 +13,8 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Role
 from dtsen_portal.spreadsheets import SPREADSHEET_TYPES, neutralise_cell, spreadsheet_response
+from privacy.masking import mask_numbers_in_text
+from privacy.services import record_export
 
 from . import selectors
 
@@ -154,7 +156,7 @@ def _feed_row(change, period: str) -> list:
     else:
         approval, musdesus, entry = v.approval, v.musdesus, v.entry
         row += [f"{entry.round.batch_ref} · {entry.round.village.name}", entry.get_decision_display(),
-                v.corrections_text(), musdesus.document_number if musdesus else "",
+                mask_numbers_in_text(v.corrections_text()), musdesus.document_number if musdesus else "",
                 (approval.actor.get_full_name() or approval.actor.username) if approval and approval.actor else "",
                 timezone.localtime(approval.at).strftime("%d-%m-%Y %H:%M") if approval else "",
                 " · ".join(filter(None, [entry.get_centre_outcome_display(), entry.centre_reason]))]
@@ -184,6 +186,8 @@ def desil_changes_export(request, kind: str):
             chunk = []
     for done in selectors.desil_change_reasons(chunk, cutoff=filters.cutoff):
         dataset.append(_feed_row(done, period))
+    record_export(request, export_name=f"perubahan-desil-{period}.{kind}", area_code=request.user.area_id,
+                  rows=dataset.height)
     return spreadsheet_response(dataset, f"perubahan-desil-{period}", kind)
 
 

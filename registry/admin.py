@@ -1,10 +1,13 @@
 """Admin of the register: families, members and desil rankings, scoped, with their audit history."""
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 from import_export import resources
 from import_export.admin import ExportMixin
 from simple_history.admin import SimpleHistoryAdmin
 
 from accounts.admin import ScopedAdminMixin
+from privacy.admin import RecordsExportsMixin, RecordsNikViewsMixin
+from privacy.masking import mask_nik
 
 from .models import DesilChange, DesilRanking, DesilThreshold, Family, Member
 
@@ -34,8 +37,9 @@ class DesilRankingInline(admin.TabularInline):
 
 
 @admin.register(Family)
-class FamilyAdmin(ScopedAdminMixin, ExportMixin, SimpleHistoryAdmin):
+class FamilyAdmin(RecordsNikViewsMixin, RecordsExportsMixin, ScopedAdminMixin, ExportMixin, SimpleHistoryAdmin):
     resource_classes = [FamilyResource]
+    nik_object_type = "family"
     list_display = ["kk_number", "village", "dusun", "rt", "rw", "desil", "origin"]
     list_filter = ["desil", "origin"]
     list_select_related = ["village"]
@@ -45,15 +49,27 @@ class FamilyAdmin(ScopedAdminMixin, ExportMixin, SimpleHistoryAdmin):
     readonly_fields = ["desil", "central_id", "origin"]
     show_full_result_count = False
 
+    def nik_area_and_people(self, family):
+        return family.village_id, family.members.count()
+
 
 @admin.register(Member)
-class MemberAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
-    list_display = ["nik", "name", "sex", "birth_date", "relationship", "life_status", "family"]
+class MemberAdmin(RecordsNikViewsMixin, ScopedAdminMixin, SimpleHistoryAdmin):
+    list_display = ["masked_nik", "name", "sex", "birth_date", "relationship", "life_status", "family"]
+    nik_object_type = "member"
     list_filter = ["life_status", "sex", "relationship"]
     list_select_related = ["family"]
     search_fields = ["=nik", "name", "=family__kk_number"]
     raw_id_fields = ["family"]
     show_full_result_count = False
+
+    # A list shows many people: their NIKs masked (privacy.masking); the change page shows it whole, recorded.
+    @admin.display(description=_("NIK"), ordering="nik")
+    def masked_nik(self, member):
+        return mask_nik(member.nik)
+
+    def nik_area_and_people(self, member):
+        return member.family.village_id, 1
 
 
 @admin.register(DesilRanking)

@@ -9,6 +9,8 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from privacy.masking import mask_nik
+
 from .validators import (
     LATITUDE_VALIDATORS,
     LONGITUDE_VALIDATORS,
@@ -303,7 +305,8 @@ class Member(models.Model):
         verbose_name_plural = _("members")
 
     def __str__(self):
-        return f"{self.name} ({self.nik})"
+        # Shown in admin lists, pickers, messages and log lines: the NIK masked (privacy.masking).
+        return f"{self.name} ({mask_nik(self.nik)})"
 
 
 class DesilRanking(models.Model):

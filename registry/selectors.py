@@ -10,6 +10,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
 from accounts.scope import get_scoped_or_404, scope_queryset
+from privacy.masking import mask_nik, mask_numbers_in_text
 
 from .models import DesilRanking, DesilThreshold, Family, Member, Region
 from .pmt import PMT_WEIGHTS, pmt_score
@@ -141,13 +142,21 @@ def _entries(records, subject_of) -> list[AuditEntry]:
     return entries
 
 
-def family_audit_trail(family: Family) -> list[AuditEntry]:
-    """Who changed what on the family card and its members, newest first (two queries)."""
+def family_audit_trail(family: Family, *, full_nik: bool = False) -> list[AuditEntry]:
+    """Who changed what on the family card and its members, newest first (two queries). NIKs (and KK numbers
+    in changed values) are masked unless ``full_nik`` (``privacy.masking.can_see_full_nik``)."""
     family_records = family.history.select_related("history_user")
     member_records = Member.history.filter(family_id=family.pk).select_related("history_user")
     entries = _entries(family_records, lambda r: _("Family card"))
-    entries += _entries(member_records, lambda r: f"{r.name} ({r.nik})")
+    entries += _entries(member_records, lambda r: f"{r.name} ({r.nik if full_nik else mask_nik(r.nik)})")
+    if not full_nik:
+        for entry in entries:
+            entry.changes = [(label, _masked(old), _masked(new)) for label, old, new in entry.changes]
     return sorted(entries, key=lambda e: e.when, reverse=True)
+
+
+def _masked(value):
+    return mask_numbers_in_text(value) if isinstance(value, str) else value
 
 
 @dataclass

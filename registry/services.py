@@ -208,7 +208,7 @@ def _demo_remove(regency: str) -> int:
     if not n:
         return 0
     ids_sql, params = demo.values("id").query.sql_with_params()
-    member_ids_sql = f"SELECT id FROM {Member._meta.db_table} WHERE family_id IN ({ids_sql})"  # noqa: S608
+    member_ids_sql = f"SELECT id FROM {Member._meta.db_table} WHERE family_id IN ({ids_sql})"  # noqa: S608  # nosec B608
     statements = []
     # Rows hanging off members first, then those hanging off families (members among them).
     for model, key_sql in ((Member, member_ids_sql), (Family, ids_sql)):
@@ -234,7 +234,7 @@ def _demo_remove(regency: str) -> int:
 
 def _delete_sql(table: str, column: str, subquery: str) -> str:
     # Table and column names come from model metadata, never from input; values stay query parameters.
-    return f"DELETE FROM {table} WHERE {column} IN ({subquery})"  # noqa: S608
+    return f"DELETE FROM {table} WHERE {column} IN ({subquery})"  # noqa: S608  # nosec B608
 
 
 def desil_refresh_current(family_ids) -> int:

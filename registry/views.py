@@ -5,6 +5,8 @@ from django.shortcuts import render
 
 from accounts.models import Role
 from distribution import services as distribution_services
+from privacy.masking import Context, can_see_full_nik
+from privacy.services import record_view
 from verification import selectors as verification_selectors
 
 from . import selectors
@@ -44,6 +46,11 @@ def family_list(request):
 @login_required
 def family_detail(request, pk: int):
     family = selectors.family_get(user=request.user, pk=pk)
+    full_nik = can_see_full_nik(request.user, Context.DETAIL)
+    if full_nik:
+        record_view(request, object_type="family", object_id=family.pk, area_code=family.village_id,
+                    people=len(family.members.all()))
     return render(request, "registry/family_detail.html", {
-        "family": family, "audit_trail": selectors.family_audit_trail(family),
+        "family": family, "audit_trail": selectors.family_audit_trail(family, full_nik=full_nik),
+        "full_nik": full_nik,
     })

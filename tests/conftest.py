@@ -4,6 +4,9 @@ import os
 import pytest
 from django.conf import settings
 
+# Production redirects plain HTTP to HTTPS; the test client and the live server speak plain HTTP (issue 13).
+os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
+
 # Real regencies from the bundled wilayah.csv: Asahan (the demo regency), Pematangsiantar and Kayong Utara.
 TEST_REGENCIES = ("12.09", "12.72", "61.11")
 
@@ -33,6 +36,15 @@ def _plain_static_storage():
     storages = {**settings.STORAGES,
                 "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
     with override_settings(STORAGES=storages):
+        yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _plain_http():
+    # pytest-django reads the settings before this file; the variable above reaches the processes tests start.
+    from django.test import override_settings
+
+    with override_settings(SECURE_SSL_REDIRECT=False):
         yield
 
 

@@ -2,6 +2,7 @@
 import re
 
 import pytest
+from django.http import HttpRequest
 from django.test import Client
 from django.urls import reverse
 
@@ -30,7 +31,7 @@ def test_dinsos_creates_a_village_operator_who_can_log_in_with_the_one_time_pass
         follow=True)
     user = User.objects.get(username="op-meranti")
     assert user.area_id == VILLAGE and user.role == Role.VILLAGE_OPERATOR
-    assert Client().login(username="op-meranti", password=one_time_password(response))
+    assert Client().login(request=HttpRequest(), username="op-meranti", password=one_time_password(response))
 
 
 @pytest.mark.parametrize("role,area,message", [
@@ -54,7 +55,7 @@ def test_reset_and_deactivate_work_in_the_regency_and_answer_404_elsewhere(dinso
     mine = UserFactory(role=Role.VILLAGE_HEAD, area_id=VILLAGE)
     theirs = UserFactory(role=Role.VILLAGE_HEAD, area_id=VILLAGE_OTHER_REGENCY)
     response = dinsos_client.post(reverse("account-action", args=[mine.pk]), {"action": "reset"}, follow=True)
-    assert Client().login(username=mine.username, password=one_time_password(response))
+    assert Client().login(request=HttpRequest(), username=mine.username, password=one_time_password(response))
     dinsos_client.post(reverse("account-action", args=[mine.pk]), {"action": "deactivate"})
     mine.refresh_from_db()
     assert not mine.is_active

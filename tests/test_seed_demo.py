@@ -4,6 +4,7 @@ import io
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.http import HttpRequest
 from django.test import Client
 
 from accounts.models import Role, User
@@ -73,7 +74,7 @@ def test_one_account_per_role_is_printed_and_can_log_in():
     assert users["operator"].area_id.startswith(users["pendamping"].area_id + ".")
     for name in ("operator", "kades", "pendamping", "dinsos", "admin"):
         assert name in out
-        assert Client().login(username=name, password=DEMO_PASSWORD)
+        assert Client().login(request=HttpRequest(), username=name, password=DEMO_PASSWORD)  # django-axes needs one
     assert Family.objects.filter(village_id=users["operator"].area_id).exists()
 
 
@@ -82,7 +83,7 @@ def test_random_passwords_are_printed_when_none_is_given():
     call_command("seed_demo", regency=REGENCY, households=5, seed=1, stdout=out)
     line = next(line for line in out.getvalue().splitlines() if line.strip().startswith("dinsos"))
     password = line.split()[1]
-    assert Client().login(username="dinsos", password=password)
+    assert Client().login(request=HttpRequest(), username="dinsos", password=password)
 
 
 @pytest.mark.parametrize("regency,message", [("99.99", "99.99"), ("12.09.08", "12.09.08")])

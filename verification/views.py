@@ -8,13 +8,16 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from dtsen_portal.errors import Conflict, NotInScope, ServiceError
-from dtsen_portal.spreadsheets import spreadsheet_response
+from dtsen_portal.spreadsheets import SPREADSHEET_TYPES, spreadsheet_response
 from groundcheck import selectors as groundcheck_selectors
 from groundcheck import services as groundcheck_services
+from privacy.masking import Context, can_see_full_nik
+from privacy.services import record_export, record_view
 from registry import selectors as registry_selectors
 
 from . import selectors, services
@@ -97,7 +100,15 @@ def round_bulk(request, pk: int):
         _attempt(request, lambda: services.entries_decide_bulk(
             actor=request.user, round_id=round_.pk, versions=versions, decision=form.cleaned_data["decision"],
             reason=form.cleaned_data["reason"]), _("%(n)d families decided.") % {"n": len(versions)})
-    return redirect(request.POST.get("next") or reverse("round-detail", args=[round_.pk]))
+    return redirect(_safe_next(request) or reverse("round-detail", args=[round_.pk]))
+
+
+def _safe_next(request) -> str | None:
+    """The page to return to, if it is on this site (anything else would make the portal an open redirect)."""
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return target
+    return None
 
 
 @login_required
@@ -126,10 +137,15 @@ def entry_detail(request, pk: int, entry_pk: int):
     member_forms = [(m, MemberChangeForm(instance=m, prefix=f"m{m.pk}",
                                          initial={"version": entry.version}))
                     for m in family.members.all()]
+    full_nik = can_see_full_nik(request.user, Context.DETAIL)
+    if full_nik:
+        record_view(request, object_type="verval_entry", object_id=entry.pk, area_code=family.village_id,
+                    people=len(member_forms))
     return render(request, "verification/entry_detail.html", {
         "round": round_, "entry": entry, "family": family, "member_forms": member_forms,
         "can_edit": _can_edit(request.user, round_), "corrections": selectors.entry_corrections(entry),
-        "earlier": selectors.earlier_decisions(entry), "audit_trail": registry_selectors.family_audit_trail(family),
+        "earlier": selectors.earlier_decisions(entry), "full_nik": full_nik,
+        "audit_trail": registry_selectors.family_audit_trail(family, full_nik=full_nik),
         "visits": groundcheck_selectors.visits_of_entry(entry),
         **forms,
     })
@@ -337,7 +353,11 @@ def berita_acara_pdf(request, pk: int):
     record = Musdesus.objects.filter(round=round_).prefetch_related("attendees").first()
     if record is None:
         raise Http404
-    pdf = render_berita_acara(berita_acara_data(round_, record))
+    data = berita_acara_data(round_, record)
+    pdf = render_berita_acara(data)
+    # The minutes name the attendees and, in the attached list, every family's head: personal data.
+    record_export(request, export_name=f"berita-acara-{record.document_number}.pdf", area_code=round_.village_id,
+                  rows=len(data.decisions), filters={"round": round_.pk})
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="{record.document_number}.pdf"'
     return response
@@ -412,8 +432,12 @@ def round_export(request, pk: int, kind: str):
     round_ = selectors.round_get(user=request.user, pk=pk)
     entries = selectors.round_entries(round_=round_).select_related("round__village") \
         .order_by("family__dusun", "family__rw", "family__rt", "family__kk_number")
-    return spreadsheet_response(RoundEntryResource().export(queryset=entries),
-                                 f"verval-{round_.village_id}-{round_.batch_ref}", kind)
+    dataset = RoundEntryResource().export(queryset=entries)
+    name = f"verval-{round_.village_id}-{round_.batch_ref}"
+    if kind in SPREADSHEET_TYPES:
+        record_export(request, export_name=f"{name}.{kind}", area_code=round_.village_id, rows=dataset.height,
+                      filters={"round": round_.pk})
+    return spreadsheet_response(dataset, name, kind)
 
 
 @login_required
@@ -422,7 +446,11 @@ def approved_export(request, kind: str):
     if not _regency_staff(request.user):
         raise Http404
     entries = selectors.approved_entries(user=request.user)
-    return spreadsheet_response(RoundEntryResource().export(queryset=entries), "daftar-disetujui", kind)
+    dataset = RoundEntryResource().export(queryset=entries)
+    if kind in SPREADSHEET_TYPES:
+        record_export(request, export_name=f"daftar-disetujui.{kind}", area_code=request.user.area_id,
+                      rows=dataset.height)
+    return spreadsheet_response(dataset, "daftar-disetujui", kind)
 
 
 @login_required

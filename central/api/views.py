@@ -4,6 +4,7 @@ from rest_framework import serializers
 from central import selectors
 from central.models import CentralBatch, Submission, SubmissionItem
 from dtsen_portal.api import ReadModelSerializer, ScopedReadOnlyViewSet
+from privacy.masking import mask_nik_fields
 
 
 class BatchSerializer(ReadModelSerializer):
@@ -61,6 +62,13 @@ class SubmissionItemSerializer(ReadModelSerializer):
 
     def get_description(self, item) -> str:
         return selectors.describe(item)
+
+    def to_representation(self, item):
+        # Items are read in lists and by every role of the village: NIKs in the payload stay masked
+        # (privacy.masking); the family's detail is where a whole NIK is read, and recorded.
+        data = super().to_representation(item)
+        data["payload"] = mask_nik_fields(data["payload"])
+        return data
 
 
 class SubmissionItemViewSet(ScopedReadOnlyViewSet):

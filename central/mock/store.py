@@ -459,7 +459,7 @@ class Store:
             pages = _pages(rows, page_size)
             page_checksums = [checksum(page) for page in pages]
             for table in ("desil_rows", "desil_pages", "desil_publications"):
-                conn.execute(f"DELETE FROM {table} WHERE period = ?", (period,))  # noqa: S608 - fixed table names
+                conn.execute(f"DELETE FROM {table} WHERE period = ?", (period,))  # noqa: S608 - fixed table names  # nosec B608
             publication = {"period": period, "published_at": utc_now(), "row_count": len(rows),
                            "page_size": page_size, "page_count": len(pages),
                            "checksum": combined_checksum(page_checksums)}

@@ -2,6 +2,7 @@
 from rest_framework import serializers
 
 from dtsen_portal.api import ReadModelSerializer
+from privacy.masking import mask_nik
 from registry.models import DesilRanking, Family, Member, Region
 
 
@@ -14,10 +15,21 @@ class RegionSerializer(ReadModelSerializer):
 
 
 class MemberSerializer(ReadModelSerializer):
+    nik = serializers.CharField(read_only=True, help_text=(
+        "The NIK. Masked (1209********0001) in lists for every role; whole in a family's detail "
+        "(GET /families/{id}/) for village operators, Dinsos staff and administrators, and each such read is "
+        "recorded in the personal-data access log. Village heads and facilitators always read it masked."))
+
     class Meta:
         model = Member
         fields = ["id", "nik", "name", "sex", "birth_place", "birth_date", "relationship", "education",
                   "occupation", "disability", "life_status"]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if not self.context.get("full_nik"):
+            data["nik"] = mask_nik(data["nik"])
+        return data
 
 
 class DesilRankingSerializer(ReadModelSerializer):

@@ -1,8 +1,11 @@
 """Read-only API of the register: regions and families with members and desil history."""
 from django.db.models import Prefetch
+from rest_framework.response import Response
 
 from dtsen_portal.api import ScopedReadOnlyViewSet
 from dtsen_portal.pagination import StableCursorPagination
+from privacy.masking import Context, can_see_full_nik
+from privacy.services import record_view
 from registry.filters import FamilyFilter
 from registry.models import DesilRanking, Family, Member, Region
 
@@ -26,7 +29,11 @@ class RegionViewSet(ScopedReadOnlyViewSet):
 
 
 class FamilyViewSet(ScopedReadOnlyViewSet):
-    """Families (KK) with members and desil history, inside the user's area."""
+    """Families (KK) with members and desil history, inside the user's area.
+
+    Members' NIKs are masked in the list; the detail shows them whole to the roles whose work needs them
+    (``privacy.masking``) and records that read in the personal-data access log.
+    """
 
     queryset = Family.objects.all()
     serializer_class = FamilySerializer
@@ -39,6 +46,15 @@ class FamilyViewSet(ScopedReadOnlyViewSet):
             Prefetch("members", queryset=Member.objects.order_by("birth_date")),
             Prefetch("desil_rankings", queryset=DesilRanking.objects.order_by("-period")),
         )
+
+    def retrieve(self, request, *args, **kwargs):
+        family = self.get_object()
+        full_nik = can_see_full_nik(request.user, Context.DETAIL)
+        if full_nik:
+            record_view(request, object_type="family", object_id=family.pk, area_code=family.village_id,
+                        people=len(family.members.all()))
+        return Response(self.get_serializer(family, context={**self.get_serializer_context(),
+                                                             "full_nik": full_nik}).data)
 
     def filter_queryset(self, queryset):
         # Searching across members joins one row per member; distinct keeps one row per family.
