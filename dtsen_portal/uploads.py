@@ -176,11 +176,12 @@ TOO_MANY_PIXELS_UNKNOWN = _("The photo has more pixels than the %(limit)s megapi
 DAMAGED_IMAGE = _("The photo cannot be opened: it is damaged or incomplete. Take or send it again.")
 
 
-def open_image(upload) -> Image.Image:
+def open_image(upload, *, max_side: int | None = None) -> Image.Image:
     """The decoded photo in ``upload``, once its header shows an accepted format and size; else ValidationError.
 
     The pixel count is read from the header before anything is decoded, so a small file that would decode to
-    gigabytes (a "decompression bomb") costs nothing.
+    gigabytes (a "decompression bomb") costs nothing. With ``max_side``, a JPEG is decoded straight at a reduced
+    scale near that size (libjpeg's DCT scaling), so shrinking a large photo never holds all its pixels.
     """
     head = _read_head(upload)
     try:
@@ -195,6 +196,8 @@ def open_image(upload) -> Image.Image:
     if width * height > MAX_IMAGE_PIXELS:
         raise ValidationError(TOO_MANY_PIXELS, code="too_many_pixels",
                               params={"width": width, "height": height, "limit": MAX_IMAGE_PIXELS // 1_000_000})
+    if max_side and image.format == "JPEG":
+        image.draft("RGB", (max_side, max_side))
     try:
         image.load()
     except Image.DecompressionBombError:
@@ -232,7 +235,8 @@ def reencode_image(image: Image.Image, *, max_side: int, keep_png: bool) -> tupl
 def clean_image(upload, *, max_side: int = EVIDENCE_MAX_SIDE, keep_png: bool = True) -> ContentFile:
     """A re-encoded copy of an uploaded photo under a generated name; ValidationError if it is not one."""
     _check_size(upload)
-    data, extension, _width, _height = reencode_image(open_image(upload), max_side=max_side, keep_png=keep_png)
+    image = open_image(upload, max_side=max_side)
+    data, extension, _width, _height = reencode_image(image, max_side=max_side, keep_png=keep_png)
     return ContentFile(data, name=_generated_name(extension))
 
 

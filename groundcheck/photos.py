@@ -23,7 +23,7 @@ def clean_photo(upload) -> tuple[ContentFile, int, int]:
         if upload.size > MAX_UPLOAD_BYTES:
             raise ValidationError(_("Photo %(name)s is larger than 5 MB.") % {"name": upload.name})
         try:
-            image = open_image(upload)
+            image = open_image(upload, max_side=MAX_SIDE)
         except ValidationError as error:
             raise ValidationError(_("Photo %(name)s: %(problem)s")
                                   % {"name": upload.name, "problem": " ".join(error.messages)}) from None

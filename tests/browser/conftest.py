@@ -48,11 +48,18 @@ def open_page(browser, live_server):
             else {"viewport": {"width": 1280, "height": 900}}
         context = browser.new_context(base_url=live_server.url, locale="id-ID", **options)
         contexts.append(context)
-        return context.new_page()
+        page = context.new_page()
+        # The Content-Security-Policy (issue 13) blocks inline scripts and styles; a page that still has one
+        # would lose behaviour silently, so every journey fails on a violation instead.
+        page.on("console", lambda message: "Content Security Policy" in message.text
+                and violations.append(f"{page.url}: {message.text}"))
+        return page
 
+    violations = []
     yield factory
     for context in contexts:
         context.close()
+    assert violations == [], "\n".join(violations)
 
 
 def log_in(page, username: str, password: str):
