@@ -81,9 +81,12 @@ class CentralClient:
             response = self.session.request(method, self.base_url + path, timeout=self.timeout, **kwargs)
             body = response.json() if response.content else {}
         except (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
-                requests.exceptions.ContentDecodingError, ValueError) as exc:
-            # ValueError: a truncated or garbled body that is not JSON.
-            raise _Retry(f"{type(exc).__name__}: {exc}") from None
+                requests.exceptions.ContentDecodingError, ValueError, RecursionError) as exc:
+            # ValueError: a truncated or garbled body that is not JSON; RecursionError: one nested too deep.
+            raise _Retry(f"{type(exc).__name__}: {str(exc)[:200]}") from None
+        if not isinstance(body, dict):
+            # Every answer of the centre's API is a JSON object; a list or a bare value is a garbled answer.
+            raise _Retry(f"answer is a JSON {type(body).__name__}, not an object")
         if response.status_code in TRANSIENT_STATUS:
             raise _Retry(f"HTTP {response.status_code}")
         if response.status_code >= 400:

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from dtsen_portal.errors import NotInScope, ServiceError
 from dtsen_portal.spreadsheets import SPREADSHEET_TYPES, neutralise_cell, spreadsheet_response
+from registry.validators import ascii_int
 
 from . import selectors, services, tasks
 from .clashes import clash_resolve
@@ -134,7 +135,7 @@ def clash_list(request):
     state = request.GET.get("state", "")
     state = state if state in BatchClash.State.values else ""
     batch_pk = request.GET.get("batch", "")
-    batch_pk = int(batch_pk) if batch_pk.isdigit() else None
+    batch_pk = ascii_int(batch_pk)
     page = Paginator(selectors.clash_list(user=request.user, state=state, batch_pk=batch_pk),
                      CLASHES_PER_PAGE).get_page(request.GET.get("page"))
     query = request.GET.copy()

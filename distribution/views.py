@@ -18,6 +18,7 @@ from dtsen_portal.client_address import client_ip
 from dtsen_portal.errors import NotInScope, ServiceError
 from dtsen_portal.spreadsheets import spreadsheet_response
 from registry.models import Region
+from registry.validators import ascii_int
 from verification import selectors as verification_selectors
 
 from . import limits, services
@@ -162,7 +163,7 @@ def report_link_proposal(request, pk: int):
     entry_id = request.POST.get("entry", "")
     try:
         services.report_link_proposal(actor=request.user, report_id=pk,
-                                      entry_id=int(entry_id) if entry_id.isdigit() else 0)
+                                      entry_id=ascii_int(entry_id) or 0)
     except (NotInScope, CitizenReport.DoesNotExist):
         raise Http404 from None
     except ServiceError as exc:

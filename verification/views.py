@@ -16,6 +16,7 @@ from dtsen_portal.spreadsheets import spreadsheet_response
 from groundcheck import selectors as groundcheck_selectors
 from groundcheck import services as groundcheck_services
 from registry import selectors as registry_selectors
+from registry.validators import ascii_int
 
 from . import selectors, services
 from .berita_acara import render_berita_acara
@@ -87,8 +88,8 @@ def round_bulk(request, pk: int):
     versions = {}
     for key in request.POST.getlist("entry"):
         entry_id, _sep, version = key.partition(":")
-        if entry_id.isdigit() and version.isdigit():
-            versions[int(entry_id)] = int(version)
+        if ascii_int(entry_id) is not None and ascii_int(version) is not None:
+            versions[ascii_int(entry_id)] = ascii_int(version)
     if not versions:
         messages.error(request, _("Select at least one family."))
     elif not form.is_valid():
@@ -202,7 +203,7 @@ def _post_correction(request, round_, entry, family):
 
 def _post_member(request, round_, entry, family):
     member_id = request.POST.get("member_id", "")
-    member = family.members.filter(pk=member_id).first() if member_id.isdigit() else None
+    member = family.members.filter(pk=ascii_int(member_id)).first() if ascii_int(member_id) else None
     if member is None:
         raise Http404
     original = {f: getattr(member, f) for f in services.MEMBER_CORRECTABLE}
@@ -358,8 +359,9 @@ def round_review(request, pk: int):
                         _("Round approved; its results are being sent to the centre.")):
                 return redirect("round-list")
         elif request.POST.get("action") in ("return", "recheck"):
-            family_notes = {int(key.removeprefix("family_note_")): value for key, value in request.POST.items()
-                            if key.startswith("family_note_") and key.removeprefix("family_note_").isdigit()
+            family_notes = {ascii_int(key.removeprefix("family_note_")): value
+                            for key, value in request.POST.items()
+                            if key.startswith("family_note_") and ascii_int(key.removeprefix("family_note_"))
                             and value.strip()}
             verb = services.round_return if request.POST["action"] == "return" else services.round_recheck
             if _attempt(request, lambda: verb(actor=request.user, round_id=round_.pk,
@@ -383,7 +385,7 @@ def round_review(request, pk: int):
 def rounds_bulk_approve(request):
     if not _regency_staff(request.user):
         raise Http404
-    ids = [int(v) for v in request.POST.getlist("round") if v.isdigit()]
+    ids = [ascii_int(v) for v in request.POST.getlist("round") if ascii_int(v)]
     # Only rounds the user can see; anything else is treated as not found.
     visible = set(selectors.round_list(user=request.user).filter(pk__in=ids).values_list("pk", flat=True))
     if not ids:
