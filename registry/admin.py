@@ -1,15 +1,15 @@
 """Admin of the register: families, members and desil rankings, scoped, with their audit history."""
 from django.contrib import admin
-from import_export import resources
 from import_export.admin import ExportMixin
 from simple_history.admin import SimpleHistoryAdmin
 
 from accounts.admin import ScopedAdminMixin
+from dtsen_portal.spreadsheets import SafeExportResource
 
 from .models import DesilChange, DesilRanking, DesilThreshold, Family, Member
 
 
-class FamilyResource(resources.ModelResource):
+class FamilyResource(SafeExportResource):
     class Meta:
         model = Family
         exclude = ["version"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.utils.translation import gettext as _
-from import_export import fields, resources
+from import_export import fields
 
-from dtsen_portal.spreadsheets import read_upload
+from dtsen_portal.spreadsheets import SafeExportResource, read_upload
 
 from .models import RoundFamily
 
@@ -27,7 +27,7 @@ IMPORT_COLUMNS = ("nomor_kk", "keputusan", "alasan", "catatan")
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 
 
-class RoundEntryResource(resources.ModelResource):
+class RoundEntryResource(SafeExportResource):
     """One row per family of the round: who they are and what the village decided."""
 
     desa = fields.Field(attribute="round__village__name", column_name="desa")
