@@ -23,7 +23,7 @@ from verification import selectors as verification_selectors
 
 from . import limits, services
 from .challenge import challenge_image, challenge_issue
-from .forms import ReportForm, SearchForm, StatusForm
+from .forms import ReportForm, ResolveForm, SearchForm, StatusForm
 from .models import CitizenReport, PaymentPeriod, Programme
 
 
@@ -145,9 +145,13 @@ def report_queue(request):
 @require_POST
 def report_resolve(request, pk: int):
     accept = request.POST.get("action") == "accept"
+    form = ResolveForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return redirect("report-queue")
     try:
         services.report_resolve(actor=request.user, report_id=pk, accept=accept,
-                                resolution=request.POST.get("resolution", ""))
+                                resolution=form.cleaned_data["resolution"])
     except (NotInScope, CitizenReport.DoesNotExist):
         raise Http404 from None
     except ServiceError as exc:

@@ -27,11 +27,13 @@ from .forms import (
     BulkDecisionForm,
     DecisionForm,
     FamilyCorrectionForm,
+    GroundcheckRequestForm,
     MemberAddForm,
     MemberChangeForm,
     MusdesusForm,
     ProposalFamilyForm,
     ProposalMemberFormSet,
+    ReturnForm,
     ScanForm,
 )
 from .models import APPROVED_STATES, Musdesus, RoundState
@@ -359,14 +361,15 @@ def round_review(request, pk: int):
                         _("Round approved; its results are being sent to the centre.")):
                 return redirect("round-list")
         elif request.POST.get("action") in ("return", "recheck"):
-            family_notes = {ascii_int(key.removeprefix("family_note_")): value
-                            for key, value in request.POST.items()
-                            if key.startswith("family_note_") and ascii_int(key.removeprefix("family_note_"))
-                            and value.strip()}
+            form = ReturnForm(request.POST, entry_ids=[
+                ascii_int(key.removeprefix("family_note_")) for key in request.POST
+                if key.startswith("family_note_") and ascii_int(key.removeprefix("family_note_"))])
             verb = services.round_return if request.POST["action"] == "return" else services.round_recheck
-            if _attempt(request, lambda: verb(actor=request.user, round_id=round_.pk,
-                                              note=request.POST.get("note", ""), family_notes=family_notes),
-                        _("Round returned to the village with your notes.")):
+            if not form.is_valid():
+                messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+            elif _attempt(request, lambda: verb(actor=request.user, round_id=round_.pk,
+                                                note=form.cleaned_data["note"], family_notes=form.family_notes()),
+                          _("Round returned to the village with your notes.")):
                 return redirect("round-list")
         return redirect("round-review", round_.pk)
     corrections, not_eligible, proposals = selectors.review_changes(round_)
@@ -403,8 +406,12 @@ def rounds_bulk_approve(request):
 def entry_request_groundcheck(request, pk: int, entry_pk: int):
     round_ = selectors.round_get(user=request.user, pk=pk)
     entry = selectors.entry_get(round_=round_, pk=entry_pk)
+    form = GroundcheckRequestForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return redirect("round-entry", round_.pk, entry.pk)
     _attempt(request, lambda: groundcheck_services.assignment_request_by_village(
-        actor=request.user, entry_id=entry.pk, note=request.POST.get("note", "")),
+        actor=request.user, entry_id=entry.pk, note=form.cleaned_data["note"]),
         _("A ground-check was requested; the kecamatan's facilitator will visit the family."))
     return redirect("round-entry", round_.pk, entry.pk)
 
