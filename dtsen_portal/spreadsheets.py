@@ -122,7 +122,9 @@ def _xlsx_rows(content: bytes) -> list[list]:
         if (sheet.max_column or 0) > MAX_COLUMNS:
             raise _too_many_columns()
         rows = []
-        # A sheet may leave out or understate its dimension, so the rows are counted as they are read too.
+        # A sheet may leave out or understate its dimension (openpyxl would then stop at the declared last
+        # row and drop the rest unseen), so every row is read and counted.
+        sheet.reset_dimensions()
         for row in sheet.iter_rows(values_only=True):
             if len(rows) > MAX_ROWS:
                 raise _too_many_rows()

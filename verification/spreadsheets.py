@@ -25,6 +25,7 @@ REASON_WORDS = {
 }
 IMPORT_COLUMNS = ("nomor_kk", "keputusan", "alasan", "catatan")
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
+NOTE_MAX_LENGTH = 2000  # as the decision form and the API
 
 
 class RoundEntryResource(SafeExportResource):
@@ -102,6 +103,9 @@ def read_decisions(content: bytes, filename: str, *, known_kk: set[str]) -> tupl
                               % {"value": cells.get("alasan", "")})
         elif row.decision == RoundFamily.Decision.NOT_ELIGIBLE and not row.reason:
             row.errors.append(_("A family that is not eligible needs a reason."))
+        if len(row.note) > NOTE_MAX_LENGTH:
+            row.errors.append(_("The note has %(count)d characters; at most %(limit)d are allowed.")
+                              % {"count": len(row.note), "limit": NOTE_MAX_LENGTH})
         rows.append(row)
     if not rows:
         return [], _("The file holds no decisions.")
