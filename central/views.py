@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from dtsen_portal.errors import NotInScope, ServiceError
-from dtsen_portal.spreadsheets import SPREADSHEET_TYPES, neutralise_cell, spreadsheet_response
+from dtsen_portal.spreadsheets import SPREADSHEET_TYPES, spreadsheet_response
 from registry.validators import ascii_int
 
 from . import selectors, services, tasks
@@ -79,9 +79,8 @@ def publication_unmatched_export(request, period: str, kind: str):
     publication = _publication_or_404(period)
     dataset = tablib.Dataset(headers=["publikasi", "id_dtsen", "kode_desa", "desil", "skor"])
     for row in selectors.unmatched_rankings(user=request.user, period=publication.period).iterator():
-        # Ids and codes come from the centre as text: one that looks like a formula must stay text.
-        dataset.append([period, neutralise_cell(row.central_id), neutralise_cell(row.village_code), row.desil,
-                        row.score])
+        # Ids and codes come from the centre as text; spreadsheet_response keeps formula-like ones text.
+        dataset.append([period, row.central_id, row.village_code, row.desil, row.score])
     return spreadsheet_response(dataset, f"tidak-terdaftar-{period}", kind)
 
 

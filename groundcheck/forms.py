@@ -27,7 +27,7 @@ class MultiplePhotoField(forms.FileField):
 
 class VisitForm(forms.Form):
     assignment = forms.IntegerField(widget=forms.HiddenInput)
-    client_uuid = forms.UUIDField(max_length=36, widget=forms.HiddenInput)
+    client_uuid = forms.UUIDField(widget=forms.HiddenInput)
     visited_at = forms.DateTimeField(widget=forms.HiddenInput)
     latitude = forms.DecimalField(required=False, max_digits=9, decimal_places=6, widget=forms.HiddenInput,
                                   min_value=-11.5, max_value=6.5,
