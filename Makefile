@@ -37,6 +37,8 @@ mock: venv
 # The whole suite. With DATABASE_URL/CELERY_BROKER_URL set (PostgreSQL/Redis) it runs on them.
 test: export DJANGO_SECRET_KEY ?= test-only-secret-key-not-for-production
 test: export DJANGO_DEBUG ?= 0
+# Production redirects to HTTPS; the test client, the live server and the processes tests start speak plain HTTP.
+test: export DJANGO_SECURE_SSL_REDIRECT ?= 0
 test: venv
 	$(PY) -m ruff check .
 	$(MAKE) --no-print-directory security

@@ -4,7 +4,8 @@ Needs DATABASE_URL pointing at a PostgreSQL server (the figures are about COPY a
 database named ``<name>_bench`` is created beside it and dropped at the end. BENCH_FAMILIES sets the
 ingest size (default 100,000 families, with their ~400,000 members); BENCH_VILLAGE_FAMILIES the size of the
 village whose approved round is frozen as a submission (default 7,500, the largest villages);
-BENCH_DESIL_FAMILIES the number of families a desil publication ranks (default 1,000,000).
+BENCH_DESIL_FAMILIES the number of families a desil publication ranks (default 1,000,000);
+BENCH_BERITA_ACARA_FAMILIES the families in the berita acara rendered with hostile notes (default 7,500).
 """
 import os
 import sys
@@ -51,7 +52,7 @@ def main() -> None:
     django.setup()
     from django.core.management import call_command
 
-    from . import desil, ingest, submission
+    from . import berita_acara, desil, ingest, submission
 
     started = time.monotonic()
     try:
@@ -59,6 +60,7 @@ def main() -> None:
         rows = ingest.run(families=int(os.environ.get("BENCH_FAMILIES", "100000")))
         rows += submission.run(families=int(os.environ.get("BENCH_VILLAGE_FAMILIES", "7500")))
         rows += desil.run(families=int(os.environ.get("BENCH_DESIL_FAMILIES", "1000000")))
+        rows += berita_acara.run(families=int(os.environ.get("BENCH_BERITA_ACARA_FAMILIES", "7500")))
     finally:
         _drop(bench_name, original_url)
     width = max(len(r[0]) for r in rows)

@@ -8,6 +8,7 @@ cannot fix (4xx) raises ``CentralRefused``.
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import random
 import time
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 
 import requests
 from django.conf import settings
+from django.utils.dateparse import parse_datetime
 
 from .protocol import checksum
 
@@ -81,9 +83,12 @@ class CentralClient:
             response = self.session.request(method, self.base_url + path, timeout=self.timeout, **kwargs)
             body = response.json() if response.content else {}
         except (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
-                requests.exceptions.ContentDecodingError, ValueError) as exc:
-            # ValueError: a truncated or garbled body that is not JSON.
-            raise _Retry(f"{type(exc).__name__}: {exc}") from None
+                requests.exceptions.ContentDecodingError, ValueError, RecursionError) as exc:
+            # ValueError: a truncated or garbled body that is not JSON; RecursionError: one nested too deep.
+            raise _Retry(f"{type(exc).__name__}: {str(exc)[:200]}") from None
+        if not isinstance(body, dict):
+            # Every answer of the centre's API is a JSON object; a list or a bare value is a garbled answer.
+            raise _Retry(f"answer is a JSON {type(body).__name__}, not an object")
         if response.status_code in TRANSIENT_STATUS:
             raise _Retry(f"HTTP {response.status_code}")
         if response.status_code >= 400:
@@ -111,7 +116,7 @@ class CentralClient:
     # -- the centre's API ------------------------------------------------------------------------------
     def batches(self, *, since: str = "", regency: str = "", limit: int = 100) -> dict:
         params = {"limit": limit, **({"since": since} if since else {}), **({"regency": regency} if regency else {})}
-        return self.request("GET", "/v1/batches", params=params)
+        return self.request("GET", "/v1/batches", params=params, check=_listing_check("batches", BATCH_FIELDS))
 
     def batch_page(self, batch_id: str, number: int) -> dict:
         return self.request("GET", f"/v1/batches/{batch_id}/pages/{number}",
@@ -134,14 +139,61 @@ class CentralClient:
 
     def determinations(self, *, since: str = "", regency: str = "", limit: int = 500) -> dict:
         params = {"limit": limit, **({"since": since} if since else {}), **({"regency": regency} if regency else {})}
-        return self.request("GET", "/v1/determinations", params=params)
+        return self.request("GET", "/v1/determinations", params=params,
+                            check=_listing_check("determinations", DETERMINATION_FIELDS))
 
     def desil_publications(self, *, since: str = "", limit: int = 50) -> dict:
         return self.request("GET", "/v1/desil/publications", params={"limit": limit, **({"since": since} if since
-                                                                                      else {})})
+                                                                                      else {})},
+                            check=_listing_check("publications", PUBLICATION_FIELDS))
 
     def desil_page(self, period: str, number: int) -> dict:
         return self.request("GET", f"/v1/desil/publications/{period}/pages/{number}", check=_page_check(number, "rows"))
+
+
+# What the items of each listing must hold before a service stores them: field -> (kind, longest text, required).
+# The lengths are the columns'; a count is a non-negative 32-bit integer. An answer that breaks them is a
+# garbled answer like one that fails its checksum: asked again, then CentralBadData.
+BATCH_FIELDS = {"batch_id": ("text", 60, True), "regency": ("text", 13, False), "programme": ("text", 30, False),
+                "published_at": ("datetime", 40, False), "family_count": ("count", 0, False),
+                "member_count": ("count", 0, False), "page_size": ("count", 0, False),
+                "page_count": ("count", 0, False), "checksum": ("text", 64, False), "deadline": ("text", 40, False),
+                "cycle": ("text", 20, False)}
+DETERMINATION_FIELDS = {"determination_id": ("text", 40, True), "central_id": ("text", 32, True),
+                        "village_code": ("text", 13, True), "programme": ("text", 30, True),
+                        "period": ("text", 7, True), "status": ("text", 20, False), "receipt_id": ("text", 40, False)}
+PUBLICATION_FIELDS = {"period": ("date", 10, True), "row_count": ("count", 0, False),
+                      "page_count": ("count", 0, False), "checksum": ("text", 64, False)}
+MAX_CURSOR_LENGTH = 100  # the column the next cursor is stored in
+
+
+def _field_ok(value, kind: str, longest: int) -> bool:
+    if kind == "count":
+        return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**31
+    if not isinstance(value, str) or len(value) > longest:
+        return False
+    try:
+        if kind == "datetime":
+            return parse_datetime(value) is not None
+        if kind == "date":
+            dt.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _listing_check(key: str, fields: dict) -> Callable[[dict], None]:
+    def check(body: dict) -> None:
+        items, cursor = body.get(key, []), body.get("next_cursor")
+        if not isinstance(items, list) or not isinstance(body.get("has_more", False), bool) \
+                or not (cursor is None or (isinstance(cursor, str) and len(cursor) <= MAX_CURSOR_LENGTH)):
+            raise _Retry(f"{key}: the listing is not in the agreed shape", data=True)
+        for item in items:
+            if not isinstance(item, dict) or any(
+                    (required if item.get(name) is None else not _field_ok(item[name], kind, longest))
+                    for name, (kind, longest, required) in fields.items()):
+                raise _Retry(f"{key}: an item is not in the agreed shape", data=True)
+    return check
 
 
 def _page_check(number: int, key: str) -> Callable[[dict], None]:

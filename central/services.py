@@ -47,6 +47,16 @@ log = logging.getLogger(__name__)
 SYNC_ROLES = (Role.DINSOS, Role.ADMIN)
 
 
+def _more(answer: dict, before: str, after: str) -> bool:
+    """Whether to ask for the next page. A centre that says more follows without moving its cursor would keep
+    a worker asking for the same page forever: that answer is bad data."""
+    if not answer.get("has_more"):
+        return False
+    if not after or after == before:
+        raise CentralBadData("the centre says more follows but its cursor did not move")
+    return True
+
+
 def _cursor(stream: str) -> SyncCursor:
     return SyncCursor.objects.get_or_create(stream=stream)[0]
 
@@ -65,6 +75,7 @@ def batches_discover(*, client: CentralClient, regency: str = "") -> list[Centra
     cursor = _cursor(f"batches:{regency}" if regency else "batches")
     new = []
     while True:
+        previous = cursor.cursor
         answer = client.batches(since=cursor.cursor, regency=regency)
         with transaction.atomic():
             for item in answer.get("batches", []):
@@ -77,7 +88,7 @@ def batches_discover(*, client: CentralClient, regency: str = "") -> list[Centra
                     new.append(batch)
             cursor.cursor = answer.get("next_cursor") or cursor.cursor
             cursor.save(update_fields=["cursor", "updated_at"])
-        if not answer.get("has_more"):
+        if not _more(answer, previous, cursor.cursor):
             return new
 
 
@@ -279,8 +290,8 @@ def submissions_check(*, client: CentralClient) -> dict:
         while True:
             answer = client.submission_outcomes(submission.receipt_id, since=since)
             outcomes.extend(answer.get("outcomes", []))
-            since = answer.get("next_cursor") or since
-            if not answer.get("has_more"):
+            previous, since = since, answer.get("next_cursor") or since
+            if not _more(answer, previous, since):
                 break
         submission_record_outcomes(submission=submission, outcomes=outcomes, decided=receipt.get("decided_at"))
         answered += 1
@@ -382,6 +393,7 @@ def determinations_pull(*, client: CentralClient, regency: str = "") -> dict:
     cursor = _cursor(f"determinations:{regency}" if regency else "determinations")
     created = 0
     while True:
+        previous = cursor.cursor
         answer = client.determinations(since=cursor.cursor, regency=regency)
         items = answer.get("determinations", [])
         families = dict(Family.objects.filter(central_id__in=[i.get("central_id") for i in items])
@@ -402,7 +414,7 @@ def determinations_pull(*, client: CentralClient, regency: str = "") -> dict:
             created += Determination.objects.count() - before
             cursor.cursor = answer.get("next_cursor") or cursor.cursor
             cursor.save(update_fields=["cursor", "updated_at"])
-        if not answer.get("has_more"):
+        if not _more(answer, previous, cursor.cursor):
             return {"determinations_new": created}
 
 
@@ -412,6 +424,7 @@ def desil_pull(*, client: CentralClient) -> dict:
 
     cursor = _cursor("desil")
     while True:
+        previous = cursor.cursor
         answer = client.desil_publications(since=cursor.cursor)
         with transaction.atomic():
             for item in answer.get("publications", []):
@@ -421,7 +434,7 @@ def desil_pull(*, client: CentralClient) -> dict:
                               "checksum": item.get("checksum", ""), "state": DesilPublication.State.DISCOVERED})
             cursor.cursor = answer.get("next_cursor") or cursor.cursor
             cursor.save(update_fields=["cursor", "updated_at"])
-        if not answer.get("has_more"):
+        if not _more(answer, previous, cursor.cursor):
             break
     applied = 0
     for publication in DesilPublication.objects.filter(state=DesilPublication.State.DISCOVERED).order_by("period"):

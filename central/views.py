@@ -13,8 +13,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from dtsen_portal.errors import NotInScope, ServiceError
-from dtsen_portal.spreadsheets import SPREADSHEET_TYPES, neutralise_cell, spreadsheet_response
+from dtsen_portal.spreadsheets import SPREADSHEET_TYPES, spreadsheet_response
 from privacy.services import record_export, record_view
+from registry.validators import ascii_int
 
 from . import selectors, services, tasks
 from .clashes import clash_resolve
@@ -79,9 +80,8 @@ def publication_unmatched_export(request, period: str, kind: str):
     publication = _publication_or_404(period)
     dataset = tablib.Dataset(headers=["publikasi", "id_dtsen", "kode_desa", "desil", "skor"])
     for row in selectors.unmatched_rankings(user=request.user, period=publication.period).iterator():
-        # Ids and codes come from the centre as text: one that looks like a formula must stay text.
-        dataset.append([period, neutralise_cell(row.central_id), neutralise_cell(row.village_code), row.desil,
-                        row.score])
+        # Ids and codes come from the centre as text; spreadsheet_response keeps formula-like ones text.
+        dataset.append([period, row.central_id, row.village_code, row.desil, row.score])
     record_export(request, export_name=f"tidak-terdaftar-{period}.{kind}", area_code=request.user.area_id,
                   rows=dataset.height)
     return spreadsheet_response(dataset, f"tidak-terdaftar-{period}", kind)
@@ -146,7 +146,7 @@ def clash_list(request):
     state = request.GET.get("state", "")
     state = state if state in BatchClash.State.values else ""
     batch_pk = request.GET.get("batch", "")
-    batch_pk = int(batch_pk) if batch_pk.isdigit() else None
+    batch_pk = ascii_int(batch_pk)
     page = Paginator(selectors.clash_list(user=request.user, state=state, batch_pk=batch_pk),
                      CLASHES_PER_PAGE).get_page(request.GET.get("page"))
     query = request.GET.copy()

@@ -8,7 +8,7 @@ from .models import CitizenReport
 
 class HoneypotMixin(forms.Form):
     # Hidden from people by CSS; a bot that fills every field gives itself away.
-    website = forms.CharField(required=False, label=_("Leave this empty"))
+    website = forms.CharField(required=False, label=_("Leave this empty"), max_length=200)
 
     def clean_website(self):
         if self.cleaned_data.get("website"):
@@ -45,6 +45,12 @@ class ReportForm(ChallengeMixin, HoneypotMixin):
     reporter_phone = forms.RegexField(label=_("Your phone (optional)"), regex=r"^[0-9+ -]{6,20}$", required=False,
                                       max_length=20, error_messages={
                                           "invalid": _("A phone number has 6 to 20 digits, spaces, + or -.")})
+
+
+class ResolveForm(forms.Form):
+    """Dinsos or the village closes a citizen's report; the outcome is as long as the API allows."""
+
+    resolution = forms.CharField(required=False, max_length=2000)
 
 
 class StatusForm(forms.Form):

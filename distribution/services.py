@@ -19,7 +19,7 @@ from accounts.models import Role
 from accounts.scope import user_covers_code
 from dtsen_portal.errors import InvalidState, NotAllowed, NotInScope
 from registry.models import Member, Region
-from registry.validators import parse_nik
+from registry.validators import ascii_int, parse_nik
 from verification.models import EDITABLE_STATES, RoundFamily
 
 from . import limits
@@ -265,7 +265,7 @@ def payment_report_read(*, actor, period_id: int, content: bytes, filename: str)
             cells.get("status", "").lower(), ""), "channel": CHANNEL_WORDS.get(cells.get("saluran", "").lower(), ""),
             "reason": cells.get("alasan", "")[:200]}
         amount_text = cells.get("jumlah", "").replace("Rp", "").replace(".", "").replace(",", "").strip()
-        row["amount"] = int(amount_text) if amount_text.isdigit() else None
+        row["amount"] = ascii_int(amount_text)
         if kk not in planned:
             row["errors"].append(_("KK number %(kk)s has no scheduled payment in this period.") % {"kk": kk or "-"})
         elif kk in seen:

@@ -19,11 +19,12 @@ from dtsen_portal.errors import NotInScope, ServiceError
 from dtsen_portal.spreadsheets import spreadsheet_response
 from privacy.services import record_export
 from registry.models import Region
+from registry.validators import ascii_int
 from verification import selectors as verification_selectors
 
 from . import limits, services
 from .challenge import challenge_image, challenge_issue
-from .forms import ReportForm, SearchForm, StatusForm
+from .forms import ReportForm, ResolveForm, SearchForm, StatusForm
 from .models import CitizenReport, PaymentPeriod, Programme
 
 
@@ -145,9 +146,13 @@ def report_queue(request):
 @require_POST
 def report_resolve(request, pk: int):
     accept = request.POST.get("action") == "accept"
+    form = ResolveForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return redirect("report-queue")
     try:
         services.report_resolve(actor=request.user, report_id=pk, accept=accept,
-                                resolution=request.POST.get("resolution", ""))
+                                resolution=form.cleaned_data["resolution"])
     except (NotInScope, CitizenReport.DoesNotExist):
         raise Http404 from None
     except ServiceError as exc:
@@ -163,7 +168,7 @@ def report_link_proposal(request, pk: int):
     entry_id = request.POST.get("entry", "")
     try:
         services.report_link_proposal(actor=request.user, report_id=pk,
-                                      entry_id=int(entry_id) if entry_id.isdigit() else 0)
+                                      entry_id=ascii_int(entry_id) or 0)
     except (NotInScope, CitizenReport.DoesNotExist):
         raise Http404 from None
     except ServiceError as exc:

@@ -39,7 +39,9 @@ class VisitForm(forms.Form):
     accuracy_m = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
     recommendation = forms.ChoiceField(label=_("Recommendation"), choices=Visit.Recommendation.choices,
                                        widget=forms.RadioSelect)
-    findings = forms.CharField(label=_("Findings"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    # The API's limits (groundcheck/api/views.py).
+    findings = forms.CharField(label=_("Findings"), required=False, max_length=4000,
+                               widget=forms.Textarea(attrs={"rows": 3}))
     photos = MultiplePhotoField(label=_("Photos of the house (up to 4)"), required=False)
 
     def __init__(self, *args, **kwargs):
@@ -74,7 +76,8 @@ class VisitForm(forms.Form):
 class AssignmentForm(forms.Form):
     kk_number = forms.CharField(label=_("KK number"), max_length=16)
     facilitator = forms.ModelChoiceField(label=_("Facilitator"), queryset=None)
-    note = forms.CharField(label=_("What to check"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    note = forms.CharField(label=_("What to check"), required=False, max_length=2000,
+                           widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args, facilitators=None, **kwargs):
         super().__init__(*args, **kwargs)

@@ -1,11 +1,13 @@
 """Export of ground-check visit results (django-import-export)."""
 from django.utils.translation import gettext as _
-from import_export import fields, resources
+from import_export import fields
+
+from dtsen_portal.spreadsheets import SafeExportResource
 
 from .models import Visit
 
 
-class VisitResource(resources.ModelResource):
+class VisitResource(SafeExportResource):
     desa = fields.Field(attribute="family__village__name", column_name="desa")
     nomor_kk = fields.Field(attribute="family__kk_number", column_name="nomor_kk")
     pendamping = fields.Field(column_name="pendamping")

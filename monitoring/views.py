@@ -12,7 +12,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
 from accounts.models import Role
-from dtsen_portal.spreadsheets import SPREADSHEET_TYPES, neutralise_cell, spreadsheet_response
+from dtsen_portal.spreadsheets import SPREADSHEET_TYPES, spreadsheet_response
 from privacy.masking import mask_numbers_in_text
 from privacy.services import record_export
 
@@ -160,7 +160,8 @@ def _feed_row(change, period: str) -> list:
                 (approval.actor.get_full_name() or approval.actor.username) if approval and approval.actor else "",
                 timezone.localtime(approval.at).strftime("%d-%m-%Y %H:%M") if approval else "",
                 " · ".join(filter(None, [entry.get_centre_outcome_display(), entry.centre_reason]))]
-    return [neutralise_cell(str(value) if isinstance(value, Promise) else value) for value in row]
+    # spreadsheet_response neutralises formula-like text when the file is written.
+    return [str(value) if isinstance(value, Promise) else value for value in row]
 
 
 @login_required

@@ -1,19 +1,19 @@
 """Admin of the register: families, members and desil rankings, scoped, with their audit history."""
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
-from import_export import resources
 from import_export.admin import ExportMixin
 from simple_history.admin import SimpleHistoryAdmin
 
 from accounts.admin import ScopedAdminMixin
 from accounts.admin_scope import ReferenceAdminMixin
+from dtsen_portal.spreadsheets import SafeExportResource
 from privacy.admin import RecordsExportsMixin, RecordsNikViewsMixin
 from privacy.masking import mask_nik
 
 from .models import DesilChange, DesilRanking, DesilThreshold, Family, Member
 
 
-class FamilyResource(resources.ModelResource):
+class FamilyResource(SafeExportResource):
     class Meta:
         model = Family
         exclude = ["version"]

@@ -6,6 +6,7 @@ from django_filters import rest_framework as filters
 from accounts.scope import area_q
 
 from .models import Family, Member
+from .validators import is_ascii_digits
 
 
 class FamilyFilter(filters.FilterSet):
@@ -27,7 +28,7 @@ class FamilyFilter(filters.FilterSet):
         value = value.strip()
         if not value:
             return queryset
-        if value.isdigit():
+        if is_ascii_digits(value):
             nik_match = Member.objects.filter(family=OuterRef("pk"), nik=value)
             return queryset.filter(Q(kk_number=value) | Exists(nik_match))
         name_match = Member.objects.filter(family=OuterRef("pk"), name__icontains=value)

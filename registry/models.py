@@ -16,6 +16,7 @@ from .validators import (
     LONGITUDE_VALIDATORS,
     validate_kk_number,
     validate_nik,
+    validate_not_future,
     validate_region_code,
 )
 
@@ -284,7 +285,7 @@ class Member(models.Model):
     name = models.CharField(_("name"), max_length=120)
     sex = models.CharField(_("sex"), max_length=1, choices=Sex.choices)
     birth_place = models.CharField(_("place of birth"), max_length=60, blank=True)
-    birth_date = models.DateField(_("date of birth"))
+    birth_date = models.DateField(_("date of birth"), validators=[validate_not_future])
     relationship = models.CharField(_("relationship to head"), max_length=14, choices=Relationship.choices)
     education = models.CharField(_("education"), max_length=10, choices=Education.choices, blank=True)
     occupation = models.CharField(_("occupation"), max_length=60, blank=True)

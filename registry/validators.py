@@ -20,7 +20,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
-REGION_CODE_RE = re.compile(r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$")
+# re.ASCII: without it \d also matches Arabic-Indic and other digits, which int() then reads as numbers.
+REGION_CODE_RE = re.compile(r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$", re.ASCII)
 WOMAN_DAY_OFFSET = 40
 
 KecamatanCheck = Callable[[str], bool]
@@ -45,11 +46,26 @@ def _default_known_kecamatan(code: str) -> bool:
     return Region.objects.filter(code=code, level=Region.Level.DISTRICT).exists()
 
 
+def is_ascii_digits(value) -> bool:
+    """True for a non-empty string of 0-9 only.
+
+    ``str.isdigit`` also accepts superscripts ("²", which ``int`` refuses: a crash) and Arabic-Indic digits
+    ("١٢", which ``int`` reads: a second registration of an existing NIK), so identifiers use this instead.
+    """
+    return isinstance(value, str) and value.isascii() and value.isdigit()
+
+
+def ascii_int(value, *, max_digits: int = 18) -> int | None:
+    """An id typed in a form or URL parameter as an int, or None when it is not 0-9 only or too long for
+    a bigint column (a longer number would make the database refuse the query: an HTTP 500)."""
+    return int(value) if is_ascii_digits(value) and len(value) <= max_digits else None
+
+
 def _check_digits(value: str, label: str) -> str:
-    value = (value or "").strip()
-    if not value.isdigit():
+    value = (value or "").strip() if isinstance(value, str) or value is None else str(value)
+    if not is_ascii_digits(value):
         raise ValidationError(
-            _("%(label)s must contain digits only."), code="not_digits", params={"label": label}
+            _("%(label)s must contain only the digits 0-9."), code="not_digits", params={"label": label}
         )
     if len(value) != 16:
         raise ValidationError(
@@ -154,6 +170,13 @@ def validate_nik(value: str) -> None:
 def validate_kk_number(value: str) -> None:
     """Model/form field validator for KK numbers."""
     parse_kk(value)
+
+
+def validate_not_future(value: dt.date) -> None:
+    """Model/form field validator for birth dates: nobody in the register is born after today."""
+    if value and value > dt.date.today():
+        raise ValidationError(_("The date %(value)s is in the future."), code="future_date",
+                              params={"value": value.strftime("%d-%m-%Y")})
 
 
 def validate_region_code(value: str) -> None:

@@ -11,6 +11,7 @@ import zlib
 
 import pytest
 
+from verification import berita_acara as ba
 from verification.berita_acara import (
     BLANK_SIGNATURE,
     Attendee,
@@ -221,10 +222,58 @@ def test_same_data_gives_the_same_bytes(short_pdf):
     assert render_berita_acara(minutes()) == short_pdf
 
 
-def test_a_note_longer_than_a_page_and_an_empty_round_still_render():
-    huge = dataclasses.replace(decisions(1)[0], note="catatan yang sangat panjang " * 1500)
-    assert page_count(render_berita_acara(minutes(decisions=[huge]))) >= 3
+def test_a_long_note_and_an_empty_round_still_render():
+    long = dataclasses.replace(decisions(1)[0], note="catatan yang sangat panjang " * 1500)
+    assert page_count(render_berita_acara(minutes(decisions=[long]))) >= 2
     empty = render_berita_acara(minutes(decisions=[], attendees=[], summary={}, notes=""))
     everything = "\n".join(pdf_pages(empty))
     assert "Tidak ada catatan." in everything
     assert "Tidak ada keputusan keluarga dalam putaran ini." in everything
+
+
+# --- bounds: what one document may cost (issue 13, finding 5) ----------------------------------------------
+
+def _note_cells(table) -> list[str]:
+    """The text of the appendix's "Catatan" column, row by row (header left out)."""
+    cells = [row[-1] for row in table._cellvalues[1:]]
+    return [cell if isinstance(cell, str) else cell.text for cell in cells]
+
+
+def test_a_2_4_mb_decision_note_is_cut_with_an_ellipsis_and_the_pdf_stays_a_few_pages():
+    # One unbroken 2.4 MB word took 13 minutes: reportlab wrapped it letter by letter, page after page.
+    note = "x" * 2_400_000
+    pdf = render_berita_acara(minutes(decisions=[dataclasses.replace(decisions(1)[0], note=note)]))
+    assert page_count(pdf) <= 3
+    appendix = pdf_pages(pdf)[-1]
+    assert "x" * ba.LONG_WORD_CHARS in appendix and "[...]" in appendix
+    assert appendix.count("x") <= ba.NOTE_CHARS
+
+
+def test_a_200_kb_note_with_spaces_is_cut_to_the_note_bound():
+    note = "kalimat catatan panjang " * 9000  # ~200 KB
+    pdf = render_berita_acara(minutes(decisions=[dataclasses.replace(decisions(1)[0], note=note)]))
+    assert page_count(pdf) <= 3
+    assert "kalimat catatan panjang" in pdf_pages(pdf)[-1]
+
+
+def test_the_notes_of_thousands_of_families_share_one_budget():
+    lines = [dataclasses.replace(d, note="y" * 2000) for d in decisions(3000)]
+    table = ba._appendix_table(minutes(decisions=lines), ba._styles(), 700)
+    notes = _note_cells(table)
+    assert len(notes) == 3000
+    assert all(n.count("y") <= ba.NOTE_CHARS for n in notes)
+    assert sum(len(n) for n in notes) <= ba.NOTES_BUDGET + 3000 * (ba.SHORT_NOTE_CHARS + 20)
+    assert notes[-1].count("y") <= ba.SHORT_NOTE_CHARS and notes[-1].endswith("[...]")
+
+
+def test_families_beyond_the_row_bound_are_counted_not_listed(monkeypatch):
+    monkeypatch.setattr(ba, "MAX_APPENDIX_ROWS", 5)
+    table = ba._appendix_table(minutes(decisions=decisions(8)), ba._styles(), 700)
+    assert len(table._cellvalues) == 1 + 5 + 1
+    assert "dan 3 keluarga lainnya" in table._cellvalues[-1][1].text
+
+
+def test_the_minutes_notes_are_cut_to_the_form_limit():
+    text = berita_acara_text(minutes(notes="catatan " * 300_000))
+    assert len(text) < ba.MINUTES_NOTES_CHARS + 3000
+    assert "[...]" in text

@@ -8,6 +8,11 @@ only the standard Helvetica fonts so that nothing has to be installed or downloa
 
 The appendix lists every family's decision (up to a few thousand rows) on landscape pages in one table whose
 header row repeats on each page.
+
+What one render may cost is bounded before layout starts (a 2.4 MB note once took 13 minutes: reportlab
+re-wraps the rest of a paragraph at every page it splits, and wraps an unbroken word character by
+character): each note is cut to a length that fits on one page, words longer than a cell line are broken
+once, all notes of the appendix share a budget, and the appendix stops at ``MAX_APPENDIX_ROWS`` families.
 """
 from __future__ import annotations
 
@@ -61,6 +66,19 @@ MARGIN = 20 * mm
 MIN_ROW_PART = 36
 CELL_PADDING = 6  # reportlab's default left and right padding in table cells, in points
 FOOTER_Y = 10 * mm
+
+# Bounds on the text one document lays out. A note of the appendix keeps its first NOTE_CHARS characters
+# (about 17 lines of the "Catatan" column, so a row always fits on a page); once the notes of the appendix
+# have used NOTES_BUDGET characters, the rest keep SHORT_NOTE_CHARS. The minutes' own notes keep
+# MINUTES_NOTES_CHARS (the form's limit). Rows beyond MAX_APPENDIX_ROWS (larger than any village) are
+# counted, not listed. Cut text ends with ELLIPSIS; the whole text stays in the portal.
+NOTE_CHARS = 500
+NOTES_BUDGET = 100_000
+SHORT_NOTE_CHARS = 20  # with the ellipsis still one line of the column: no paragraph to wrap
+MINUTES_NOTES_CHARS = 4000
+MAX_APPENDIX_ROWS = 10_000
+LONG_WORD_CHARS = 24  # a longer run without spaces is broken here once, not by reportlab letter by letter
+ELLIPSIS = " [...]"
 
 
 @dataclass(frozen=True)
@@ -236,7 +254,7 @@ def _wording(data: BeritaAcara) -> _Wording:
             "terpisahkan dari berita acara ini."
         ),
         notes_heading="Catatan musyawarah:",
-        notes=data.notes.strip() or "Tidak ada catatan.",
+        notes=bounded(data.notes.strip(), MINUTES_NOTES_CHARS) or "Tidak ada catatan.",
         closing=(
             "Demikian berita acara ini dibuat dengan sebenar-benarnya untuk dapat dipergunakan sebagaimana "
             "mestinya."
@@ -286,6 +304,18 @@ def _latin(char: str) -> str:
 def _clean(text) -> str:
     text = _CONTROL.sub("", "" if text is None else str(text)).replace("\r\n", "\n").replace("\r", "\n").strip()
     return text if text.isascii() else "".join(_latin(c) for c in text)
+
+
+_LONG_WORD = re.compile(rf"\S{{{LONG_WORD_CHARS + 1},}}")
+
+
+def bounded(text, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, marked with ELLIPSIS when cut, its over-long words broken."""
+    text = "" if text is None else str(text)
+    if len(text) > limit:
+        text = text[:limit].rstrip() + ELLIPSIS
+    return _LONG_WORD.sub(lambda m: " ".join(m[0][i:i + LONG_WORD_CHARS]
+                                             for i in range(0, len(m[0]), LONG_WORD_CHARS)), text)
 
 
 def _markup(text) -> str:
@@ -379,7 +409,10 @@ def _appendix_table(data: BeritaAcara, s, width: float) -> Table:
     widths = [w * mm if w else width - fixed for _, w in _APPENDIX_COLUMNS]
     rows: list[list] = [[Paragraph(name, head) for name, _ in _APPENDIX_COLUMNS]]
     fits = [w - 2 * CELL_PADDING for w in widths]
-    for i, d in enumerate(data.decisions, 1):
+    budget = NOTES_BUDGET
+    for i, d in enumerate(data.decisions[:MAX_APPENDIX_ROWS], 1):
+        note = bounded(d.note, NOTE_CHARS if budget > 0 else SHORT_NOTE_CHARS)
+        budget -= len(note)
         rows.append([
             str(i),
             _clean(d.kk_number),
@@ -389,8 +422,12 @@ def _appendix_table(data: BeritaAcara, s, width: float) -> Table:
             "-" if d.desil is None else str(d.desil),
             _cell(d.decision, fits[6], cell),
             _cell(d.reason, fits[7], cell),
-            _cell(d.note, fits[8], cell),
+            _cell(note, fits[8], cell),
         ])
+    if len(data.decisions) > MAX_APPENDIX_ROWS:
+        rest = len(data.decisions) - MAX_APPENDIX_ROWS
+        rows.append(["", Paragraph(f"... dan {_number(rest)} keluarga lainnya (daftar lengkap di Portal Verval "
+                                   "DTSEN).", cell)] + [""] * 7)
     if not data.decisions:
         rows.append(["", Paragraph("Tidak ada keputusan keluarga dalam putaran ini.", cell)] + [""] * 7)
     table = Table(rows, colWidths=widths, repeatRows=1, splitInRow=MIN_ROW_PART)

@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
 
 from registry.models import Member
+from registry.validators import is_ascii_digits
 
 from .models import RoundFamily
 
@@ -39,7 +40,7 @@ class EntryFilter(filters.FilterSet):
         value = value.strip()
         if not value:
             return queryset
-        if value.isdigit():
+        if is_ascii_digits(value):
             nik = Member.objects.filter(family=OuterRef("family_id"), nik=value)
             return queryset.filter(Q(family__kk_number=value) | Exists(nik))
         return queryset.filter(Exists(Member.objects.filter(family=OuterRef("family_id"), name__icontains=value)))

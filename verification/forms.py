@@ -9,6 +9,11 @@ from registry.models import Family, Member
 from .models import Musdesus, RoundFamily
 from .services import FAMILY_CORRECTABLE, MEMBER_CORRECTABLE, PROPOSAL_FAMILY_FIELDS
 
+# The API's limits (verification/api/views.py), so a page accepts no more than the API: a note of one family,
+# a round's note. Longer text is refused with Django's translated "at most N characters" message.
+NOTE_MAX_LENGTH = 2000
+ROUND_NOTE_MAX_LENGTH = 4000
+
 
 class DateInput(forms.DateInput):
     input_type = "date"
@@ -18,7 +23,8 @@ class DecisionForm(forms.Form):
     decision = forms.ChoiceField(label=_("Decision"), choices=RoundFamily.Decision.choices, widget=forms.RadioSelect)
     reason = forms.ChoiceField(label=_("Reason (when not eligible)"), required=False,
                                choices=[("", "-")] + list(RoundFamily.Reason.choices))
-    note = forms.CharField(label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    note = forms.CharField(label=_("Note"), required=False, max_length=NOTE_MAX_LENGTH,
+                           widget=forms.Textarea(attrs={"rows": 2}))
     evidence = DocumentField(label=_("Evidence photo (optional)"), required=False,
                              widget=forms.ClearableFileInput(attrs={"accept": "image/*,application/pdf",
                                                                     "capture": "environment"}))
@@ -89,6 +95,9 @@ ProposalMemberFormSet = formset_factory(ProposalMemberForm, extra=3, min_num=1, 
 
 
 class MusdesusForm(forms.ModelForm):
+    notes = forms.CharField(label=_("Notes"), required=False, max_length=ROUND_NOTE_MAX_LENGTH,
+                            widget=forms.Textarea(attrs={"rows": 3}))
+
     class Meta:
         model = Musdesus
         fields = ["held_on", "place", "chair", "notes"]
@@ -102,6 +111,25 @@ class AttendeeForm(forms.Form):
 
 
 AttendeeFormSet = formset_factory(AttendeeForm, extra=3, min_num=1, validate_min=True)
+
+
+class ReturnForm(forms.Form):
+    """Dinsos returns a round (or asks for a re-check): a note for the round and optional notes per family."""
+
+    note = forms.CharField(required=False, max_length=ROUND_NOTE_MAX_LENGTH)
+
+    def __init__(self, data, *, entry_ids: list[int]):
+        super().__init__(data)
+        for entry_id in entry_ids:
+            self.fields[f"family_note_{entry_id}"] = forms.CharField(required=False, max_length=NOTE_MAX_LENGTH)
+
+    def family_notes(self) -> dict[int, str]:
+        return {int(name.removeprefix("family_note_")): value for name, value in self.cleaned_data.items()
+                if name.startswith("family_note_") and value.strip()}
+
+
+class GroundcheckRequestForm(forms.Form):
+    note = forms.CharField(required=False, max_length=NOTE_MAX_LENGTH)
 
 
 class ScanForm(forms.Form):

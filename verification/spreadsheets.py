@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.utils.translation import gettext as _
-from import_export import fields, resources
+from import_export import fields
 
-from dtsen_portal.spreadsheets import read_upload
+from dtsen_portal.spreadsheets import SafeExportResource, read_upload
 
 from .models import RoundFamily
 
@@ -25,9 +25,10 @@ REASON_WORDS = {
 }
 IMPORT_COLUMNS = ("nomor_kk", "keputusan", "alasan", "catatan", "versi")
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
+NOTE_MAX_LENGTH = 2000  # as the decision form and the API
 
 
-class RoundEntryResource(resources.ModelResource):
+class RoundEntryResource(SafeExportResource):
     """One row per family of the round: who they are and what the village decided."""
 
     desa = fields.Field(attribute="round__village__name", column_name="desa")
@@ -121,6 +122,9 @@ def read_decisions(content: bytes, filename: str, *, known_kk: set[str] | dict[s
                               % {"value": cells.get("alasan", "")})
         elif row.decision == RoundFamily.Decision.NOT_ELIGIBLE and not row.reason:
             row.errors.append(_("A family that is not eligible needs a reason."))
+        if len(row.note) > NOTE_MAX_LENGTH:
+            row.errors.append(_("The note has %(count)d characters; at most %(limit)d are allowed.")
+                              % {"count": len(row.note), "limit": NOTE_MAX_LENGTH})
         rows.append(row)
     if not rows:
         return [], _("The file holds no decisions.")

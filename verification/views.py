@@ -19,6 +19,7 @@ from groundcheck import services as groundcheck_services
 from privacy.masking import Context, can_see_full_nik
 from privacy.services import record_export, record_view
 from registry import selectors as registry_selectors
+from registry.validators import ascii_int
 
 from . import selectors, services
 from .berita_acara import render_berita_acara
@@ -29,11 +30,13 @@ from .forms import (
     BulkDecisionForm,
     DecisionForm,
     FamilyCorrectionForm,
+    GroundcheckRequestForm,
     MemberAddForm,
     MemberChangeForm,
     MusdesusForm,
     ProposalFamilyForm,
     ProposalMemberFormSet,
+    ReturnForm,
     ScanForm,
 )
 from .models import APPROVED_STATES, Musdesus, RoundState
@@ -96,8 +99,8 @@ def round_bulk(request, pk: int):
     versions = {}
     for key in request.POST.getlist("entry"):
         entry_id, _sep, version = key.partition(":")
-        if entry_id.isdigit() and version.isdigit():
-            versions[int(entry_id)] = int(version)
+        if ascii_int(entry_id) is not None and ascii_int(version) is not None:
+            versions[ascii_int(entry_id)] = ascii_int(version)
     if not versions:
         messages.error(request, _("Select at least one family."))
     elif not form.is_valid():
@@ -224,7 +227,7 @@ def _post_correction(request, round_, entry, family):
 
 def _post_member(request, round_, entry, family):
     member_id = request.POST.get("member_id", "")
-    member = family.members.filter(pk=member_id).first() if member_id.isdigit() else None
+    member = family.members.filter(pk=ascii_int(member_id)).first() if ascii_int(member_id) else None
     if member is None:
         raise Http404
     original = {f: getattr(member, f) for f in services.MEMBER_CORRECTABLE}
@@ -391,13 +394,15 @@ def round_review(request, pk: int):
                 _note_pending_delivery(request, approval)
                 return redirect("round-list")
         elif request.POST.get("action") in ("return", "recheck"):
-            family_notes = {int(key.removeprefix("family_note_")): value for key, value in request.POST.items()
-                            if key.startswith("family_note_") and key.removeprefix("family_note_").isdigit()
-                            and value.strip()}
+            form = ReturnForm(request.POST, entry_ids=[
+                ascii_int(key.removeprefix("family_note_")) for key in request.POST
+                if key.startswith("family_note_") and ascii_int(key.removeprefix("family_note_"))])
             verb = services.round_return if request.POST["action"] == "return" else services.round_recheck
-            if _attempt(request, lambda: verb(actor=request.user, round_id=round_.pk,
-                                              note=request.POST.get("note", ""), family_notes=family_notes),
-                        _("Round returned to the village with your notes.")):
+            if not form.is_valid():
+                messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+            elif _attempt(request, lambda: verb(actor=request.user, round_id=round_.pk,
+                                                note=form.cleaned_data["note"], family_notes=form.family_notes()),
+                          _("Round returned to the village with your notes.")):
                 return redirect("round-list")
         return redirect("round-review", round_.pk)
     corrections, not_eligible, proposals = selectors.review_changes(round_)
@@ -416,7 +421,7 @@ def round_review(request, pk: int):
 def rounds_bulk_approve(request):
     if not _regency_staff(request.user):
         raise Http404
-    ids = [int(v) for v in request.POST.getlist("round") if v.isdigit()]
+    ids = [ascii_int(v) for v in request.POST.getlist("round") if ascii_int(v)]
     # Only rounds the user can see; anything else is treated as not found.
     visible = set(selectors.round_list(user=request.user).filter(pk__in=ids).values_list("pk", flat=True))
     if not ids:
@@ -436,8 +441,12 @@ def rounds_bulk_approve(request):
 def entry_request_groundcheck(request, pk: int, entry_pk: int):
     round_ = selectors.round_get(user=request.user, pk=pk)
     entry = selectors.entry_get(round_=round_, pk=entry_pk)
+    form = GroundcheckRequestForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return redirect("round-entry", round_.pk, entry.pk)
     _attempt(request, lambda: groundcheck_services.assignment_request_by_village(
-        actor=request.user, entry_id=entry.pk, note=request.POST.get("note", "")),
+        actor=request.user, entry_id=entry.pk, note=form.cleaned_data["note"]),
         _("A ground-check was requested; the kecamatan's facilitator will visit the family."))
     return redirect("round-entry", round_.pk, entry.pk)
 

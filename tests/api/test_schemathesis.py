@@ -8,7 +8,9 @@ import datetime as dt
 import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
+from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections, transaction
+from django.test import override_settings
 from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
 from schemathesis.specs.openapi import checks
@@ -16,13 +18,15 @@ from schemathesis.specs.openapi import checks
 from accounts.models import Role, User
 from accounts.services import demo_accounts_ensure
 from distribution.services import demo_determinations_create
-from dtsen_portal.wsgi import application
 from registry.services import demo_seed
 from verification.services import demo_rounds_create
 
 from ..factories import OBJECT_IN_VILLAGE, REGENCY, VILLAGE_OTHER_REGENCY
 
-schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
+# The middleware reads its settings when the handler is built: build it speaking plain HTTP, as the test client does.
+with override_settings(SECURE_SSL_REDIRECT=False):
+    application = get_wsgi_application()
+    schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
 # The coverage phase enumerates boundary values of every query parameter in combination: minutes per list
 # endpoint with many filters. Random generation (fuzzing) plus the schema's examples keeps the suite in time.
 schema.config.phases.coverage.enabled = False

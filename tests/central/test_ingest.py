@@ -78,6 +78,9 @@ def test_a_later_batch_updates_a_family_and_records_before_and_after(families):
     (lambda f: f.update(village_code="12.09.08.2002"), "12.09.08.2002"),
     (lambda f: f["attrs"].update(floor_type="gold"), "floor_type"),
     (lambda f: f.update(kk_number="1272013202201234"), "KK"),
+    # Digits that str.isdigit takes: a superscript made int() fail (a crash), Arabic-Indic ones a new family.
+    (lambda f: f["members"][0].update(nik=f["members"][0]["nik"][:10] + "²²" + f["members"][0]["nik"][12:]), "NIK"),
+    (lambda f: f.update(kk_number=f["kk_number"].translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))), "KK"),
 ])
 def test_a_bad_row_holds_the_whole_batch_and_names_page_family_and_field(families, breakage, message):
     broken = copy.deepcopy(families)

@@ -14,6 +14,7 @@ from rest_framework.validators import UniqueValidator
 from accounts.scope import scope_queryset
 from dtsen_portal.api import ReadModelSerializer, ScopedReadOnlyViewSet
 from registry.models import Family, Member
+from registry.validators import ascii_int
 from verification import services
 from verification.filters import EntryApiFilter
 from verification.models import RoundFamily, VerificationRound
@@ -71,9 +72,9 @@ class RoundReturnSerializer(serializers.Serializer):
         help_text="Notes per family, keyed by decision (entry) id.")
 
     def validate_family_notes(self, value):
-        if not all(key.isdigit() for key in value):
+        if not all(ascii_int(key) for key in value):
             raise serializers.ValidationError(_("Keys must be decision (entry) ids."))
-        return {int(key): note for key, note in value.items()}
+        return {ascii_int(key): note for key, note in value.items()}
 
 
 class RoundViewSet(ScopedReadOnlyViewSet):
