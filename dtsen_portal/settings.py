@@ -242,6 +242,7 @@ OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # an authenticator's secret is shown once,
 SESSION_IDLE_MINUTES = env.int("SESSION_IDLE_MINUTES", default=30)
 SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60  # the browser forgets an idle session too
 SESSION_COOKIE_HTTPONLY = True
+SESSION_ENGINE = "dtsen_portal.sessions"  # database sessions; a forged key is no session, never a 500
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
