@@ -273,6 +273,14 @@ LOGGING = {
     "disable_existing_loggers": False,
     # No NIK or KK number in the logs (UU PDP): every 16-digit number is masked before a handler writes it.
     "filters": {"scrub_personal_data": {"()": "privacy.logscrub.ScrubPersonalData"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["scrub_personal_data"]}},
+    "formatters": {"django.server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}",
+                                     "style": "{"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["scrub_personal_data"]},
+                 "django.server": {"class": "logging.StreamHandler", "formatter": "django.server",
+                                   "filters": ["scrub_personal_data"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # Django's own loggers come with handlers that bypass the root's filter (the development server's request
+    # lines carry query strings, a NIK searched for among them): they write through filtered handlers instead.
+    "loggers": {"django": {"handlers": [], "level": "INFO", "propagate": True},
+                "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False}},
 }

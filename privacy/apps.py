@@ -1,5 +1,3 @@
-import logging
-
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -17,7 +15,3 @@ class PrivacyConfig(AppConfig):
 
         after_setup_logger.connect(install_on_handlers, weak=False)
         after_setup_task_logger.connect(install_on_handlers, weak=False)
-        # Django's own loggers keep handlers of their own that do not pass through the root's (the development
-        # server's request lines carry query strings, a NIK searched for among them).
-        for name in ("django", "django.server"):
-            install_on_handlers(logger=logging.getLogger(name))

@@ -16,7 +16,9 @@ PRODUCTION = {
 }
 # Nothing from the test run may make production look more secure than it is configured to be.
 CLEARED = ("DJANGO_SECURE_SSL_REDIRECT", "DJANGO_SECURE_COOKIES", "DJANGO_SECURE_HSTS_SECONDS",
-           "DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", "DJANGO_SECURE_HSTS_PRELOAD")
+           "DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", "DJANGO_SECURE_HSTS_PRELOAD",
+           # Set by the browser tests for Playwright's synchronous API in this process; never in production.
+           "DJANGO_ALLOW_ASYNC_UNSAFE")
 
 
 def test_deploy_check_passes_without_warnings_under_production_settings():

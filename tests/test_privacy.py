@@ -353,5 +353,10 @@ def test_an_admin_export_of_families_is_recorded_with_its_row_count(family, rf):
 
 
 def test_the_development_servers_request_lines_are_scrubbed_too():
+    from django.conf import settings
+    from django.utils.log import configure_logging
+
+    # Other tests (a Celery worker in-process, Playwright) rewire logging; read it as the portal sets it up.
+    configure_logging(settings.LOGGING_CONFIG, settings.LOGGING)
     handlers = logging.getLogger("django.server").handlers
     assert handlers and all(any(isinstance(f, ScrubPersonalData) for f in h.filters) for h in handlers)
