@@ -7,7 +7,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from registry.models import Region
 
-from .admin_scope import ScopedAdminMixin, restrict_to_superusers
+from .admin_scope import EvidenceAdminMixin, ScopedAdminMixin, restrict_to_superusers
 from .models import LoginEvent, Role, User
 from .scope import user_sees_everything
 
@@ -52,7 +52,7 @@ class RegionAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(LoginEvent)
-class LoginEventAdmin(ScopedAdminMixin, admin.ModelAdmin):
+class LoginEventAdmin(EvidenceAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     """The login audit, read-only: it is evidence, so nobody edits or deletes it here."""
 
     list_display = ["at", "username", "kind", "ip_address", "user_agent"]
@@ -60,15 +60,6 @@ class LoginEventAdmin(ScopedAdminMixin, admin.ModelAdmin):
     search_fields = ["username", "=ip_address"]
     date_hierarchy = "at"
     list_select_related = ["user"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 # django-otp registers its own admin on import, for every staff user with model permissions; replaced so that only

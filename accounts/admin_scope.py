@@ -181,6 +181,20 @@ class ScopedAdminMixin:
             return HttpResponseRedirect(request.path)
 
 
+class EvidenceAdminMixin:
+    """Records that are evidence (logins, access to personal data, a round's events): written by the portal,
+    never added, changed or deleted by hand. Combined with ``ScopedAdminMixin`` for whom they may be shown."""
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class ReferenceAdminMixin:
     """National reference data: readable by staff with the view permission, changed only by administrators."""
 

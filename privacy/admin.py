@@ -2,6 +2,7 @@
 from django.contrib import admin
 
 from accounts.admin import ScopedAdminMixin
+from accounts.admin_scope import EvidenceAdminMixin
 
 from .masking import Context, can_see_full_nik
 from .models import PersonalDataAccess
@@ -9,7 +10,9 @@ from .services import record_export, record_view
 
 
 @admin.register(PersonalDataAccess)
-class PersonalDataAccessAdmin(ScopedAdminMixin, admin.ModelAdmin):
+class PersonalDataAccessAdmin(EvidenceAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
+    """A record of who read what: shown in its area, never written or rewritten by hand."""
+
     list_display = ["at", "username", "role", "kind", "object_type", "object_id", "export_name", "row_count", "area",
                     "ip"]
     list_filter = ["kind", "role"]
@@ -20,16 +23,6 @@ class PersonalDataAccessAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]
-
-    # A record of who read what must not be written or rewritten by hand.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class RecordsNikViewsMixin:

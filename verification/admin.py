@@ -2,7 +2,7 @@
 from django.contrib import admin
 
 from accounts.admin import ScopedAdminMixin
-from accounts.admin_scope import ReferenceAdminMixin
+from accounts.admin_scope import EvidenceAdminMixin, ReferenceAdminMixin
 
 from .models import (
     FieldCorrection,
@@ -47,16 +47,10 @@ class RoundFamilyAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(RoundEvent)
-class RoundEventAdmin(ScopedAdminMixin, admin.ModelAdmin):
+class RoundEventAdmin(EvidenceAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     list_display = ["round", "from_state", "to_state", "actor", "at"]
     list_select_related = ["round", "actor"]
     readonly_fields = ["round", "from_state", "to_state", "actor", "note", "at"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(FieldCorrection)
