@@ -447,3 +447,24 @@ def test_admin_change_of_a_family_checks_and_bumps_its_version():
     assert response.status_code == 200
     family.refresh_from_db()
     assert (family.address, family.version) == ("Jl. Dari Admin", 2)
+
+
+def test_a_decision_cannot_be_changed_in_the_admin_even_in_ones_own_area():
+    # The verval page's services check the round's state, the actor and the version; the admin would skip them.
+    from verification.models import RoundFamily
+
+    round_, entries = submitted_round(code=VILLAGE, n=1)
+    entry = entries[0]
+    before = model_to_dict(RoundFamily.objects.get(pk=entry.pk))
+    for fields in ({"role": Role.DINSOS, "area_id": REGENCY}, {"role": Role.ADMIN, "area_id": None,
+                                                                 "is_superuser": True}):
+        staff = UserFactory(is_staff=True, **fields)
+        staff.user_permissions.add(*Permission.objects.all())
+        client = Client()
+        client.force_login(staff)
+        url = reverse("admin:verification_roundfamily_change", args=[entry.pk])
+        assert client.get(url).status_code == 200  # shown, read-only
+        response = client.post(url, {"decision": "not_eligible", "reason": "deceased", "note": "diubah lewat admin",
+                                     "round": round_.pk, "family": entry.family_id, "version": entry.version})
+        assert response.status_code == 403
+        assert model_to_dict(RoundFamily.objects.get(pk=entry.pk)) == before

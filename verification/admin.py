@@ -38,7 +38,10 @@ class VerificationRoundAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(RoundFamily)
-class RoundFamilyAdmin(ScopedAdminMixin, admin.ModelAdmin):
+class RoundFamilyAdmin(EvidenceAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
+    """Shown, never edited here: a decision changes on the verval page, through the services that check the
+    round's state, the actor and the version and write the audit trail."""
+
     list_display = ["round", "family", "decision", "reason", "decided_by", "decided_at"]
     list_filter = ["decision", "reason"]
     list_select_related = ["round", "family", "decided_by"]
