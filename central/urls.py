@@ -11,6 +11,6 @@ urlpatterns = [
     path("bentrok/", views.clash_list, name="sync-clashes"),
     path("bentrok/<int:pk>/", views.clash_detail, name="sync-clash"),
     path("publikasi/<str:period>/tidak-terdaftar/", views.publication_unmatched, name="sync-unmatched"),
-    path("publikasi/<str:period>/tidak-terdaftar.<str:kind>", views.publication_unmatched_export,
+    path("publikasi/<str:period>/tidak-terdaftar.<sheet:kind>", views.publication_unmatched_export,
          name="sync-unmatched-export"),
 ]

@@ -13,8 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from dtsen_portal.errors import NotInScope, ServiceError
-from dtsen_portal.spreadsheets import SPREADSHEET_TYPES, spreadsheet_response
-from privacy.services import record_export, record_view
+from privacy.services import export_response, record_view
 from registry.validators import ascii_int
 
 from . import selectors, services, tasks
@@ -75,16 +74,12 @@ def publication_unmatched(request, period: str):
 @login_required
 def publication_unmatched_export(request, period: str, kind: str):
     _sync_staff(request.user)
-    if kind not in SPREADSHEET_TYPES:
-        raise Http404
     publication = _publication_or_404(period)
     dataset = tablib.Dataset(headers=["publikasi", "id_dtsen", "kode_desa", "desil", "skor"])
     for row in selectors.unmatched_rankings(user=request.user, period=publication.period).iterator():
         # Ids and codes come from the centre as text; spreadsheet_response keeps formula-like ones text.
         dataset.append([period, row.central_id, row.village_code, row.desil, row.score])
-    record_export(request, export_name=f"tidak-terdaftar-{period}.{kind}", area_code=request.user.area_id,
-                  rows=dataset.height)
-    return spreadsheet_response(dataset, f"tidak-terdaftar-{period}", kind)
+    return export_response(request, dataset, f"tidak-terdaftar-{period}", kind, area_code=request.user.area_id)
 
 
 @login_required

@@ -16,8 +16,7 @@ from django.views.decorators.http import require_POST
 from accounts.scope import scope_queryset
 from dtsen_portal.client_address import client_ip
 from dtsen_portal.errors import NotInScope, ServiceError
-from dtsen_portal.spreadsheets import spreadsheet_response
-from privacy.services import record_export
+from privacy.services import export_response
 from registry.models import Region
 from registry.validators import ascii_int
 from verification import selectors as verification_selectors
@@ -238,7 +237,5 @@ def targeting(request):
         for kind, families in (("inklusi", result["inclusion"]), ("eksklusi", result["exclusion"])):
             for f in families:
                 dataset.append([kind, f.kk_number, f.village.name, f.desil or "", f.last_decision or ""])
-        record_export(request, export_name=f"ketepatan-sasaran-{code}.csv", area_code=request.user.area_id,
-                      rows=dataset.height)
-        return spreadsheet_response(dataset, f"ketepatan-sasaran-{code}", "csv")
+        return export_response(request, dataset, f"ketepatan-sasaran-{code}", "csv", area_code=request.user.area_id)
     return render(request, "distribution/targeting.html", {**result, "programmes": Programme.objects.all()})

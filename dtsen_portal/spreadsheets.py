@@ -20,6 +20,19 @@ SPREADSHEET_TYPES = {"xlsx": "application/vnd.openxmlformats-officedocument.spre
                      "csv": "text/csv; charset=utf-8"}
 
 
+class SpreadsheetKindConverter:
+    """``<sheet:kind>`` in a URL: only a format we write matches, so any other answers 404 before a view builds
+    an export it could not send."""
+
+    regex = "|".join(SPREADSHEET_TYPES)
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
 # A cell starting with one of these is run as a formula by Excel/LibreOffice (CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 

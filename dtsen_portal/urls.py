@@ -2,13 +2,17 @@
 from csp.decorators import csp_update
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, register_converter
 from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from distribution import urls as distribution_urls
 from dtsen_portal.health import healthz
 from dtsen_portal.media import protected_media
+from dtsen_portal.spreadsheets import SpreadsheetKindConverter
+
+# Before the apps' URL modules are read (include() imports them): their export URLs use <sheet:kind>.
+register_converter(SpreadsheetKindConverter, "sheet")
 
 urlpatterns = [
     path("", include("registry.urls")),

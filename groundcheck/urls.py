@@ -7,5 +7,5 @@ urlpatterns = [
     path("kunjungan/", views.visit_submit, name="groundcheck-visit"),
     path("sw.js", views.service_worker, name="groundcheck-sw"),
     path("penugasan/", views.assignments, name="groundcheck-assignments"),
-    path("kunjungan.<str:kind>", views.visits_export, name="groundcheck-visits-export"),
+    path("kunjungan.<sheet:kind>", views.visits_export, name="groundcheck-visits-export"),
 ]

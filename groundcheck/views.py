@@ -15,8 +15,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import Role
 from dtsen_portal.errors import NotInScope, ServiceError
-from dtsen_portal.spreadsheets import SPREADSHEET_TYPES, spreadsheet_response
-from privacy.services import record_export
+from privacy.services import export_response
 from registry.models import Family
 
 from . import selectors, services
@@ -112,7 +111,4 @@ def visits_export(request, kind: str):
         raise PermissionDenied(_("Assignments are made by Dinas Sosial staff."))
     visits = selectors.area_visits(user=request.user)
     dataset = VisitResource().export(queryset=visits)
-    if kind in SPREADSHEET_TYPES:
-        record_export(request, export_name=f"hasil-cek-lapangan.{kind}", area_code=request.user.area_id,
-                      rows=dataset.height)
-    return spreadsheet_response(dataset, "hasil-cek-lapangan", kind)
+    return export_response(request, dataset, "hasil-cek-lapangan", kind, area_code=request.user.area_id)

@@ -6,8 +6,8 @@ from . import views
 urlpatterns = [
     # The update cycle's scorecard per village and period.
     path("siklus/", views.scorecard, name="scorecard"),
-    path("siklus.<str:kind>", views.scorecard_export, name="scorecard-export"),
+    path("siklus.<sheet:kind>", views.scorecard_export, name="scorecard-export"),
     # The desil change feed after each monthly publication.
     path("perubahan-desil/", views.desil_changes, name="desil-changes"),
-    path("perubahan-desil.<str:kind>", views.desil_changes_export, name="desil-changes-export"),
+    path("perubahan-desil.<sheet:kind>", views.desil_changes_export, name="desil-changes-export"),
 ]

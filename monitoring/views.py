@@ -12,9 +12,9 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
 from accounts.models import Role
-from dtsen_portal.spreadsheets import SPREADSHEET_TYPES, spreadsheet_response
+from dtsen_portal.spreadsheets import spreadsheet_response
 from privacy.masking import mask_numbers_in_text
-from privacy.services import record_export
+from privacy.services import export_response
 
 from . import selectors
 
@@ -88,8 +88,6 @@ SCORECARD_COLUMNS = (
 def scorecard_export(request, kind: str):
     """The scorecard's rows (with the same filters) as a spreadsheet."""
     _scorecard_staff(request.user)
-    if kind not in ("xlsx", "csv"):
-        raise Http404
     context, card = _scorecard_read(request)
     dataset = tablib.Dataset(headers=list(SCORECARD_COLUMNS))
     for group in card.kecamatan if card else []:
@@ -167,7 +165,7 @@ def _feed_row(change, period: str) -> list:
 @login_required
 def desil_changes_export(request, kind: str):
     """The filtered feed as a spreadsheet, the verification behind each change as text (Dinsos, administrators)."""
-    if not _feed_exporter(request.user) or kind not in SPREADSHEET_TYPES:
+    if not _feed_exporter(request.user):
         raise Http404
     _publications, filters = _feed_filters(request)
     if filters.publication is None:
@@ -187,8 +185,6 @@ def desil_changes_export(request, kind: str):
             chunk = []
     for done in selectors.desil_change_reasons(chunk, cutoff=filters.cutoff):
         dataset.append(_feed_row(done, period))
-    record_export(request, export_name=f"perubahan-desil-{period}.{kind}", area_code=request.user.area_id,
-                  rows=dataset.height)
-    return spreadsheet_response(dataset, f"perubahan-desil-{period}", kind)
+    return export_response(request, dataset, f"perubahan-desil-{period}", kind, area_code=request.user.area_id)
 
 

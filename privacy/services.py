@@ -6,6 +6,7 @@ when they hand out a file of personal data; both write one ``PersonalDataAccess`
 from __future__ import annotations
 
 from dtsen_portal.client_address import client_ip
+from dtsen_portal.spreadsheets import spreadsheet_response
 
 from .masking import mask_numbers_in_text
 from .models import PersonalDataAccess
@@ -41,6 +42,12 @@ def record_view(request, *, object_type: str, object_id, area_code: str | None, 
     """The request showed the whole NIK of ``people`` persons of one object."""
     return record_access(actor=request.user, ip=client_ip(request), kind=PersonalDataAccess.Kind.VIEW_NIK,
                          area_code=area_code, object_type=object_type, object_id=object_id, row_count=people)
+
+
+def export_response(request, dataset, name: str, kind: str, *, area_code: str | None, filters: dict | None = None):
+    """A spreadsheet of personal data as a download, its export recorded (``record_export``)."""
+    record_export(request, export_name=f"{name}.{kind}", area_code=area_code, rows=dataset.height, filters=filters)
+    return spreadsheet_response(dataset, name, kind)
 
 
 def record_export(request, *, export_name: str, area_code: str | None, rows: int,

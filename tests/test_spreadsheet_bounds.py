@@ -79,6 +79,6 @@ def test_an_imported_note_longer_than_the_forms_limit_is_a_row_error():
 
     content = ("nomor_kk,keputusan,alasan,catatan\n1209080101200001,layak,,\"" + "x" * 5000 + "\"\n").encode()
     with translation.override("id"):
-        rows, error = read_decisions(content, "keputusan.csv", known_kk={"1209080101200001"})
+        rows, error = read_decisions(content, "keputusan.csv", known_kk={"1209080101200001": 1})
     assert error == ""
     assert any("5000 karakter" in e for e in rows[0].errors)

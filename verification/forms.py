@@ -6,13 +6,8 @@ from django.utils.translation import gettext_lazy as _
 from dtsen_portal.uploads import DocumentField
 from registry.models import Family, Member
 
-from .models import Musdesus, RoundFamily
+from .models import NOTE_MAX_LENGTH, ROUND_NOTE_MAX_LENGTH, Musdesus, RoundFamily
 from .services import FAMILY_CORRECTABLE, MEMBER_CORRECTABLE, PROPOSAL_FAMILY_FIELDS
-
-# The API's limits (verification/api/views.py), so a page accepts no more than the API: a note of one family,
-# a round's note. Longer text is refused with Django's translated "at most N characters" message.
-NOTE_MAX_LENGTH = 2000
-ROUND_NOTE_MAX_LENGTH = 4000
 
 
 class DateInput(forms.DateInput):

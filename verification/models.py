@@ -30,6 +30,10 @@ EDITABLE_STATES = (RoundState.OPEN, RoundState.IN_VERIFICATION, RoundState.RETUR
 # States after the regency's approval: the results are on their way to, or at, the centre.
 APPROVED_STATES = (RoundState.APPROVED, RoundState.SENT, RoundState.ACKNOWLEDGED)
 
+# How long a note may be, wherever it comes in (page, API, spreadsheet): one family's, a round's.
+NOTE_MAX_LENGTH = 2000
+ROUND_NOTE_MAX_LENGTH = 4000
+
 
 class UpdatePeriod(models.Model):
     """One cycle of the DTSEN update (data is updated at least every three months).

@@ -8,8 +8,9 @@ from django.utils.translation import gettext as _
 from import_export import fields
 
 from dtsen_portal.spreadsheets import SafeExportResource, read_upload
+from registry.validators import ascii_int
 
-from .models import RoundFamily
+from .models import NOTE_MAX_LENGTH, RoundFamily
 
 DECISION_WORDS = {
     "layak": RoundFamily.Decision.ELIGIBLE, "eligible": RoundFamily.Decision.ELIGIBLE,
@@ -25,7 +26,6 @@ REASON_WORDS = {
 }
 IMPORT_COLUMNS = ("nomor_kk", "keputusan", "alasan", "catatan", "versi")
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
-NOTE_MAX_LENGTH = 2000  # as the decision form and the API
 
 
 class RoundEntryResource(SafeExportResource):
@@ -76,8 +76,7 @@ class ImportRow:
     errors: list[str] = field(default_factory=list)
 
 
-def read_decisions(content: bytes, filename: str, *, known_kk: set[str] | dict[str, int]
-                   ) -> tuple[list[ImportRow], str]:
+def read_decisions(content: bytes, filename: str, *, known_kk: dict[str, int]) -> tuple[list[ImportRow], str]:
     """Parse an uploaded .xlsx or .csv of decisions. Returns (rows, file-level error); each row carries its
     own errors, so the page can show every problem before anything is saved.
 
@@ -102,8 +101,9 @@ def read_decisions(content: bytes, filename: str, *, known_kk: set[str] | dict[s
         seen.add(row.kk_number)
         version = cells.get("versi", "").removesuffix(".0")
         if version:
-            row.version = int(version) if version.isdigit() else None
-            current = known_kk.get(row.kk_number) if isinstance(known_kk, dict) else None
+            # str.isdigit() takes superscript and other scripts' digits that int() then refuses.
+            row.version = ascii_int(version, max_digits=9)
+            current = known_kk.get(row.kk_number)
             if row.version is None:
                 row.errors.append(_("Version %(value)s is not a number.") % {"value": version})
             elif current is not None and row.version < current:

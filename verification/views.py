@@ -13,11 +13,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from dtsen_portal.errors import Conflict, NotInScope, ServiceError
-from dtsen_portal.spreadsheets import SPREADSHEET_TYPES, spreadsheet_response
 from groundcheck import selectors as groundcheck_selectors
 from groundcheck import services as groundcheck_services
 from privacy.masking import Context, can_see_full_nik
-from privacy.services import record_export, record_view
+from privacy.services import export_response, record_export, record_view
 from registry import selectors as registry_selectors
 from registry.validators import ascii_int
 
@@ -457,11 +456,8 @@ def round_export(request, pk: int, kind: str):
     entries = selectors.round_entries(round_=round_).select_related("round__village") \
         .order_by("family__dusun", "family__rw", "family__rt", "family__kk_number")
     dataset = RoundEntryResource().export(queryset=entries)
-    name = f"verval-{round_.village_id}-{round_.batch_ref}"
-    if kind in SPREADSHEET_TYPES:
-        record_export(request, export_name=f"{name}.{kind}", area_code=round_.village_id, rows=dataset.height,
-                      filters={"round": round_.pk})
-    return spreadsheet_response(dataset, name, kind)
+    return export_response(request, dataset, f"verval-{round_.village_id}-{round_.batch_ref}", kind,
+                           area_code=round_.village_id, filters={"round": round_.pk})
 
 
 @login_required
@@ -471,10 +467,7 @@ def approved_export(request, kind: str):
         raise Http404
     entries = selectors.approved_entries(user=request.user)
     dataset = RoundEntryResource().export(queryset=entries)
-    if kind in SPREADSHEET_TYPES:
-        record_export(request, export_name=f"daftar-disetujui.{kind}", area_code=request.user.area_id,
-                      rows=dataset.height)
-    return spreadsheet_response(dataset, "daftar-disetujui", kind)
+    return export_response(request, dataset, "daftar-disetujui", kind, area_code=request.user.area_id)
 
 
 @login_required

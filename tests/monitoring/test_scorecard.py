@@ -316,7 +316,7 @@ def test_the_export_has_the_same_rows_with_bahasa_headers_and_no_formulas(cycle,
     values = list(sheet.iter_rows(values_only=True))
     assert values[0][:4] == ("kode_kecamatan", "kecamatan", "kode_desa", "desa")
     assert [v[2] for v in values[1:]] == [LATE]
-    assert client.get(reverse("scorecard-export", args=["pdf"])).status_code == 404
+    assert client.get(reverse("scorecard-export", args=["csv"]).replace(".csv", ".pdf")).status_code == 404
 
 
 def _village_codes(n: int) -> list[str]:

@@ -17,7 +17,7 @@ from registry.models import Family, Member
 from registry.validators import ascii_int
 from verification import services
 from verification.filters import EntryApiFilter
-from verification.models import RoundFamily, VerificationRound
+from verification.models import NOTE_MAX_LENGTH, ROUND_NOTE_MAX_LENGTH, RoundFamily, VerificationRound
 
 
 class RoundSerializer(ReadModelSerializer):
@@ -57,18 +57,19 @@ class DecisionSerializer(serializers.Serializer):
     decision = serializers.ChoiceField(choices=RoundFamily.Decision.choices)
     reason = serializers.ChoiceField(choices=RoundFamily.Reason.choices, required=False, allow_blank=True,
                                      default="")
-    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=NOTE_MAX_LENGTH)
     version = serializers.IntegerField(min_value=1, help_text="The version you based the decision on.")
 
 
 class RoundNoteSerializer(serializers.Serializer):
-    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=4000)
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=ROUND_NOTE_MAX_LENGTH)
 
 
 class RoundReturnSerializer(serializers.Serializer):
-    note = serializers.CharField(max_length=4000, help_text="Why the round goes back: the village reads it.")
+    note = serializers.CharField(max_length=ROUND_NOTE_MAX_LENGTH,
+                                 help_text="Why the round goes back: the village reads it.")
     family_notes = serializers.DictField(
-        child=serializers.CharField(max_length=2000), required=False, default=dict,
+        child=serializers.CharField(max_length=NOTE_MAX_LENGTH), required=False, default=dict,
         help_text="Notes per family, keyed by decision (entry) id.")
 
     def validate_family_notes(self, value):
