@@ -36,7 +36,8 @@ def record_visit(page, assignment, floor: str, recommendation: str):
     page.get_by_role("button", name="Simpan kunjungan").click()
 
 
-def test_visits_recorded_offline_reach_the_portal_once_each(browser, live_server, assignments):
+def facilitator_phone(browser, live_server):
+    """The facilitator's phone, logged in, on the ground-check page under its service worker."""
     context = browser.new_context(base_url=live_server.url, locale="id-ID", viewport={"width": 390, "height": 844},
                                   is_mobile=True, has_touch=True, geolocation={"latitude": 2.96, "longitude": 99.61},
                                   permissions=["geolocation"])
@@ -45,6 +46,11 @@ def test_visits_recorded_offline_reach_the_portal_once_each(browser, live_server
     page.goto("/cek-lapangan/")
     page.evaluate("navigator.serviceWorker.ready.then(() => true)")
     page.reload()  # now controlled by the service worker, which keeps a copy of the page
+    return context, page
+
+
+def test_visits_recorded_offline_reach_the_portal_once_each(browser, live_server, assignments):
+    context, page = facilitator_phone(browser, live_server)
     shoot(page, "facilitator", "list")
 
     context.set_offline(True)

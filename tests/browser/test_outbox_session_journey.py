@@ -6,8 +6,8 @@ from playwright.sync_api import expect
 
 from groundcheck.models import Visit
 
-from .conftest import log_in, shoot
-from .test_facilitator_journey import PASSWORD, assignments, record_visit  # noqa: F401 - the fixture
+from .conftest import shoot
+from .test_facilitator_journey import PASSWORD, assignments, facilitator_phone, record_visit  # noqa: F401 - the fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -18,14 +18,7 @@ def waiting_on_phone(page) -> list[str]:
 
 def test_a_visit_queued_offline_survives_an_expired_session_and_is_sent_after_logging_in_again(
         browser, live_server, assignments):  # noqa: F811 - the fixture imported above
-    context = browser.new_context(base_url=live_server.url, locale="id-ID", viewport={"width": 390, "height": 844},
-                                  is_mobile=True, has_touch=True, geolocation={"latitude": 2.96, "longitude": 99.61},
-                                  permissions=["geolocation"])
-    page = context.new_page()
-    log_in(page, "pendamping", PASSWORD)
-    page.goto("/cek-lapangan/")
-    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
-    page.reload()
+    context, page = facilitator_phone(browser, live_server)
 
     context.set_offline(True)
     record_visit(page, assignments[0], "ceramic", "Verifikasi ulang")

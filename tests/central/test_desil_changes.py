@@ -215,7 +215,8 @@ def test_the_unmatched_list_is_for_dinsos_and_a_known_publication_only(families,
     dinsos = client_for(UserFactory(role=Role.DINSOS, area_id="12.09"))
     assert dinsos.get(reverse("sync-unmatched", args=["2026-09-20"])).status_code == 404
     assert dinsos.get(reverse("sync-unmatched", args=["kemarin"])).status_code == 404
-    assert dinsos.get(reverse("sync-unmatched-export", args=[NOVEMBER, "csv"]).replace(".csv", ".exe")).status_code == 404
+    unknown_format = reverse("sync-unmatched-export", args=[NOVEMBER, "csv"]).replace(".csv", ".exe")
+    assert dinsos.get(unknown_format).status_code == 404
 
 
 def test_an_older_publication_applied_late_leaves_the_current_desil_with_the_newer_one(database_path, families,

@@ -252,4 +252,5 @@ def test_only_dinsos_and_administrators_export(world, role, area):
 
 
 def test_an_unknown_export_format_answers_404(world, dinsos):
-    assert client_for(dinsos).get(reverse("desil-changes-export", args=["csv"]).replace(".csv", ".pdf")).status_code == 404
+    unknown_format = reverse("desil-changes-export", args=["csv"]).replace(".csv", ".pdf")
+    assert client_for(dinsos).get(unknown_format).status_code == 404
