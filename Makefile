@@ -54,9 +54,13 @@ lint: venv
 security: venv
 	set -o pipefail; $(PY) -m bandit -q -c bandit.yaml -r . 2>&1 | { grep -v 'nosec encountered' || true; }
 
+# The performance contract at 1,000,000 families (BENCH_FAMILIES=... for another size): about an hour; the
+# table goes to bench/results.md. Needs DATABASE_URL=postgres://... (a scratch <name>_bench is made beside it).
 bench: export DJANGO_SECRET_KEY ?= bench-only-secret-key
+bench: export DJANGO_DEBUG ?= 0
+bench: export DJANGO_SECURE_SSL_REDIRECT ?= 0
 bench: venv
-	$(PY) -m benchmarks
+	$(PY) -m benchmarks $(BENCH_ARGS)
 
 messages: venv
 	$(PY) manage.py makemessages -l id --ignore=.venv --ignore=tests --ignore=node_modules --ignore=benchmarks --no-obsolete --add-location file

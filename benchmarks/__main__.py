@@ -1,16 +1,26 @@
-"""`python -m benchmarks`: measure on a scratch PostgreSQL database and print the table.
+"""`python -m benchmarks`: the project's performance contract, measured on a scratch PostgreSQL database.
 
-Needs DATABASE_URL pointing at a PostgreSQL server (the figures are about COPY and set-based SQL); a
-database named ``<name>_bench`` is created beside it and dropped at the end. BENCH_FAMILIES sets the
-ingest size (default 100,000 families, with their ~400,000 members); BENCH_VILLAGE_FAMILIES the size of the
-village whose approved round is frozen as a submission (default 7,500, the largest villages);
-BENCH_DESIL_FAMILIES the number of families a desil publication ranks (default 1,000,000);
-BENCH_BERITA_ACARA_FAMILIES the families in the berita acara rendered with hostile notes (default 7,500).
+Needs DATABASE_URL pointing at a PostgreSQL server; a database named ``<name>_bench`` is created beside it and
+dropped at the end. Each section measures its figures against a baseline measured in the same run and returns
+rows of one table (``benchmarks.table``): ``figure | value | baseline | ratio | target | met``, printed and
+written to ``bench/results.md`` (``--out``). Sizes:
+
+``--families`` (BENCH_FAMILIES, default 1,000,000): the regency ingested through the mock centre, ranked by a
+desil publication and then served to the page, search and export figures. ``--mix-seconds`` (default 300):
+how long 8 clients mix the pages. ``--only`` runs some sections (ingest, submission, berita_acara, desil,
+regency, exports, pages). ``make test`` runs a reduced table (20,000 families) so none of this can rot.
 """
+import argparse
+import datetime as dt
+import importlib
 import os
+import platform
 import sys
 import time
 import urllib.parse
+from pathlib import Path
+
+SECTIONS = ("ingest", "submission", "berita_acara", "desil", "regency", "exports", "pages")
 
 
 def _scratch_database() -> str:
@@ -43,7 +53,35 @@ def _drop(bench_name: str, url: str) -> None:
     admin.close()
 
 
+def _machine() -> str:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        server = cursor.fetchone()[0].split()[0]
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (f"{os.cpu_count()} cores, {memory:.0f} GiB, PostgreSQL {server}, Python {platform.python_version()}, "
+            f"gunicorn workers {os.environ.get('BENCH_GUNICORN_WORKERS', '5')}")
+
+
+def _arguments():
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("--families", type=int, default=int(os.environ.get("BENCH_FAMILIES", "1000000")))
+    parser.add_argument("--village-families", type=int, default=7500,
+                        help="the village whose approved round is frozen as a submission / berita acara")
+    parser.add_argument("--mix-seconds", type=float, default=300)
+    parser.add_argument("--samples", type=int, default=40, help="requests per page and client count")
+    parser.add_argument("--only", default=",".join(SECTIONS))
+    parser.add_argument("--out", default="bench/results.md")
+    return parser.parse_args()
+
+
 def main() -> None:
+    args = _arguments()
+    only = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = set(only) - set(SECTIONS)
+    if unknown:
+        sys.exit(f"unknown sections: {', '.join(sorted(unknown))} (known: {', '.join(SECTIONS)})")
     original_url = os.environ.get("DATABASE_URL", "")
     bench_name = _scratch_database()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dtsen_portal.settings")
@@ -52,22 +90,45 @@ def main() -> None:
     django.setup()
     from django.core.management import call_command
 
-    from . import berita_acara, desil, ingest, submission
+    from .table import markdown
+
+    def section(name):
+        return importlib.import_module(f".{name}", __package__)
 
     started = time.monotonic()
+    figures = []
     try:
         call_command("migrate", verbosity=0)
-        rows = ingest.run(families=int(os.environ.get("BENCH_FAMILIES", "100000")))
-        rows += submission.run(families=int(os.environ.get("BENCH_VILLAGE_FAMILIES", "7500")))
-        rows += desil.run(families=int(os.environ.get("BENCH_DESIL_FAMILIES", "1000000")))
-        rows += berita_acara.run(families=int(os.environ.get("BENCH_BERITA_ACARA_FAMILIES", "7500")))
+        machine = _machine()
+        if "ingest" in only:
+            figures += section("ingest").run(families=args.families)
+        if "submission" in only:
+            figures += section("submission").run(families=args.village_families)
+        if "berita_acara" in only:
+            figures += section("berita_acara").run(families=args.village_families)
+        if "desil" in only:
+            figures += section("desil").run(families=args.families)
+        if {"regency", "exports", "pages"} & set(only):
+            print(f"building a regency of {args.families:,} families for the pages ...", flush=True)
+            section("regency").reset()
+            section("regency").build(args.families)
+        if "exports" in only:
+            figures += section("exports").run()
+        if "pages" in only:
+            figures += section("pages").run(families=args.families, mix_seconds=args.mix_seconds,
+                                               samples=args.samples)
     finally:
         _drop(bench_name, original_url)
-    width = max(len(r[0]) for r in rows)
-    print(f"\n{'benchmark':<{width}}  {'measured':>22}  {'baseline':>22}  {'ratio':>6}  target")
-    for name, measured, baseline, ratio, target in rows:
-        print(f"{name:<{width}}  {measured:>22}  {baseline:>22}  {ratio:>6.2f}  {target}")
-    print(f"\n(total {time.monotonic() - started:.0f}s, PostgreSQL scratch database {bench_name})")
+    total = time.monotonic() - started
+    table = markdown(figures)
+    met = sum(f.met for f in figures)
+    header = (f"# Benchmark results\n\n{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {args.families:,} families, "
+              f"{machine}; whole run {total / 60:.0f} min. {met} of {len(figures)} targets met.\n\n")
+    print("\n" + table)
+    print(f"{met} of {len(figures)} targets met (total {total:.0f}s)")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(header + table, encoding="utf-8")
 
 
 if __name__ == "__main__":

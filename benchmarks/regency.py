@@ -106,3 +106,13 @@ def rounds_build(cursor) -> None:
         f"FROM {family_table} f JOIN {round_table} r ON r.village_id = f.village_id AND r.batch_ref = %s "
         "CROSS JOIN LATERAL (SELECT CASE WHEN r.state = 'open' AND f.id %% 2 = 0 THEN '' "
         "  WHEN f.desil <= 4 THEN 'eligible' ELSE 'not_eligible' END AS decision) d", [BATCH_REF])
+
+
+def reset() -> None:
+    """Empty the register, rounds and what hangs off them (earlier sections leave their own data)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND (tablename LIKE 'registry_%%' "
+                       "OR tablename LIKE 'verification_%%' OR tablename LIKE 'central_%%' OR tablename LIKE "
+                       "'groundcheck_%%') AND tablename <> 'registry_region'")
+        tables = [row[0] for row in cursor.fetchall()]
+        cursor.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
