@@ -121,16 +121,18 @@ class Server:
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "DJANGO_DEBUG": "0", "DJANGO_SECURE_SSL_REDIRECT": "0", "DJANGO_SECURE_COOKIES": "0",
-               "TRUSTED_PROXIES": "127.0.0.1"}
+               "TRUSTED_PROXIES": "127.0.0.1",
+               # As the README recommends for production: a worker keeps its database connection.
+               "DATABASE_CONN_MAX_AGE": os.environ.get("DATABASE_CONN_MAX_AGE", "60")}
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
             [sys.executable, "-m", "gunicorn", "dtsen_portal.wsgi", "--bind", f"127.0.0.1:{self.port}",
              "--workers", str(workers), "--timeout", "120", "--log-level", "warning"],
             cwd=BASE_DIR, env=env)
         for _ in range(300):
             try:
-                if requests.get(f"{self.base}/healthz", timeout=2).status_code in (200, 503):
+                if requests.get(f"{self.base}/healthz", timeout=10).status_code in (200, 503):
                     return
-            except requests.ConnectionError:
+            except requests.RequestException:
                 time.sleep(0.2)
         self.stop()
         raise RuntimeError("gunicorn did not start")

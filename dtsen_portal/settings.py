@@ -96,7 +96,10 @@ WSGI_APPLICATION = "dtsen_portal.wsgi.application"
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# Production sets DATABASE_CONN_MAX_AGE (docker-compose: 60) so a gunicorn worker keeps its connection instead of
+# opening one per request; the health check drops a connection the server closed meanwhile.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
