@@ -99,7 +99,7 @@ def _fill_flat(cursor, families: int, villages: int, seed: float) -> None:
                'DUSUN ' || (f.g %% 9 + 1) || ' RT 0' || (f.g %% 7 + 1) || ' RW 0' || (f.g %% 5 + 1)
         FROM (SELECT g, floor(random() * %s)::int AS ordinal,
                      {word} || ' ' || {word} || CASE WHEN random() < 0.4 THEN ' ' || {word} ELSE '' END AS name
-              FROM generate_series(1, %s) AS g, (SELECT {syllables} AS s) AS syl) AS f
+              FROM generate_series(1::bigint, %s) AS g, (SELECT {syllables} AS s) AS syl) AS f
         JOIN {VILLAGES} AS v USING (ordinal)""", [villages, families])
 
 
