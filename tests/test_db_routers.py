@@ -1,6 +1,11 @@
 """The read-replica router: with no replica it answers nothing; with one, the declared pages read there, writes
 and transactions never do, and who may see what is always read from the primary. The real streaming replica
 is in test_read_replica.py."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from django.db import connections
 from django.http import HttpResponse, StreamingHttpResponse
@@ -117,3 +122,12 @@ def test_a_streamed_export_reads_from_the_replica_while_it_is_sent(with_replica)
     response = middleware(RequestFactory().get(reverse("approved-export", kwargs={"kind": "csv"})))
     assert reads_from_replica() is False
     assert b"".join(response.streaming_content) == b"TrueTrue"
+
+
+def test_a_replica_of_another_engine_stops_start_up():
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "dtsen_portal.settings",
+           "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/x", "REPLICA_DATABASE_URL": "sqlite:///x"}
+    done = subprocess.run([sys.executable, "-c", "import django; django.setup()"],  # noqa: S603 - our interpreter
+                          cwd=Path(__file__).resolve().parent.parent, env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode != 0 and "REPLICA_DATABASE_URL must be a replica of DATABASE_URL" in done.stderr
