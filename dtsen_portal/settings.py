@@ -72,6 +72,8 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     # Records the acting user on every audited change made during a request.
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Sends the reads of Cek Bansos, reports and exports to the read replica when there is one.
+    "dtsen_portal.db_routers.ReplicaReadsMiddleware",
 ]
 
 ROOT_URLCONF = "dtsen_portal.urls"
@@ -101,6 +103,17 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
+# An optional streaming read replica of the same database: Cek Bansos, reports and exports read there, everything
+# else (and every write) stays on `default`; which pages is declared in dtsen_portal/db_routers.py.
+if env.str("REPLICA_DATABASE_URL", default=""):
+    DATABASES["replica"] = env.db("REPLICA_DATABASE_URL")
+    if DATABASES["replica"]["ENGINE"] != DATABASES["default"]["ENGINE"]:
+        raise ImproperlyConfigured("REPLICA_DATABASE_URL must be a replica of DATABASE_URL (the same engine).")
+    DATABASES["replica"]["ATOMIC_REQUESTS"] = False
+    DATABASES["replica"]["CONN_MAX_AGE"] = DATABASES["default"]["CONN_MAX_AGE"]
+    # Tests read the replica alias from the test database itself (the copy of a copy would not exist).
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["dtsen_portal.db_routers.ReplicaRouter"]
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
