@@ -43,7 +43,8 @@ def _raw_rows(user):
     """The same rows through a psycopg2 server-side cursor, nothing done to them."""
     sql, params = _queryset(user).query.sql_with_params()
     connection.ensure_connection()
-    with connection.connection.cursor(name="bench_exports_baseline") as cursor:
+    # WITH HOLD, as Django declares its own server-side cursors outside a transaction.
+    with connection.connection.cursor(name="bench_exports_baseline", withhold=True) as cursor:
         cursor.itersize = 2000
         cursor.execute(sql, params)
         yield from cursor
