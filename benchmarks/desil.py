@@ -151,9 +151,29 @@ def _kpm(families: int) -> Figure:
     added = kpm_build(actor=user, period_id=period.pk)
     seconds = time.perf_counter() - started
     assert added == Disbursement.objects.filter(period=period).count() > 0  # noqa: S101 - a wrong run must stop
-    print(f"desil: KPM list of {added:,} families in {seconds:.1f}s", flush=True)
+    copy_seconds = _kpm_raw_copy(period)
+    print(f"desil: KPM list of {added:,} families in {seconds:.1f}s (raw COPY {copy_seconds:.1f}s)", flush=True)
     return below(f"KPM list rebuilt for {families:,} families ({added:,} KPM from {determined:,} determinations)",
-                 seconds, LIMIT_SECONDS, unit="s")
+                 seconds, LIMIT_SECONDS, unit="s", baseline=copy_seconds, baseline_label="raw COPY of the list")
+
+
+def _kpm_raw_copy(period: PaymentPeriod) -> float:
+    """The least the list can cost: the same disbursements removed and COPYed back into the table."""
+    table = Disbursement._meta.db_table
+    columns = "family_id, programme_id, period_id, channel, amount_planned, amount_paid, status, reason, updated_at"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {columns} FROM {table} WHERE period_id = %s", [period.pk])
+        buffer = io.StringIO()
+        csv.writer(buffer).writerows(cursor.fetchall())
+        buffer.seek(0)
+        cursor.execute(f"DELETE FROM {table} WHERE period_id = %s", [period.pk])
+        if not connection.in_atomic_block:  # the table as the build found it: no dead rows in the way
+            cursor.execute(f"VACUUM {table}")
+        started = time.perf_counter()
+        with transaction.atomic():
+            cursor.copy_expert(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv, FORCE_NOT_NULL (reason))",
+                               buffer)
+        return time.perf_counter() - started
 
 
 def run(*, families: int) -> list[Figure]:
