@@ -126,6 +126,12 @@ def apply_publication(*, publication: DesilPublication, client: CentralClient) -
             state=DesilPublication.State.APPLIED, rows_applied=applied.ranked, changed_count=applied.changed,
             entered_count=applied.entered, left_count=applied.left, unknown_count=applied.unknown,
             applied_at=timezone.now(), last_error="")
+    if connection.vendor == "postgresql":
+        # A publication rewrites the desil of a large share of the register at once; pages planned on the
+        # old statistics (desil filters, the change feed) would stay slow until autovacuum came round.
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {Family._meta.db_table}, {DesilRanking._meta.db_table}, "
+                           f"{DesilChange._meta.db_table}")
     return applied.ranked
 
 

@@ -10,7 +10,7 @@ import datetime as dt
 import secrets
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -217,7 +217,11 @@ def _check_regency_staff(actor) -> None:
 @transaction.atomic
 def kpm_build(*, actor, period_id: int) -> int:
     """Schedule one disbursement per family the centre determined as KPM of the programme in one of the
-    period's months (within the actor's area). Running it again adds only what is new."""
+    period's months (within the actor's area). Running it again adds only what is new; returns how many
+    were added.
+
+    One INSERT ... SELECT in the database (a regency's list holds hundreds of thousands of families), its
+    statistics refreshed at once so the payment pages plan with the new rows."""
     from accounts.scope import scope_queryset
 
     from .models import Disbursement, PaymentPeriod
@@ -226,13 +230,21 @@ def kpm_build(*, actor, period_id: int) -> int:
     period = PaymentPeriod.objects.select_related("programme").get(pk=period_id)
     determined = scope_queryset(actor, Determination.objects.filter(
         programme=period.programme_id, period__in=period.months, family__isnull=False))
-    family_ids = set(determined.values_list("family_id", flat=True))
-    existing = set(Disbursement.objects.filter(period=period, family_id__in=family_ids)
-                   .values_list("family_id", flat=True))
-    Disbursement.objects.bulk_create(
-        [Disbursement(family_id=f, programme_id=period.programme_id, period=period, amount_planned=period.amount)
-         for f in sorted(family_ids - existing)], batch_size=2000)
-    return len(family_ids - existing)
+    source, source_params = determined.order_by().values_list("family_id").distinct().query.sql_with_params()
+    table = Disbursement._meta.db_table
+    with connection.cursor() as cursor:
+        # "WHERE true": SQLite (make run) needs a WHERE before ON CONFLICT in an INSERT ... SELECT.
+        # The table name comes from the model and the SELECT from the ORM; every value is a parameter.
+        columns = "family_id, programme_id, period_id, channel, amount_planned, amount_paid, status, reason, updated_at"
+        sql = f"INSERT INTO {table} ({columns}) SELECT d.family_id, %s, %s, %s, %s, 0, %s, '', CURRENT_TIMESTAMP "  # noqa: S608  # nosec B608
+        sql += f"FROM ({source}) d WHERE true ON CONFLICT (family_id, programme_id, period_id) DO NOTHING"
+        cursor.execute(sql,
+            [period.programme_id, period.pk, Disbursement.Channel.POS, period.amount,
+             Disbursement.Status.SCHEDULED, *source_params])
+        added = max(cursor.rowcount, 0)
+        if added and connection.vendor == "postgresql":
+            cursor.execute(f"ANALYZE {table}")
+    return added
 
 
 PAYMENT_COLUMNS = ("nomor_kk", "saluran", "jumlah", "status", "alasan")

@@ -5,8 +5,10 @@ when they hand out a file of personal data; both write one ``PersonalDataAccess`
 """
 from __future__ import annotations
 
+from django.http import Http404
+
 from dtsen_portal.client_address import client_ip
-from dtsen_portal.spreadsheets import spreadsheet_response
+from dtsen_portal.spreadsheets import SPREADSHEET_TYPES, spreadsheet_response, streamed_spreadsheet_response
 
 from .masking import mask_numbers_in_text
 from .models import PersonalDataAccess
@@ -48,6 +50,23 @@ def export_response(request, dataset, name: str, kind: str, *, area_code: str | 
     """A spreadsheet of personal data as a download, its export recorded (``record_export``)."""
     record_export(request, export_name=f"{name}.{kind}", area_code=area_code, rows=dataset.height, filters=filters)
     return spreadsheet_response(dataset, name, kind)
+
+
+def streamed_export_response(request, headers, rows, name: str, kind: str, *, area_code: str | None,
+                             filters: dict | None = None):
+    """A large spreadsheet of personal data as a download with flat memory
+    (``dtsen_portal.spreadsheets.streamed_spreadsheet_response``), its export recorded.
+
+    The record is written before the first row goes out, so an export cut short is recorded too; its row
+    count is set once the rows are written (for CSV, when the stream ends: the rows actually handed out)."""
+    if kind not in SPREADSHEET_TYPES:
+        raise Http404
+    access = record_export(request, export_name=f"{name}.{kind}", area_code=area_code, rows=0, filters=filters)
+
+    def count(rows_written: int) -> None:
+        PersonalDataAccess.objects.filter(pk=access.pk).update(row_count=rows_written)
+
+    return streamed_spreadsheet_response(headers, rows, name, kind, on_finish=count)
 
 
 def record_export(request, *, export_name: str, area_code: str | None, rows: int,

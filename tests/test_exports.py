@@ -48,8 +48,8 @@ def test_a_member_named_as_a_formula_stays_text_in_the_round_export():
     operator = UserFactory(role=Role.VILLAGE_OPERATOR, area_id=VILLAGE)
     response = client_for(operator).get(reverse("round-export", args=[round_.pk, "xlsx"]))
     assert response.status_code == 200
-    assert_neutralised(response.content)
-    csv = client_for(operator).get(reverse("round-export", args=[round_.pk, "csv"])).content.decode()
+    assert_neutralised(response.getvalue())
+    csv = client_for(operator).get(reverse("round-export", args=[round_.pk, "csv"])).getvalue().decode()
     assert "'=HYPERLINK" in csv
 
 

@@ -1,13 +1,13 @@
-"""Spreadsheets of a round: export of families and decisions (django-import-export resources), and the
+"""Spreadsheets of a round: export of families and decisions (streamed, see ``entry_sheet``), and the
 import of decisions filled in offline, checked row by row before anything is saved."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from django.utils.translation import gettext as _
-from import_export import fields
 
-from dtsen_portal.spreadsheets import SafeExportResource, read_upload
+from dtsen_portal.spreadsheets import STREAM_CHUNK_ROWS, read_upload
 from registry.validators import ascii_int
 
 from .models import NOTE_MAX_LENGTH, RoundFamily
@@ -28,41 +28,37 @@ IMPORT_COLUMNS = ("nomor_kk", "keputusan", "alasan", "catatan", "versi")
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 
 
-class RoundEntryResource(SafeExportResource):
-    """One row per family of the round: who they are and what the village decided."""
-
-    desa = fields.Field(attribute="round__village__name", column_name="desa")
-    nomor_kk = fields.Field(attribute="family__kk_number", column_name="nomor_kk")
-    kepala_keluarga = fields.Field(attribute="head_name", column_name="kepala_keluarga")
-    dusun = fields.Field(attribute="family__dusun", column_name="dusun")
-    rt = fields.Field(attribute="family__rt", column_name="rt")
-    rw = fields.Field(attribute="family__rw", column_name="rw")
-    desil = fields.Field(attribute="family__desil", column_name="desil")
-    keputusan = fields.Field(column_name="keputusan")
-    alasan = fields.Field(column_name="alasan")
-    catatan = fields.Field(attribute="note", column_name="catatan")
-    usulan = fields.Field(column_name="usulan")
-    ditandai_cek_lapangan = fields.Field(column_name="ditandai_cek_lapangan")
+# The columns of a round's sheet and of the approved list, with the field each is read from. The headers are
+# the column names the import reads back (``IMPORT_COLUMNS``), so they are the same in every language.
+EXPORT_COLUMNS = (
+    ("desa", "round__village__name"), ("nomor_kk", "family__kk_number"), ("kepala_keluarga", "head_name"),
+    ("dusun", "family__dusun"), ("rt", "family__rt"), ("rw", "family__rw"), ("desil", "family__desil"),
+    ("keputusan", "decision"), ("alasan", "reason"), ("catatan", "note"), ("usulan", "is_proposal"),
+    ("ditandai_cek_lapangan", "flagged"),
     # The decision's version when the sheet was made: an import refuses a row changed in the portal since.
-    versi = fields.Field(attribute="version", column_name="versi")
+    ("versi", "version"),
+)
 
-    class Meta:
-        model = RoundFamily
-        fields = ("desa", "nomor_kk", "kepala_keluarga", "dusun", "rt", "rw", "desil", "keputusan", "alasan", "catatan",
-                  "usulan", "ditandai_cek_lapangan", "versi")
-        export_order = fields
 
-    def dehydrate_keputusan(self, entry):
-        return str(entry.get_decision_display()) if entry.decision else ""
+def entry_sheet(entries) -> tuple[list[str], Iterator[tuple]]:
+    """The headers and rows of a sheet of round entries (one row per family: who they are and what the village
+    decided), read through a server-side cursor in chunks so an export of a whole regency keeps memory flat.
 
-    def dehydrate_alasan(self, entry):
-        return str(entry.get_reason_display()) if entry.reason else ""
+    ``entries`` is a RoundFamily queryset annotated with ``head_name`` (the selectors' round and approved
+    lists). No NIK is exported: exports show many people at once (``privacy.masking``). The words for the
+    decision, the reason and "yes" are translated once, here, in the language of the request."""
+    decisions = {value: str(label) for value, label in RoundFamily.Decision.choices}
+    reasons = {value: str(label) for value, label in RoundFamily.Reason.choices}
+    yes = _("yes")
+    fields = [f for _header, f in EXPORT_COLUMNS]
+    values = entries.values_list(*fields).iterator(chunk_size=STREAM_CHUNK_ROWS)
 
-    def dehydrate_usulan(self, entry):
-        return _("yes") if entry.is_proposal else ""
+    def rows():
+        for village, kk, head, dusun, rt, rw, desil, decision, reason, note, proposal, flagged, version in values:
+            yield (village, kk, head, dusun, rt, rw, desil, decisions.get(decision, decision),
+                   reasons.get(reason, reason), note, yes if proposal else "", yes if flagged else "", version)
 
-    def dehydrate_ditandai_cek_lapangan(self, entry):
-        return _("yes") if entry.flagged else ""
+    return [header for header, _f in EXPORT_COLUMNS], rows()
 
 
 @dataclass

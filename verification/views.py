@@ -16,7 +16,7 @@ from dtsen_portal.errors import Conflict, NotInScope, ServiceError
 from groundcheck import selectors as groundcheck_selectors
 from groundcheck import services as groundcheck_services
 from privacy.masking import Context, can_see_full_nik
-from privacy.services import export_response, record_export, record_view
+from privacy.services import record_export, record_view, streamed_export_response
 from registry import selectors as registry_selectors
 from registry.validators import ascii_int
 
@@ -39,7 +39,7 @@ from .forms import (
     ScanForm,
 )
 from .models import APPROVED_STATES, Musdesus, RoundState
-from .spreadsheets import RoundEntryResource, read_decisions
+from .spreadsheets import entry_sheet, read_decisions
 
 ENTRIES_PER_PAGE = 25
 
@@ -453,11 +453,11 @@ def entry_request_groundcheck(request, pk: int, entry_pk: int):
 @login_required
 def round_export(request, pk: int, kind: str):
     round_ = selectors.round_get(user=request.user, pk=pk)
-    entries = selectors.round_entries(round_=round_).select_related("round__village") \
+    entries = selectors.round_entries(round_=round_) \
         .order_by("family__dusun", "family__rw", "family__rt", "family__kk_number")
-    dataset = RoundEntryResource().export(queryset=entries)
-    return export_response(request, dataset, f"verval-{round_.village_id}-{round_.batch_ref}", kind,
-                           area_code=round_.village_id, filters={"round": round_.pk})
+    headers, rows = entry_sheet(entries)
+    return streamed_export_response(request, headers, rows, f"verval-{round_.village_id}-{round_.batch_ref}", kind,
+                                    area_code=round_.village_id, filters={"round": round_.pk})
 
 
 @login_required
@@ -465,9 +465,8 @@ def approved_export(request, kind: str):
     """The approved list: families the regency approved as eligible, across the user's area."""
     if not _regency_staff(request.user):
         raise Http404
-    entries = selectors.approved_entries(user=request.user)
-    dataset = RoundEntryResource().export(queryset=entries)
-    return export_response(request, dataset, "daftar-disetujui", kind, area_code=request.user.area_id)
+    headers, rows = entry_sheet(selectors.approved_entries(user=request.user))
+    return streamed_export_response(request, headers, rows, "daftar-disetujui", kind, area_code=request.user.area_id)
 
 
 @login_required

@@ -13,7 +13,8 @@ from distribution.models import Determination, Disbursement, PaymentPeriod
 from registry.services import demo_seed
 from verification.models import RoundFamily
 
-from ..factories import UserFactory, client_for, round_with_families
+from ..factories import VILLAGE_OTHER_REGENCY as OTHER
+from ..factories import FamilyFactory, UserFactory, client_for, round_with_families, village
 
 pytestmark = pytest.mark.django_db
 
@@ -52,6 +53,25 @@ def test_the_kpm_list_holds_each_determined_family_once(dinsos, period, demo_kpm
     assert len(demo_kpm) == Determination.objects.count() == 48  # desil 1-4 of 120 families
     assert services.kpm_build(actor=dinsos, period_id=period.pk) == 0
     assert {d.amount_planned for d in demo_kpm} == {900_000}
+
+
+def test_the_kpm_list_takes_each_family_once_over_the_months_and_only_inside_the_area(dinsos, period):
+    here, twice, away, other_programme = (FamilyFactory(), FamilyFactory(), FamilyFactory(village=village(OTHER)),
+                                          FamilyFactory())
+    for n, (family, programme, month) in enumerate([
+            (here, "BLTS-KESRA", "2025-10"), (twice, "BLTS-KESRA", "2025-10"), (twice, "BLTS-KESRA", "2025-11"),
+            (away, "BLTS-KESRA", "2025-10"), (other_programme, "PKH", "2025-10"), (here, "BLTS-KESRA", "2026-01")]):
+        Determination.objects.create(determination_id=f"D{n}", central_id=f"C{n}", family=family,
+                                     village_id=family.village_id, programme=programme, period=month)
+    Determination.objects.create(determination_id="D-none", central_id="C-none", family=None,
+                                 village_id=here.village_id, programme="BLTS-KESRA", period="2025-10")
+    assert services.kpm_build(actor=dinsos, period_id=period.pk) == 2
+    scheduled = Disbursement.objects.filter(period=period)
+    assert sorted(scheduled.values_list("family_id", flat=True)) == sorted([here.pk, twice.pk])
+    assert {(d.amount_planned, d.status, d.channel, d.programme_id) for d in scheduled} == {
+        (900_000, "scheduled", "pos", "BLTS-KESRA")}
+    FamilyFactory()  # nothing new determined: nothing added
+    assert services.kpm_build(actor=dinsos, period_id=period.pk) == 0
 
 
 def test_a_report_with_unknown_families_wrong_amounts_or_duplicates_changes_nothing(dinsos, period, demo_kpm):

@@ -105,7 +105,7 @@ def test_saving_the_musdesus_form_twice_from_the_same_page_keeps_the_attendees()
 
 def _sheet(client, round_) -> list[list]:
     response = client.get(reverse("round-export", args=[round_.pk, "xlsx"]))
-    return [list(row) for row in load_workbook(io.BytesIO(response.content)).active.iter_rows(values_only=True)]
+    return [list(row) for row in load_workbook(io.BytesIO(response.getvalue())).active.iter_rows(values_only=True)]
 
 
 def _as_upload(rows: list[list]) -> SimpleUploadedFile:

@@ -33,7 +33,7 @@ def upload(rows, name="keputusan.csv", headers=("nomor_kk", "keputusan", "alasan
 def test_the_round_exports_as_excel_with_one_row_per_family(operator_client):
     round_ = make_round(3)
     response = operator_client.get(reverse("round-export", args=[round_.pk, "xlsx"]))
-    sheet = load_workbook(io.BytesIO(response.content)).active
+    sheet = load_workbook(io.BytesIO(response.getvalue())).active
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][:3] == ("desa", "nomor_kk", "kepala_keluarga")
     assert sorted(r[1] for r in rows[1:]) == sorted(round_.entries.values_list("family__kk_number", flat=True))
@@ -79,6 +79,6 @@ def test_the_approved_list_holds_only_eligible_families_of_approved_rounds():
     type(approved).objects.filter(pk=approved.pk).update(state="approved")
     client = Client()
     client.force_login(UserFactory(role=Role.DINSOS, area_id="12.09"))
-    content = client.get(reverse("approved-export", args=["csv"])).content.decode()
+    content = client.get(reverse("approved-export", args=["csv"])).getvalue().decode()
     assert first.family.kk_number in content
     assert second.family.kk_number not in content and pending.entries.get().family.kk_number not in content

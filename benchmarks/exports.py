@@ -1,0 +1,138 @@
+"""The regency's approved list exported as CSV and XLSX through the portal (the view, its middleware and the
+streamed response, read to the end), against the least the same file can cost: the same rows fetched with a
+plain server-side cursor and written by the csv module / by xlsxwriter in constant-memory mode, measured in
+the same run. Memory: the Python heap's peak (tracemalloc) over the whole list and over a quarter of it.
+
+Expects the regency ``benchmarks.regency.build`` wrote (an approved list of about 300,000 rows at 1,000,000
+families)."""
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+import time
+import tracemalloc
+
+import xlsxwriter
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+
+from accounts.models import Role, User
+from verification import selectors
+from verification.spreadsheets import EXPORT_COLUMNS, entry_sheet
+
+from .regency import REGENCY
+from .table import Figure, at_least_ratio_of_time, below
+
+REPEATS = 2  # the best of two: the machine is shared, and the first pass also warms the page cache
+MEMORY_LIMIT_MB = 64
+
+
+def _user() -> User:
+    user, _created = User.objects.update_or_create(username="bench-exports",
+                                                   defaults={"role": Role.DINSOS, "area_id": REGENCY})
+    return user
+
+
+def _queryset(user):
+    return selectors.approved_entries(user=user).values_list(*[f for _h, f in EXPORT_COLUMNS])
+
+
+def _raw_rows(user):
+    """The same rows through a psycopg2 server-side cursor, nothing done to them."""
+    sql, params = _queryset(user).query.sql_with_params()
+    connection.ensure_connection()
+    # WITH HOLD, as Django declares its own server-side cursors outside a transaction.
+    with connection.connection.cursor(name="bench_exports_baseline", withhold=True) as cursor:
+        cursor.itersize = 2000
+        cursor.execute(sql, params)
+        yield from cursor
+
+
+def _baseline_csv(user) -> tuple[float, int]:
+    started = time.perf_counter()
+    n = 0
+    with open(os.devnull, "w", encoding="utf-8", newline="") as sink:
+        writer = csv.writer(sink)
+        writer.writerow([h for h, _f in EXPORT_COLUMNS])
+        for n, row in enumerate(_raw_rows(user), start=1):  # noqa: B007 - n is the count
+            writer.writerow(row)
+    return time.perf_counter() - started, n
+
+
+def _baseline_xlsx(user) -> tuple[float, int]:
+    started = time.perf_counter()
+    n = 0
+    with tempfile.TemporaryFile() as file:
+        # The portal's own options (text stays text), so the baseline does no work the export skips.
+        book = xlsxwriter.Workbook(file, {"constant_memory": True, "strings_to_formulas": False,
+                                          "strings_to_urls": False, "strings_to_numbers": False})
+        sheet = book.add_worksheet()
+        sheet.write_row(0, 0, [h for h, _f in EXPORT_COLUMNS])
+        for n, row in enumerate(_raw_rows(user), start=1):
+            sheet.write_row(n, 0, row)
+        book.close()
+    return time.perf_counter() - started, n
+
+
+def _portal(client: Client, kind: str) -> tuple[float, int]:
+    """The export through the view, read to the end (chunks counted and dropped); returns (seconds, bytes)."""
+    started = time.perf_counter()
+    response = client.get(reverse("approved-export", args=[kind]), secure=True)
+    assert response.status_code == 200, response.status_code  # noqa: S101 - a broken run must stop
+    size = sum(len(chunk) for chunk in response.streaming_content)
+    response.close()
+    return time.perf_counter() - started, size
+
+
+def _peak_mb(user, kind: str, *, villages: list[str] | None = None) -> float:
+    """The heap's peak while the export's rows are read and written (tracemalloc; not timed)."""
+    from dtsen_portal.spreadsheets import csv_chunks, xlsx_file
+
+    entries = selectors.approved_entries(user=user)
+    if villages is not None:
+        entries = entries.filter(round__village_id__in=villages)
+    tracemalloc.start()
+    try:
+        headers, rows = entry_sheet(entries)
+        if kind == "csv":
+            for _chunk in csv_chunks(headers, rows):
+                pass
+        else:
+            file, _n = xlsx_file(headers, rows)
+            file.close()
+        return tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+
+
+def run() -> list[Figure]:
+    user = _user()
+    client = Client(HTTP_HOST="localhost")  # a host the settings allow, outside the test runner
+    client.force_login(user)
+    rows = _queryset(user).count()
+    print(f"exports: approved list of {rows:,} rows", flush=True)
+    figures = []
+    villages = sorted(set(_queryset(user).values_list("round__village_id", flat=True).distinct()))
+    quarter = villages[: max(1, len(villages) // 4)]
+    for kind, baseline in (("csv", _baseline_csv), ("xlsx", _baseline_xlsx)):
+        portal_times, baseline_times, size = [], [], 0
+        for attempt in range(REPEATS):
+            seconds, written = baseline(user)
+            assert written == rows, (written, rows)  # noqa: S101
+            baseline_times.append(seconds)
+            seconds, size = _portal(client, kind)
+            portal_times.append(seconds)
+            print(f"exports: {kind} pass {attempt + 1}: portal {seconds:.1f}s, baseline {baseline_times[-1]:.1f}s, "
+                  f"{size / 2**20:.0f} MB", flush=True)
+        name = "csv module" if kind == "csv" else "xlsxwriter constant_memory"
+        figures.append(at_least_ratio_of_time(
+            f"approved list export {kind.upper()}, {rows:,} rows ({size / 2**20:.0f} MB), through the view",
+            min(portal_times), min(baseline_times), 0.5, baseline_label=name))
+        print(f"exports: {kind} memory ...", flush=True)
+        small, full = _peak_mb(user, kind, villages=quarter), _peak_mb(user, kind)
+        figures.append(below(f"approved list export {kind.upper()}, peak heap (tracemalloc) for all {len(villages)} "
+                             f"villages; baseline: a quarter of them", full, MEMORY_LIMIT_MB, unit="MB",
+                             baseline=small, baseline_label="quarter"))
+    return figures
