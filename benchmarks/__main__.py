@@ -68,6 +68,24 @@ def _machine() -> str:
             f"gunicorn workers {os.environ.get('BENCH_GUNICORN_WORKERS', '5')}")
 
 
+def _write(args, figures, machine: str, seconds: float, *, final: bool = False) -> None:
+    """Print (at the end) and write the table; written after every section too, so a long run that is stopped
+    still leaves what it measured."""
+    from .table import markdown
+
+    table = markdown(figures)
+    met = sum(f.met for f in figures)
+    state = "" if final else " (run still going: sections so far)"
+    header = (f"# Benchmark results\n\n{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {args.families:,} families, "
+              f"{machine}; {seconds / 60:.0f} min{state}. {met} of {len(figures)} targets met.\n\n")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(header + table, encoding="utf-8")
+    if final:
+        print("\n" + table)
+        print(f"{met} of {len(figures)} targets met (total {seconds:.0f}s)")
+
+
 def _arguments():
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--families", type=int, default=int(os.environ.get("BENCH_FAMILIES", "1000000")))
@@ -95,7 +113,9 @@ def main() -> None:
     django.setup()
     from django.core.management import call_command
 
-    from .table import markdown
+    def add(rows):
+        figures.extend(rows)
+        _write(args, figures, machine, time.monotonic() - started)
 
     def section(name):
         return importlib.import_module(f".{name}", __package__)
@@ -106,36 +126,26 @@ def main() -> None:
         call_command("migrate", verbosity=0)
         machine = _machine()
         if "ingest" in only:
-            figures += section("ingest").run(families=args.families)
+            add(section("ingest").run(families=args.families))
         if "submission" in only:
-            figures += section("submission").run(families=args.village_families)
+            add(section("submission").run(families=args.village_families))
         if "berita_acara" in only:
-            figures += section("berita_acara").run(families=args.village_families)
+            add(section("berita_acara").run(families=args.village_families))
         if "desil" in only:
-            figures += section("desil").run(families=args.families)
+            add(section("desil").run(families=args.families))
         if {"regency", "exports", "pages"} & set(only):
             print(f"building a regency of {args.families:,} families for the pages ...", flush=True)
             section("regency").reset()
             section("regency").build(args.families)
         if "exports" in only:
-            figures += section("exports").run()
+            add(section("exports").run())
         if "partitioning" in only:
-            figures += section("partitioning").run(families=args.partition_families)
+            add(section("partitioning").run(families=args.partition_families))
         if "pages" in only:
-            figures += section("pages").run(families=args.families, mix_seconds=args.mix_seconds,
-                                               samples=args.samples)
+            add(section("pages").run(families=args.families, mix_seconds=args.mix_seconds, samples=args.samples))
     finally:
         _drop(bench_name, original_url)
-    total = time.monotonic() - started
-    table = markdown(figures)
-    met = sum(f.met for f in figures)
-    header = (f"# Benchmark results\n\n{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {args.families:,} families, "
-              f"{machine}; whole run {total / 60:.0f} min. {met} of {len(figures)} targets met.\n\n")
-    print("\n" + table)
-    print(f"{met} of {len(figures)} targets met (total {total:.0f}s)")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(header + table, encoding="utf-8")
+    _write(args, figures, machine, time.monotonic() - started, final=True)
 
 
 if __name__ == "__main__":
