@@ -19,6 +19,7 @@ from accounts.models import Role
 from accounts.scope import user_covers_code
 from dtsen_portal.errors import InvalidState, NotAllowed, NotInScope
 from registry.models import Member, Region
+from registry.search import MAX_SEARCH_LENGTH
 from registry.validators import ascii_int, parse_nik
 from verification.models import EDITABLE_STATES, RoundFamily
 
@@ -52,7 +53,10 @@ def cek_bansos(*, village_code: str, name: str, nik: str = "", ip: str, challeng
     be filled in letter by letter. The same query runs whether or not the NIK exists.
     """
     name = " ".join(name.split())
-    if len(name) < MIN_NAME_LENGTH:
+    if len(name) > MAX_SEARCH_LENGTH:
+        raise InvalidState(_("Type at most %(n)d characters to search.") % {"n": MAX_SEARCH_LENGTH})
+    # Letters, not just characters: "%%%" or "___" is no name (and is compared literally, never as a pattern).
+    if sum(c.isalpha() for c in name) < MIN_NAME_LENGTH:
         raise InvalidState(_("Type the whole name as on the KTP (at least %(n)d letters).") % {"n": MIN_NAME_LENGTH})
     limits.search_allow(ip=ip, village_code=village_code, challenge=challenge, answer=answer)
     village = village_or_error(village_code)
