@@ -59,7 +59,13 @@ def cek_bansos(*, village_code: str, name: str, nik: str = "", ip: str, challeng
     if sum(c.isalpha() for c in name) < MIN_NAME_LENGTH:
         raise InvalidState(_("Type the whole name as on the KTP (at least %(n)d letters).") % {"n": MIN_NAME_LENGTH})
     limits.search_allow(ip=ip, village_code=village_code, challenge=challenge, answer=answer)
-    village = village_or_error(village_code)
+    return recipients_named(village=village_or_error(village_code), name=name, nik=nik)
+
+
+def recipients_named(*, village: Region, name: str, nik: str = "") -> list[dict]:
+    """The reading behind ``cek_bansos`` once its checks have passed (two queries): living recipients in
+    ``village`` named ``name`` (case aside), masked. ``iexact`` is ``UPPER(name) = UPPER(...)``, a lookup in
+    the B-tree ``member_name_upper``; the village is checked on the few families found."""
     members = Member.objects.filter(family__village=village, name__iexact=name,
                                     life_status=Member.LifeStatus.PRESENT)
     if nik:

@@ -8,6 +8,7 @@ from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.contrib.postgres.search import SearchVector
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import F
 from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
@@ -313,10 +314,12 @@ class Member(models.Model):
         verbose_name_plural = _("members")
         # Name search (registry.search): the words of names (full-text, 'simple' config: no stemming) answer
         # common names fast; trigrams of UPPER(name) serve icontains (UPPER(name) LIKE UPPER('%...%')) for
-        # any part of a name, and iexact too (pg_trgm >= 1.6).
+        # any part of a name. A whole name (Cek Bansos' iexact, UPPER(name) = UPPER(...)) is a B-tree
+        # lookup, with the family beside it for the village check.
         indexes = [
             GinIndex(SearchVector("name", config="simple"), name="member_name_words"),
             GinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="member_name_trgm"),
+            models.Index(Upper("name"), F("family"), name="member_name_upper"),
         ]
 
     def __str__(self):

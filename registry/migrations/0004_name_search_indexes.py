@@ -5,6 +5,8 @@ LIKE over the rows, which is fine at demo size. The model state is the same on b
 """
 import django.contrib.postgres.indexes
 import django.contrib.postgres.search
+import django.db.models
+import django.db.models.expressions
 import django.db.models.functions.text
 from django.contrib.postgres.operations import AddIndexConcurrently, TrigramExtension
 from django.db import migrations
@@ -48,5 +50,9 @@ class Migration(migrations.Migration):
         AddIndexConcurrentlyOnPostgres(
             model_name='member',
             index=django.contrib.postgres.indexes.GinIndex(django.contrib.postgres.indexes.OpClass(django.db.models.functions.text.Upper('name'), name='gin_trgm_ops'), name='member_name_trgm'),
+        ),
+        AddIndexConcurrentlyOnPostgres(
+            model_name='member',
+            index=django.db.models.Index(django.db.models.functions.text.Upper('name'), django.db.models.expressions.F('family'), name='member_name_upper'),
         ),
     ]
