@@ -25,9 +25,10 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import CharField, Lookup, QuerySet
+from django.db.models import Lookup, QuerySet
 from django.utils.translation import gettext as _
 
+from .models import Member
 from .validators import is_ascii_digits
 
 MAX_SEARCH_LENGTH = 120  # a member's name holds at most 120 characters
@@ -70,7 +71,7 @@ class Words(Lookup):
                 f"phraseto_tsquery('simple'::regconfig, {rhs})", [*lhs_params, *rhs_params])
 
 
-CharField.register_lookup(Words)
+Member._meta.get_field("name").register_lookup(Words)  # only where the index is
 
 
 @dataclass
