@@ -1,14 +1,16 @@
 """Searching the register by KK, NIK, name or address, fast at a million families.
 
-A name search finds members whose name contains the typed text (case aside; spaces collapsed). On
-PostgreSQL two indexes on ``registry_member.name`` serve it (migration 0004):
+A name search finds members by the typed text (case aside; spaces collapsed). On PostgreSQL three indexes on
+``registry_member.name`` serve it (migration 0004):
 
 1. the words of names (full-text, 'simple' configuration: lower-cased, no stemming): the typed words as a
-   phrase, each a whole word. Cheap whatever the name (one short posting list per word), so it answers
-   common names, where a search must stop at ``MATCH_LIMIT`` families anyway;
-2. only when (1) found fewer than that, trigrams of ``UPPER(name)`` (pg_trgm): Django's ``icontains``
-   is ``UPPER(name) LIKE UPPER('%text%')``, the very expression indexed, so any part of a name
-   ("yani" in "Handayani") is found. Dearer for long text of common letters, which (1) has then answered.
+   phrase of whole words ("siti aminah" finds "Siti Aminah Siregar"). Cheap whatever the name: one short
+   posting list per word. When some name has these words, they are the answer;
+2. only when no name has them (part of a word, "ndayani"; a name being typed, "siti amin"; punctuation),
+   trigrams of ``UPPER(name)`` (pg_trgm): Django's ``icontains`` is ``UPPER(name) LIKE UPPER('%text%')``,
+   the very expression indexed, so any part of a name is found. Dearer (40-90 ms for a long text of common
+   letters: it intersects posting lists of up to a million entries), hence second;
+3. a whole name (Cek Bansos' ``iexact``) is a B-tree lookup on ``UPPER(name)``.
 
 Addresses are searched through a trigram index on ``UPPER(address)`` the same way. A search collects at most
 ``MATCH_LIMIT`` families (LIMITed reads that stop early) and says when there are more; the list is ordered,
@@ -109,15 +111,15 @@ def families_matching(families: QuerySet, text: str, *, addresses: bool = True) 
     """``families`` (already scoped and filtered) narrowed to those with this KK or NIK (all digits), or
     with a member whose name contains ``text`` (or, with ``addresses``, whose address contains it).
 
-    Short indexed queries collect the matching families' ids (the trigram one is skipped when the words
-    one already filled the limit); the returned queryset filters by them, so its ordering, paging and
-    COUNT work on at most ``MATCH_LIMIT`` rows."""
+    Short indexed queries collect the matching families' ids (the trigram one only when no name has the
+    typed words); the returned queryset filters by them, so its ordering, paging and COUNT work on at most
+    ``MATCH_LIMIT`` rows."""
     sources = match_sources(families, text, addresses=addresses)
     words_first = _words_first(normalise(text))
     per_source: list[list[int]] = []
     for index, source in enumerate(sources):
-        if words_first and index == 1 and len(per_source[0]) >= ROW_LIMIT:
-            continue  # the words already found more than can be listed: no need for the dearer trigrams
+        if words_first and index == 1 and per_source[0]:
+            continue  # names with these very words: they are the answer, no need for the dearer trigrams
         per_source.append(list(source))
     ids = list(dict.fromkeys(row for rows in per_source for row in rows))
     more = len(ids) > MATCH_LIMIT or any(len(rows) >= ROW_LIMIT for rows in per_source)
