@@ -35,7 +35,7 @@ from .validators import is_ascii_digits
 
 MAX_SEARCH_LENGTH = 120  # a member's name holds at most 120 characters
 MIN_RUN = 3  # a trigram index needs three letters or digits in a row to narrow anything
-MATCH_LIMIT = 500  # families collected for one search (20 pages of 25; the API's largest page)
+MATCH_LIMIT = 200  # families collected for one search: 8 pages of 25; past that, narrowing helps more
 # Rows read per query: one more than can be listed says "more". Several people of one family may match
 # (a marga), so a search can stop with fewer than MATCH_LIMIT distinct families; it then still says "more".
 ROW_LIMIT = MATCH_LIMIT + 1
