@@ -41,4 +41,3 @@ class FamilyFilter(filters.FilterSet):
         matches = families_matching(queryset, value, addresses=addresses)
         self.more_matches = self.more_matches or matches.more
         return matches.families
-
