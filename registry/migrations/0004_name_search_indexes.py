@@ -53,6 +53,10 @@ class Migration(migrations.Migration):
         ),
         AddIndexConcurrentlyOnPostgres(
             model_name='member',
-            index=django.db.models.Index(django.db.models.functions.text.Upper('name'), django.db.models.expressions.F('family'), name='member_name_upper'),
+            index=django.db.models.Index(django.db.models.functions.text.Upper('name'), django.db.models.expressions.F('family'), include=['name'], name='member_name_upper'),
+        ),
+        AddIndexConcurrentlyOnPostgres(
+            model_name='family',
+            index=django.db.models.Index(fields=['village', 'id'], name='family_village_id_id'),
         ),
     ]
