@@ -40,6 +40,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    # Index expressions with an operator class (the trigram indexes of name search); harmless on SQLite.
+    "django.contrib.postgres",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
