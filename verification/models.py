@@ -306,3 +306,69 @@ class MusdesusAttendee(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.role})"
+
+
+# -- tallies ------------------------------------------------------------------------------------------------
+# Counts the regency pages show, kept exact as the data changes by PostgreSQL statement-level triggers with
+# transition tables (migration 0005_tallies_kept_by_triggers): every write path (services, the ingest's bulk
+# SQL and COPY, the admin, deletes) adds or subtracts one aggregate per statement, so a page reads a few
+# hundred rows instead of recounting millions. Only PostgreSQL keeps them; on SQLite (the demo) the
+# selectors count instead (see ``verification.tallies``).
+
+class RoundTally(models.Model):
+    """A round's families: in all, decided, per decision, proposals and flagged."""
+
+    round = models.OneToOneField(VerificationRound, verbose_name=_("round"), primary_key=True,
+                                 on_delete=models.DO_NOTHING, db_constraint=False, related_name="tally")
+    total = models.BigIntegerField(default=0)
+    decided = models.BigIntegerField(default=0)
+    eligible = models.BigIntegerField(default=0)
+    not_eligible = models.BigIntegerField(default=0)
+    corrected = models.BigIntegerField(default=0)
+    proposals = models.BigIntegerField(default=0)
+    flagged = models.BigIntegerField(default=0)
+
+    area_scope_path = "round__village_id"
+
+    class Meta:
+        verbose_name = _("round tally")
+        verbose_name_plural = _("round tallies")
+
+    def __str__(self):
+        return f"{self.round_id}: {self.decided}/{self.total}"
+
+
+class VillageDesilTally(models.Model):
+    """Families of a village with one desil (0: not ranked yet)."""
+
+    village = models.ForeignKey(Region, verbose_name=_("village"), on_delete=models.DO_NOTHING,
+                                db_constraint=False, related_name="+")
+    desil = models.PositiveSmallIntegerField(_("desil"))
+    families = models.BigIntegerField(default=0)
+
+    area_scope_path = "village_id"
+
+    class Meta:
+        verbose_name = _("village desil tally")
+        verbose_name_plural = _("village desil tallies")
+        constraints = [models.UniqueConstraint(fields=["village", "desil"], name="village_desil_tally_once")]
+
+    def __str__(self):
+        return f"{self.village_id} desil {self.desil}: {self.families}"
+
+
+class VillageMemberTally(models.Model):
+    """Living members (life status present) of a village's families."""
+
+    village = models.OneToOneField(Region, verbose_name=_("village"), primary_key=True, on_delete=models.DO_NOTHING,
+                                   db_constraint=False, related_name="+")
+    living = models.BigIntegerField(default=0)
+
+    area_scope_path = "village_id"
+
+    class Meta:
+        verbose_name = _("village member tally")
+        verbose_name_plural = _("village member tallies")
+
+    def __str__(self):
+        return f"{self.village_id}: {self.living}"

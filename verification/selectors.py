@@ -4,16 +4,14 @@ from django.db.models import Count, OuterRef, Q, Subquery
 from accounts.scope import get_scoped_or_404, scope_queryset
 from registry.models import Member
 
+from . import tallies
 from .models import EDITABLE_STATES, FieldCorrection, RoundEvent, RoundFamily, VerificationRound
 
 
 def round_list(*, user, open_only: bool = False):
-    """Rounds in the user's area with their progress (decided / total), newest first, in one query."""
-    rounds = scope_queryset(user, VerificationRound.objects.select_related("village")).annotate(
-        total=Count("entries"), decided=Count("entries", filter=~Q(entries__decision="")),
-        proposals=Count("entries", filter=Q(entries__is_proposal=True)),
-        flagged=Count("entries", filter=Q(entries__flagged=True)),
-    )
+    """Rounds in the user's area with their progress (decided / total), newest first, in one query (the
+    counts come from the rounds' tallies)."""
+    rounds = tallies.with_round_counts(scope_queryset(user, VerificationRound.objects.select_related("village")))
     if open_only:
         rounds = rounds.filter(state__in=[*EDITABLE_STATES, "musdesus_held"])
     return rounds.order_by("deadline", "-created_at")
@@ -86,17 +84,10 @@ def regency_progress(*, user):
 
 def regency_dashboard(*, user) -> dict:
     """Verval progress per kecamatan, rounds waiting for review and ground-check coverage, in four queries."""
-    from django.db.models.functions import Substr
-
     from groundcheck.models import Assignment
     from registry.models import Region
 
-    per_kecamatan = list(
-        scope_queryset(user, RoundFamily.objects.all())
-        .annotate(kecamatan=Substr("round__village_id", 1, 8)).values("kecamatan")
-        .annotate(total=Count("id"), decided=Count("id", filter=~Q(decision="")),
-                  flagged=Count("id", filter=Q(flagged=True)), villages=Count("round__village_id", distinct=True))
-        .order_by("kecamatan"))
+    per_kecamatan = tallies.rounds_per_kecamatan(user=user)
     names = dict(Region.objects.filter(code__in=[r["kecamatan"] for r in per_kecamatan]).values_list("code", "name"))
     for row in per_kecamatan:
         row["name"] = names.get(row["kecamatan"], "")
