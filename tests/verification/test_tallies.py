@@ -213,8 +213,22 @@ def test_regency_rounds_list_runs_a_fixed_number_of_queries(dinsos, django_asser
     client.get(reverse("round-list"))
     for code in (VILLAGE, VILLAGE_SAME_KECAMATAN, VILLAGE_OTHER_KECAMATAN):
         round_with_families(2, code=code, state=RoundState.OPEN)
-        # session, user, area (header), rounds with their counts
-        with django_assert_num_queries(4):
+        # session, user, area (header), how many rounds, the page of rounds with their counts
+        with django_assert_num_queries(5):
             response = client.get(reverse("round-list"))
         assert response.status_code == 200
     assert {(r.total, r.decided) for r in response.context["rounds"]} == {(2, 0)}
+
+
+def test_regency_rounds_list_pages_and_the_review_queue_shows_submitted_rounds(dinsos, monkeypatch):
+    from verification import views
+
+    monkeypatch.setattr(views, "ROUNDS_PER_PAGE", 2)
+    submitted, _entries = submitted_round(code=VILLAGE_SAME_KECAMATAN, n=2)
+    for _ in range(3):
+        round_with_families(1)
+    client = client_for(dinsos)
+    pages = [client.get(reverse("round-list"), {"page": n}).context["rounds"] for n in (1, 2)]
+    assert len({r.pk for page in pages for r in page}) == 4
+    queue = client.get(reverse("round-list"), {"state": "submitted"}).context["rounds"]
+    assert [(r.pk, r.total, r.decided) for r in queue] == [(submitted.pk, 2, 2)]
