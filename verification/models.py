@@ -211,10 +211,16 @@ class RoundFamily(models.Model):
     # Optimistic locking: every change through the round bumps it; a form based on an older version is
     # refused with a conflict message instead of overwriting someone else's work.
     version = models.PositiveIntegerField(_("version"), default=1)
+    # The family's dusun and KK number, copied by database triggers (migration 0007) so that a round's list
+    # is ordered by an index of this table alone: a big village's last page reads the round's own rows
+    # instead of every family of the village. Only the triggers write them (any other value is replaced).
+    family_dusun = models.CharField(_("dusun (hamlet)"), max_length=60, blank=True, default="", editable=False)
+    family_kk = models.CharField(_("KK number"), max_length=16, blank=True, default="", editable=False)
 
     area_scope_path = "round__village_id"
 
     class Meta:
+        indexes = [models.Index(fields=["round", "family_dusun", "family_kk", "id"], name="round_list_order")]
         ordering = ["round_id", "family_id"]
         verbose_name = _("family in round")
         verbose_name_plural = _("families in round")

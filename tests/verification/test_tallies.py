@@ -53,6 +53,9 @@ def _rows(sql: str) -> set[tuple]:
 def assert_exact():
     for name in RECOUNT:
         assert _rows(STORED[name]) == _rows(RECOUNT[name]), name
+    # The round list's order keys are the family's own.
+    assert not _rows("SELECT rf.id FROM verification_roundfamily rf JOIN registry_family f ON f.id = rf.family_id "
+                     "WHERE (rf.family_dusun, rf.family_kk) IS DISTINCT FROM (f.dusun, f.kk_number)")
 
 
 @pytest.fixture
@@ -173,6 +176,19 @@ def test_member_services_keep_the_living_count_exact(operator):
     services.member_update(actor=operator, round_id=round_.pk, entry_id=entry.pk, member_id=head.pk,
                            changes={"life_status": Member.LifeStatus.DECEASED,
                                     "life_event_date": dt.date(2026, 10, 1)}, expected_version=None)
+    assert_exact()
+
+
+def test_a_corrected_dusun_reorders_the_round_list_even_when_a_stale_entry_is_saved_afterwards(operator):
+    round_ = round_with_families(2)
+    entry = round_.entries.select_related("family").order_by("pk").first()
+    services.family_correct(actor=operator, round_id=round_.pk, entry_id=entry.pk, changes={"dusun": "Dusun IX"},
+                            expected_version=1)
+    entry.note = "stale object"
+    entry.save()  # carries the old dusun: the database keeps the family's
+    assert RoundFamily.objects.get(pk=entry.pk).family_dusun == "Dusun IX"
+    Family.objects.filter(pk=entry.family_id).update(kk_number="1209081501200999")
+    assert RoundFamily.objects.get(pk=entry.pk).family_kk == "1209081501200999"
     assert_exact()
 
 
