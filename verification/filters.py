@@ -51,6 +51,9 @@ class EntryFilter(filters.FilterSet):
         if is_ascii_digits(value):
             nik = Member.objects.filter(family=OuterRef("family_id"), nik=value)
             return queryset.filter(Q(family__kk_number=value) | Exists(nik))
+        if connection.vendor == "postgresql" and "\n" not in value:
+            # The members' names kept on each entry (one a line): the round's own rows, not the village's members.
+            return queryset.filter(family_names__icontains=value)
         return queryset.filter(Exists(Member.objects.filter(family=OuterRef("family_id"), name__icontains=value)))
 
     def filter_status(self, queryset, name, value):

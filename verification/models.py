@@ -216,6 +216,9 @@ class RoundFamily(models.Model):
     # instead of every family of the village. Only the triggers write them (any other value is replaced).
     family_dusun = models.CharField(_("dusun (hamlet)"), max_length=60, blank=True, default="", editable=False)
     family_kk = models.CharField(_("KK number"), max_length=16, blank=True, default="", editable=False)
+    # The names of the family's members, one a line, kept by triggers (migration 0008): a search by name within
+    # a round reads the round's own rows instead of probing every member of the village.
+    family_names = models.TextField(_("members' names"), null=True, blank=True, editable=False)
 
     area_scope_path = "round__village_id"
 

@@ -56,6 +56,10 @@ def assert_exact():
     # The round list's order keys are the family's own.
     assert not _rows("SELECT rf.id FROM verification_roundfamily rf JOIN registry_family f ON f.id = rf.family_id "
                      "WHERE (rf.family_dusun, rf.family_kk) IS DISTINCT FROM (f.dusun, f.kk_number)")
+    # ... and so are the names the round list searches.
+    assert not _rows("SELECT rf.id FROM verification_roundfamily rf WHERE rf.family_names IS DISTINCT FROM "
+                     "(SELECT coalesce(string_agg(name, chr(10) ORDER BY id), '') FROM registry_member "
+                     " WHERE family_id = rf.family_id)")
 
 
 @pytest.fixture
@@ -176,6 +180,15 @@ def test_member_services_keep_the_living_count_exact(operator):
     services.member_update(actor=operator, round_id=round_.pk, entry_id=entry.pk, member_id=head.pk,
                            changes={"life_status": Member.LifeStatus.DECEASED,
                                     "life_event_date": dt.date(2026, 10, 1)}, expected_version=None)
+    assert_exact()
+    services.member_update(actor=operator, round_id=round_.pk, entry_id=entry.pk, member_id=head.pk,
+                           changes={"name": "Sutrisno Wibowo"}, expected_version=None)
+    assert_exact()
+    client = client_for(operator)
+    found = client.get(reverse("round-detail", args=[round_.pk]), {"q": "trisno wib"}).context["page"]
+    assert [e.pk for e in found.object_list] == [entry.pk]
+    assert not client.get(reverse("round-detail", args=[round_.pk]), {"q": "Bayi Sutrisno"}).context["page"].object_list
+    Member.objects.filter(pk=head.pk).delete()
     assert_exact()
 
 
