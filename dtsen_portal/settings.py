@@ -96,6 +96,10 @@ TEMPLATES = [
     },
 ]
 
+# Widgets rendered by Jinja2 from Django's own widget templates (dtsen_portal.renderers): the verval page
+# renders about 150 widgets, two thirds of its time through the Django template engine (docs/performance.md).
+FORM_RENDERER = "dtsen_portal.renderers.WidgetRenderer"
+
 WSGI_APPLICATION = "dtsen_portal.wsgi.application"
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
