@@ -9,6 +9,7 @@ cannot fix (4xx) raises ``CentralRefused``.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import random
 import time
@@ -19,7 +20,7 @@ import requests
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
 
-from .protocol import checksum
+from .protocol import canonical_json
 
 log = logging.getLogger(__name__)
 
@@ -196,11 +197,18 @@ def _listing_check(key: str, fields: dict) -> Callable[[dict], None]:
     return check
 
 
+CANONICAL = "canonical"  # added to a page's answer: its rows as the canonical bytes the checksum covers
+
+
 def _page_check(number: int, key: str) -> Callable[[dict], None]:
     def check(body: dict) -> None:
         # A page served twice, out of order or corrupted in transit is simply asked for again.
         if body.get("page") != number:
             raise _Retry(f"asked for page {number}, got page {body.get('page')}")
-        if checksum(body.get(key)) != body.get("checksum"):
+        # Encoded and hashed once here; the caller stores these very bytes, so nothing re-encodes or re-hashes
+        # the page later.
+        canonical = canonical_json(body.get(key))
+        if hashlib.sha256(canonical).hexdigest() != body.get("checksum"):
             raise _Retry(f"page {number}: checksum does not match its content", data=True)
+        body[CANONICAL] = canonical
     return check

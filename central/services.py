@@ -28,7 +28,7 @@ from verification import services as rounds
 from verification.models import CentreOutcome, RoundFamily, RoundState, VerificationRound
 from verification.services import CYCLE_RE
 
-from .client import CentralBadData, CentralClient, CentralRefused, CentralUnavailable
+from .client import CANONICAL, CentralBadData, CentralClient, CentralRefused, CentralUnavailable
 from .ingest import BatchRejected, ingest_batch
 from .models import (
     BatchClash,
@@ -142,8 +142,10 @@ def batch_download(*, batch: CentralBatch, client: CentralClient) -> None:
         if number in have:
             continue
         page = client.batch_page(batch.batch_id, number)
-        DownloadedPage.for_rows(stream=DownloadedPage.Stream.BATCH, ref=batch.batch_id, number=number,
-                                checksum=page["checksum"], rows=page["families"]).save_once()
+        # The client checked the canonical bytes against the checksum: they are stored as they are.
+        DownloadedPage(stream=DownloadedPage.Stream.BATCH, ref=batch.batch_id, number=number,
+                       checksum=page["checksum"], body=page[CANONICAL].decode("utf-8")).save_once()
+        del page
         CentralBatch.objects.filter(pk=batch.pk).update(pages_done=len(have) + 1)
         have.add(number)
     pages = list(DownloadedPage.objects.filter(stream=DownloadedPage.Stream.BATCH, ref=batch.batch_id)
@@ -183,12 +185,13 @@ def batch_sync(*, batch_pk: int, client: CentralClient) -> CentralBatch:
     batch.finish_ingest()
     batch.rounds_created = batch.rounds_created + result.rounds_created
     batch.families_changed = result.families_changed
+    batch.rows_held = result.rows_held
     batch.ingested_at, batch.last_error = timezone.now(), ""
-    if result.families_held:
-        log.warning("central batch %s: %d families held for Dinsos (clash with the register)", batch.batch_id,
-                    result.families_held)
-    batch.save(update_fields=["state", "rounds_created", "families_changed", "ingested_at", "last_error",
-                              "updated_at"])
+    if result.families_held or result.rows_held:
+        log.warning("central batch %s: %d families held for Dinsos (clash with the register), %d held (breaking "
+                    "the register's rules)", batch.batch_id, result.families_held, result.rows_held)
+    batch.save(update_fields=["state", "rounds_created", "families_changed", "rows_held", "ingested_at",
+                              "last_error", "updated_at"])
     return batch
 
 
