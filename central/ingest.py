@@ -51,6 +51,7 @@ MEMBER_COLUMNS = ["nik", "name", "sex", "birth_place", "birth_date", "relationsh
 CHUNK_PAGES = 10  # pages staged between two progress updates (and looked up together for their digests)
 SEQ_PAGE = 1_000_000  # a family's place in the batch: page * SEQ_PAGE + position on the page
 ANALYZE_AFTER_ROWS = 10_000  # a load this large changes the tables' statistics enough to refresh them
+PREFIX_CACHE = 100_000  # NIK/KK prefixes remembered as valid (a few MB at most)
 # Defaults of the attribute columns of an unchanged family's staged row (not applied; only its id and village).
 _ATTR_BLANK = tuple(False if name.startswith("has_") else (None if name == "floor_area_m2" else "")
                     for name in ATTR_FIELDS)
@@ -95,11 +96,37 @@ class _Validator:
         self.kecamatan = {code[:8] for code in self.villages}
         self.choices = {name: _choices(Family, name) for name in ATTR_FIELDS
                         if Family._meta.get_field(name).choices}
-        self.member_choices = {name: _choices(Member, name) for name in
-                               ("sex", "relationship", "education", "disability", "life_status")}
+        self.member_choices = {name: _choices(Member, name) | ({""} if name == "education" else set())
+                               for name in ("sex", "relationship", "education", "disability", "life_status")}
         self.in_memory_duplicates = in_memory_duplicates
         self.seen_central, self.seen_kk, self.seen_nik = set(), set(), set()
         self.today = timezone.localdate()
+        # A NIK's validity, birth date and sex follow from its first 12 digits (kecamatan and date), shared by
+        # many people of a regency: checked once per prefix. Bounded, so memory does not follow the batch.
+        self._nik_prefixes: dict[str, tuple[dt.date, str]] = {}
+        self._kk_prefixes: set[str] = set()
+
+    def _nik_parts(self, nik: str) -> tuple[dt.date, str]:
+        """(birth date, sex) of a NIK; raises ValidationError as ``parse_nik`` does."""
+        if not (len(nik) == 16 and nik.isascii() and nik.isdigit() and nik[12:] != "0000"):
+            parts = parse_nik(nik, known_kecamatan=self.kecamatan.__contains__, today=self.today)
+            return parts.birth_date, parts.sex
+        prefix = nik[:12]
+        known = self._nik_prefixes.get(prefix)
+        if known is None:
+            parts = parse_nik(nik, known_kecamatan=self.kecamatan.__contains__, today=self.today)
+            if len(self._nik_prefixes) >= PREFIX_CACHE:
+                self._nik_prefixes.clear()
+            known = self._nik_prefixes[prefix] = (parts.birth_date, parts.sex)
+        return known
+
+    def _check_kk(self, kk: str) -> None:
+        if len(kk) == 16 and kk.isascii() and kk.isdigit() and kk[12:] != "0000" and kk[:12] in self._kk_prefixes:
+            return
+        parse_kk(kk, known_kecamatan=self.kecamatan.__contains__, today=self.today)
+        if len(self._kk_prefixes) >= PREFIX_CACHE:
+            self._kk_prefixes.clear()
+        self._kk_prefixes.add(kk[:12])
 
     def area_of(self, data) -> str:
         village = data.get("village_code") if isinstance(data, dict) else None
@@ -123,7 +150,7 @@ class _Validator:
                             % {"code": village, "regency": self.batch.regency_code})
         kk = str(data.get("kk_number") or "")
         try:
-            parse_kk(kk, known_kecamatan=self.kecamatan.__contains__, today=self.today)
+            self._check_kk(kk)
         except ValidationError as exc:
             problems.append(_("field kk_number: %(error)s") % {"error": " ".join(exc.messages)})
         if self.in_memory_duplicates:
@@ -169,7 +196,7 @@ class _Validator:
         problems = []
         nik = str(data.get("nik") or "")
         try:
-            parts = parse_nik(nik, known_kecamatan=self.kecamatan.__contains__, today=self.today)
+            parts = self._nik_parts(nik)
         except ValidationError as exc:
             problems.append(_("field nik: %(error)s") % {"error": " ".join(exc.messages)})
             parts = None
@@ -181,14 +208,14 @@ class _Validator:
         birth = _iso_date(data.get("birth_date"))
         if birth is None:
             problems.append(_("field birth_date: %(value)s is not a date") % {"value": data.get("birth_date")})
-        elif parts and (parts.birth_date, parts.sex) != (birth, data.get("sex")):
+        elif parts and parts != (birth, data.get("sex")):
             problems.append(_("NIK %(nik)s does not match the birth date and sex given") % {"nik": nik})
         name = str(data.get("name") or "").strip()
         if not name or len(name) > 120:
             problems.append(_("field name is empty or longer than 120 characters"))
         for field_name, allowed in self.member_choices.items():
             value = data.get(field_name, "")
-            if not isinstance(value, str) or value not in allowed | ({""} if field_name == "education" else set()):
+            if not isinstance(value, str) or value not in allowed:
                 problems.append(_("field %(field)s: unknown value %(value)s") % {"field": field_name,
                                                                                   "value": value})
         if problems:

@@ -8,9 +8,11 @@ error) from which the next run continues.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 import re
-from collections import defaultdict
+from collections import defaultdict, deque
+from concurrent.futures import ThreadPoolExecutor
 
 from django.db import DataError, IntegrityError, transaction
 from django.db.models import Count, Q
@@ -138,10 +140,8 @@ def batch_download(*, batch: CentralBatch, client: CentralClient) -> None:
         batch.save(update_fields=["state", "updated_at"])
     have = set(DownloadedPage.objects.filter(stream=DownloadedPage.Stream.BATCH, ref=batch.batch_id)
                .values_list("number", flat=True))
-    for number in range(1, batch.page_count + 1):
-        if number in have:
-            continue
-        page = client.batch_page(batch.batch_id, number)
+    missing = [number for number in range(1, batch.page_count + 1) if number not in have]
+    for number, page in _pages_ahead(client, batch.batch_id, missing):
         # The client checked the canonical bytes against the checksum: they are stored as they are.
         DownloadedPage(stream=DownloadedPage.Stream.BATCH, ref=batch.batch_id, number=number,
                        checksum=page["checksum"], body=page[CANONICAL].decode("utf-8")).save_once()
@@ -155,6 +155,29 @@ def batch_download(*, batch: CentralBatch, client: CentralClient) -> None:
     batch.refresh_from_db()
     batch.finish_download()
     batch.save(update_fields=["state", "updated_at"])
+
+
+DOWNLOAD_AHEAD = 3  # page requests in flight while the current page is checked and stored
+
+
+def _pages_ahead(client: CentralClient, batch_id: str, numbers: list[int]):
+    """(number, page) in order, with a few requests ahead: the centre prepares the next pages while this
+    process checks and stores the current one. The database is only touched by the caller's thread."""
+    with ThreadPoolExecutor(max_workers=DOWNLOAD_AHEAD) as pool:
+        upcoming = iter(numbers)
+        pending = deque((n, pool.submit(client.batch_page, batch_id, n))
+                        for n in itertools.islice(upcoming, DOWNLOAD_AHEAD))
+        try:
+            while pending:
+                number, future = pending.popleft()
+                page = future.result()
+                following = next(upcoming, None)
+                if following is not None:
+                    pending.append((following, pool.submit(client.batch_page, batch_id, following)))
+                yield number, page
+        finally:
+            for _number, future in pending:
+                future.cancel()
 
 
 def batch_sync(*, batch_pk: int, client: CentralClient) -> CentralBatch:
