@@ -186,11 +186,6 @@ def _pull(base_url: str, folder: Path) -> tuple[float, float, dict]:
     return float(summary["seconds"]), usage.ru_maxrss / 1024, summary
 
 
-def _forget_pages() -> None:
-    # Not timed: the pages of an applied batch are not needed by the next figure (keeps the database small).
-    DownloadedPage.objects.filter(stream=DownloadedPage.Stream.BATCH).delete()
-
-
 def _latest_batch() -> CentralBatch:
     return CentralBatch.objects.order_by("-created_at", "-pk").first()
 
@@ -222,7 +217,6 @@ def run(families: int) -> list[Figure]:
             batch = _latest_batch()
             assert batch.state == BatchState.INGESTED and batch.rows_held == 0, batch.last_error  # noqa: S101
             assert Family.objects.count() == families  # noqa: S101 - a wrong run must stop
-            _forget_pages()
 
             print("ingest: the same batch published again, unchanged ...", flush=True)
             store.republish(first["batch_id"], PAGE_SIZE)
@@ -231,7 +225,6 @@ def run(families: int) -> list[Figure]:
             batch = _latest_batch()
             assert batch.state == BatchState.INGESTED and batch.families_changed == 0  # noqa: S101
             silent = _history_rows() == history
-            _forget_pages()
 
             print(f"ingest: published again with one family in {CHANGED_EVERY} changed ...", flush=True)
             store.republish(first["batch_id"], PAGE_SIZE, change=_changed)
@@ -241,7 +234,6 @@ def run(families: int) -> list[Figure]:
             expected = (families + CHANGED_EVERY - 1) // CHANGED_EVERY
             assert batch.families_changed == expected, batch.families_changed  # noqa: S101
             audited = _history_rows() - history  # one family row and one member row per changed family
-            _forget_pages()
 
             print(f"ingest: a new regency with one family in {BAD_EVERY} bad ...", flush=True)
             _truncate()
@@ -252,7 +244,6 @@ def run(families: int) -> list[Figure]:
             assert batch.state == BatchState.INGESTED and batch.rows_held == bad  # noqa: S101
             assert BatchHeldRow.objects.filter(batch=batch).count() == bad  # noqa: S101
             assert Family.objects.count() == families - bad  # noqa: S101
-            _forget_pages()
         finally:
             mock.terminate()
             mock.wait(timeout=30)

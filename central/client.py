@@ -123,6 +123,17 @@ class CentralClient:
         return self.request("GET", f"/v1/batches/{batch_id}/pages/{number}",
                             check=_page_check(number, "families"))
 
+    def batch_page_checksums(self, batch_id: str) -> list[str]:
+        """Every page's checksum in page order (empty when the centre does not offer the list)."""
+        try:
+            body = self.request("GET", f"/v1/batches/{batch_id}/pages")
+        except CentralRefused:
+            return []
+        checksums = body.get("checksums")
+        if not isinstance(checksums, list) or not all(isinstance(c, str) and len(c) == 64 for c in checksums):
+            return []
+        return checksums
+
     def submit(self, *, idempotency_key: str, payload: dict) -> dict:
         """Send one page of a submission; every page and every retry of one submission uses the same key."""
         return self.request("POST", "/v1/submissions", json=payload, headers={"Idempotency-Key": idempotency_key})

@@ -140,6 +140,8 @@ class DownloadedPage(models.Model):
         verbose_name = _("downloaded page")
         verbose_name_plural = _("downloaded pages")
         constraints = [models.UniqueConstraint(fields=["stream", "ref", "number"], name="page_once")]
+        # A re-published page is taken from the store by its checksum instead of being downloaded again.
+        indexes = [models.Index(fields=["checksum"], name="downloadedpage_checksum")]
 
     def __str__(self):
         return f"{self.stream} {self.ref} #{self.number}"

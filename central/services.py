@@ -14,7 +14,7 @@ import re
 from collections import defaultdict, deque
 from concurrent.futures import ThreadPoolExecutor
 
-from django.db import DataError, IntegrityError, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -141,6 +141,8 @@ def batch_download(*, batch: CentralBatch, client: CentralClient) -> None:
     have = set(DownloadedPage.objects.filter(stream=DownloadedPage.Stream.BATCH, ref=batch.batch_id)
                .values_list("number", flat=True))
     missing = [number for number in range(1, batch.page_count + 1) if number not in have]
+    if missing:
+        missing = _copy_known_pages(batch, client, missing, have)
     for number, page in _pages_ahead(client, batch.batch_id, missing):
         # The client checked the canonical bytes against the checksum: they are stored as they are.
         DownloadedPage(stream=DownloadedPage.Stream.BATCH, ref=batch.batch_id, number=number,
@@ -155,6 +157,30 @@ def batch_download(*, batch: CentralBatch, client: CentralClient) -> None:
     batch.refresh_from_db()
     batch.finish_download()
     batch.save(update_fields=["state", "updated_at"])
+
+
+def _copy_known_pages(batch: CentralBatch, client: CentralClient, missing: list[int], have: set) -> list[int]:
+    """Take the pages the portal already holds with the same checksum (an earlier publication of the same
+    families) from its own store instead of downloading them; returns the pages still to download. Only
+    when the centre's list of page checksums adds up to the batch checksum it announced."""
+    checksums = client.batch_page_checksums(batch.batch_id)
+    if len(checksums) != batch.page_count or combined_checksum(checksums) != batch.checksum:
+        return missing
+    table = DownloadedPage._meta.db_table
+    still = []
+    with connection.cursor() as cursor:
+        for number in missing:
+            cursor.execute(
+                f"INSERT INTO {table} (stream, ref, number, checksum, body, fetched_at) "  # noqa: S608 # nosec B608
+                f"SELECT stream, %s, %s, checksum, body, %s FROM {table} WHERE stream = %s AND checksum = %s "
+                f"LIMIT 1 ON CONFLICT DO NOTHING",
+                [batch.batch_id, number, timezone.now(), DownloadedPage.Stream.BATCH, checksums[number - 1]])
+            if cursor.rowcount:
+                have.add(number)
+                CentralBatch.objects.filter(pk=batch.pk).update(pages_done=len(have))
+            else:
+                still.append(number)
+    return still
 
 
 DOWNLOAD_AHEAD = 3  # page requests in flight while the current page is checked and stored

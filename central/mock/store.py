@@ -351,6 +351,13 @@ class Store:
             row = conn.execute("SELECT * FROM batches WHERE batch_id = ?", (batch_id,)).fetchone()
         return _batch_json(row) if row else None
 
+    def batch_page_checksums(self, batch_id: str) -> list[str] | None:
+        with self._read() as conn:
+            if conn.execute("SELECT 1 FROM batches WHERE batch_id = ?", (batch_id,)).fetchone() is None:
+                return None
+            return [row[0] for row in conn.execute("SELECT checksum FROM batch_pages WHERE batch_id = ? "
+                                                   "ORDER BY page", (batch_id,))]
+
     def batch_page(self, batch_id: str, page: int) -> dict | None:
         with self._read() as conn:
             batch = conn.execute("SELECT page_count FROM batches WHERE batch_id = ?", (batch_id,)).fetchone()

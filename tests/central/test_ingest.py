@@ -3,8 +3,10 @@ import copy
 
 import pytest
 
+from central.client import CANONICAL
 from central.ingest import BatchRejected, ingest_batch
-from central.models import BatchState, DownloadedPage, FamilyDigest
+from central.models import BatchState, CentralBatch, DownloadedPage, FamilyDigest
+from central.protocol import canonical_json, checksum, combined_checksum
 from central.services import batch_sync
 from registry.models import DesilRanking, Family, Member
 from verification.models import RoundFamily, VerificationRound
@@ -166,3 +168,34 @@ def test_a_batch_clashing_with_the_register_holds_only_the_clashing_family(famil
     assert RoundFamily.objects.filter(round__batch_ref="12.72-PKH-0001").count() == 119
     # An ingested batch is not applied again by the periodic sync.
     assert batch_sync(batch_pk=batch.pk, client=None).state == BatchState.INGESTED
+
+
+class _Republishing:
+    """A centre that lists its page checksums and must not be asked for a page the portal already holds."""
+
+    def __init__(self, checksums, pages=None):
+        self.checksums, self.pages, self.asked = checksums, pages or {}, []
+
+    def batch_page_checksums(self, batch_id):
+        return self.checksums
+
+    def batch_page(self, batch_id, number):
+        self.asked.append(number)
+        return self.pages[number]
+
+
+def test_a_republished_page_the_portal_holds_is_copied_not_downloaded(families):
+    first = downloaded_batch("12.72-PKH-0001", families)
+    ingest_batch(first)
+    stored = list(DownloadedPage.objects.filter(ref=first.batch_id).order_by("number"))
+    changed = copy.deepcopy(families[80:])
+    changed[0]["address"] = "Jl. Baru No. 1"
+    third = {"families": changed, "checksum": checksum(changed), "page": 3, CANONICAL: canonical_json(changed)}
+    sums = [stored[0].checksum, stored[1].checksum, third["checksum"]]
+    again = CentralBatch.objects.create(
+        batch_id="12.72-PKH-0002", regency_code="12.72", programme="PKH", family_count=120, page_size=40,
+        page_count=3, checksum=combined_checksum(sums))
+    centre = _Republishing(sums, {3: third})
+    again = batch_sync(batch_pk=again.pk, client=centre)
+    assert centre.asked == [3] and again.state == BatchState.INGESTED
+    assert again.families_changed == 1 and RoundFamily.objects.filter(round__batch_ref=again.batch_id).count() == 120
