@@ -426,6 +426,9 @@ def _ingest_postgresql(batch: CentralBatch) -> IngestResult:
         with transaction.atomic():
             # The duplicate search and the joins below hash a few million keys; keep them in memory.
             cursor.execute("SET LOCAL work_mem = '128MB'")
+            # The commit need not wait for its WAL to reach the disk: the batch's next state change (a normal
+            # commit) flushes it, and a crash before that runs the (idempotent) ingest again.
+            cursor.execute("SET LOCAL synchronous_commit = off")
             twice = _hold_duplicates(cursor, batch, validator)
             result.families -= twice
             result.families_held = clashes_hold_sql(cursor, batch)
