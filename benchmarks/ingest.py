@@ -200,6 +200,7 @@ def run(families: int) -> list[Figure]:
     # A fresh mock centre numbers its batches from 1 again: the portal forgets what it saw of another one.
     CentralBatch.objects.all().delete()
     SyncCursor.objects.all().delete()
+    DownloadedPage.objects.all().delete()
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         folder = Path(tmp)
         store = Store(folder / "central.sqlite3")
