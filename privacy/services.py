@@ -108,6 +108,9 @@ BACKGROUND_KINDS = frozenset({"xlsx"})
 # list of a regency (~300,000 rows) takes 30-60 s, past the web worker's timeout.
 BACKGROUND_EXPORT_ROWS = 20_000
 EXPORT_JOB_KEEP = timedelta(days=1)
+# A job still queued or running after this long is taken for lost (its worker died and the task was not
+# redelivered): asking again starts a new one.
+EXPORT_JOB_STALE = timedelta(hours=1)
 EXPORTS_DIR = "exports"
 
 
@@ -120,7 +123,8 @@ def export_job_start(request, *, name: str, kind: str, area_code: str | None,
         raise Http404
     export_jobs_sweep()
     pending = ExportJob.objects.filter(user=request.user, name=name, kind=kind,
-                                       state__in=[ExportJob.State.QUEUED, ExportJob.State.RUNNING]).first()
+                                       state__in=[ExportJob.State.QUEUED, ExportJob.State.RUNNING],
+                                       created_at__gte=timezone.now() - EXPORT_JOB_STALE).first()
     if pending is not None:
         return pending
     access = record_export(request, export_name=f"{name}.{kind}", area_code=area_code, rows=0, filters=filters)
@@ -165,12 +169,17 @@ def export_job_run(job_id: int) -> None:
 
 
 def export_jobs_sweep(*, older_than: timedelta = EXPORT_JOB_KEEP) -> int:
-    """Remove export jobs created more than ``older_than`` ago and their files; returns how many. The files
-    hold personal data: they are not kept once the user has had a day to fetch them."""
-    old = list(ExportJob.objects.filter(created_at__lt=timezone.now() - older_than).values_list("pk", "file"))
+    """Remove export jobs created more than ``older_than`` ago and their files, and the partial files killed
+    workers left; returns how many jobs. The files hold personal data: they are not kept once the user has had
+    a day to fetch them."""
+    cutoff = timezone.now() - older_than
+    old = list(ExportJob.objects.filter(created_at__lt=cutoff).values_list("pk", "file"))
     root = Path(str(settings.MEDIA_ROOT))
     for _pk, name in old:
         if name:
             (root / name).unlink(missing_ok=True)
+    for part in (root / EXPORTS_DIR).glob("*.part"):
+        if part.stat().st_mtime < cutoff.timestamp():
+            part.unlink(missing_ok=True)
     ExportJob.objects.filter(pk__in=[pk for pk, _name in old]).delete()
     return len(old)

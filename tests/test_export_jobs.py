@@ -2,6 +2,7 @@
 (``privacy.ExportJob``) with its progress shown, downloaded by its owner only, recorded in the access log,
 and removed a day later."""
 import io
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -149,6 +150,10 @@ def test_a_second_request_while_one_runs_returns_the_same_job(django_capture_on_
     job = start(client, django_capture_on_commit_callbacks)
     client.post(reverse("approved-export", args=["xlsx"]))
     assert ExportJob.objects.get() == job
+    # One lost long ago (its worker died) does not stop a new one.
+    ExportJob.objects.filter(pk=job.pk).update(created_at=timezone.now() - services.EXPORT_JOB_STALE)
+    client.post(reverse("approved-export", args=["xlsx"]))
+    assert ExportJob.objects.count() == 2
 
 
 def test_finished_jobs_and_their_files_go_after_a_day(django_capture_on_commit_callbacks):
@@ -158,8 +163,14 @@ def test_finished_jobs_and_their_files_go_after_a_day(django_capture_on_commit_c
     job.refresh_from_db()
     path = Path(job.file.path)
     assert path.is_file()
+    part = path.with_name("killed-worker.xlsx.part")
+    part.write_bytes(b"half")
     assert services.export_jobs_sweep() == 0
     ExportJob.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(days=1, minutes=1))
     assert services.export_jobs_sweep() == 1
     assert not path.exists() and not ExportJob.objects.exists()
+    assert part.exists()  # a file being written now
+    os.utime(part, (0, 0))
+    services.export_jobs_sweep()
+    assert not part.exists()
     assert PersonalDataAccess.objects.get().row_count == 1  # the record of the export stays
