@@ -174,3 +174,19 @@ def test_finished_jobs_and_their_files_go_after_a_day(django_capture_on_commit_c
     services.export_jobs_sweep()
     assert not part.exists()
     assert PersonalDataAccess.objects.get().row_count == 1  # the record of the export stays
+
+
+def test_in_process_tasks_finish_the_job_before_the_page_shows_it(django_capture_on_commit_callbacks, monkeypatch):
+    # `make run` has no worker: tasks run in the process (CELERY_TASK_ALWAYS_EAGER), the job within the request.
+    from dtsen_portal.celery import app
+
+    monkeypatch.setitem(app.conf, "CELERY_TASK_ALWAYS_EAGER", True)  # the settings' namespaced name
+    approved_round(2)
+    client = client_for(dinsos())
+    # The test's transaction holds on-commit callbacks until the block ends; without it they run at once.
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("approved-export", args=["xlsx"]))
+    job = ExportJob.objects.get()
+    assert (job.state, job.rows_done) == ("done", 2)
+    page = client.get(reverse("export-job", args=[job.pk])).content.decode()
+    assert reverse("export-job-download", args=[job.pk]) in page
