@@ -169,17 +169,17 @@ def export_job_run(job_id: int) -> None:
 
 
 def export_jobs_sweep(*, older_than: timedelta = EXPORT_JOB_KEEP) -> int:
-    """Remove export jobs created more than ``older_than`` ago and their files, and the partial files killed
-    workers left; returns how many jobs. The files hold personal data: they are not kept once the user has had
-    a day to fetch them."""
+    """Remove export jobs created more than ``older_than`` ago and their files, and any other file as old in the
+    exports folder (left by a killed worker or a deleted user); returns how many jobs. The files hold personal
+    data: they are not kept once the user has had a day to fetch them."""
     cutoff = timezone.now() - older_than
     old = list(ExportJob.objects.filter(created_at__lt=cutoff).values_list("pk", "file"))
     root = Path(str(settings.MEDIA_ROOT))
     for _pk, name in old:
         if name:
             (root / name).unlink(missing_ok=True)
-    for part in (root / EXPORTS_DIR).glob("*.part"):
-        if part.stat().st_mtime < cutoff.timestamp():
-            part.unlink(missing_ok=True)
+    for left in (root / EXPORTS_DIR).glob("*"):
+        if left.is_file() and left.stat().st_mtime < cutoff.timestamp():
+            left.unlink(missing_ok=True)
     ExportJob.objects.filter(pk__in=[pk for pk, _name in old]).delete()
     return len(old)
