@@ -100,10 +100,14 @@ def rounds_build(cursor) -> None:
         "      WHERE code LIKE %s AND level = 4) v", [BATCH_REF, REGENCY + ".%"])
     cursor.execute(
         f"INSERT INTO {entry_table} (round_id, family_id, decision, reason, note, evidence, is_proposal, "
-        "return_note, version, flagged, centre_outcome, centre_reason, decided_at) "
+        "return_note, version, flagged, centre_outcome, centre_reason, decided_at, family_dusun, family_kk, "
+        "family_names) "
         "SELECT r.id, f.id, d.decision, CASE WHEN d.decision = 'not_eligible' THEN 'well_off' ELSE '' END, "
-        "'', '', false, '', 1, false, '', '', CASE WHEN d.decision = '' THEN NULL ELSE now() END "
+        "'', '', false, '', 1, false, '', '', CASE WHEN d.decision = '' THEN NULL ELSE now() END, f.dusun, "
+        "f.kk_number, coalesce(m.names, '') "
         f"FROM {family_table} f JOIN {round_table} r ON r.village_id = f.village_id AND r.batch_ref = %s "
+        "LEFT JOIN (SELECT family_id, string_agg(name, chr(10) ORDER BY id) AS names FROM registry_member "
+        "           GROUP BY family_id) m ON m.family_id = f.id "
         "CROSS JOIN LATERAL (SELECT CASE WHEN r.state = 'open' AND f.id %% 2 = 0 THEN '' "
         "  WHEN f.desil <= 4 THEN 'eligible' ELSE 'not_eligible' END AS decision) d", [BATCH_REF])
 

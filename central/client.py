@@ -9,6 +9,7 @@ cannot fix (4xx) raises ``CentralRefused``.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import random
 import time
@@ -19,7 +20,7 @@ import requests
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
 
-from .protocol import checksum
+from .protocol import canonical_json
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,17 @@ class CentralClient:
         return self.request("GET", f"/v1/batches/{batch_id}/pages/{number}",
                             check=_page_check(number, "families"))
 
+    def batch_page_checksums(self, batch_id: str) -> list[str]:
+        """Every page's checksum in page order (empty when the centre does not offer the list)."""
+        try:
+            body = self.request("GET", f"/v1/batches/{batch_id}/pages")
+        except CentralRefused:
+            return []
+        checksums = body.get("checksums")
+        if not isinstance(checksums, list) or not all(isinstance(c, str) and len(c) == 64 for c in checksums):
+            return []
+        return checksums
+
     def submit(self, *, idempotency_key: str, payload: dict) -> dict:
         """Send one page of a submission; every page and every retry of one submission uses the same key."""
         return self.request("POST", "/v1/submissions", json=payload, headers={"Idempotency-Key": idempotency_key})
@@ -196,11 +208,18 @@ def _listing_check(key: str, fields: dict) -> Callable[[dict], None]:
     return check
 
 
+CANONICAL = "canonical"  # added to a page's answer: its rows as the canonical bytes the checksum covers
+
+
 def _page_check(number: int, key: str) -> Callable[[dict], None]:
     def check(body: dict) -> None:
         # A page served twice, out of order or corrupted in transit is simply asked for again.
         if body.get("page") != number:
             raise _Retry(f"asked for page {number}, got page {body.get('page')}")
-        if checksum(body.get(key)) != body.get("checksum"):
+        # Encoded and hashed once here; the caller stores these very bytes, so nothing re-encodes or re-hashes
+        # the page later.
+        canonical = canonical_json(body.get(key))
+        if hashlib.sha256(canonical).hexdigest() != body.get("checksum"):
             raise _Retry(f"page {number}: checksum does not match its content", data=True)
+        body[CANONICAL] = canonical
     return check

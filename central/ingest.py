@@ -1,17 +1,22 @@
-"""Applying a downloaded batch of data awal to the register, set-based and all-or-nothing.
+"""Applying a downloaded batch of data awal to the register, streamed page by page and set-based.
 
-1. Every family and member is validated in memory (NIK/KK, village inside the batch's regency, coded
-   values); any bad row holds the whole batch with the reasons, before anything is written.
-2. On PostgreSQL the rows stream into temporary staging tables with ``COPY`` (progress is committed per
-   chunk, so the batch page shows rows done / total while it runs).
-3. One transaction first sets aside the families that clash with the register (a KK number or NIK held
-   by another family; ``central.clashes``) as items of their own for Dinsos, linking an usulan the batch
-   now names by its KK; then it upserts families, members and desil rankings from staging (``INSERT ... SELECT ...
-   ON CONFLICT DO UPDATE ... WHERE IS DISTINCT FROM``, so applying the same batch twice changes nothing),
-   writes audit history for the rows it changed, refreshes the current desil and splits the batch into
-   one verification round per village.
+1. The stored pages are read one at a time (each is the centre's canonical JSON, verified against its checksum
+   when it was downloaded; it is decoded once here). Every family is checked against the register's rules
+   (NIK/KK, village inside the batch's regency, coded values); a family that breaks them is *held* with its
+   reasons (``BatchHeldRow``) and the rest go on. Only a structurally broken page holds the whole batch.
+2. A family whose document is byte for byte the one applied last time (``FamilyDigest``) is not validated or
+   rewritten again: only its id, KK number and village are staged, for the batch's rounds.
+3. On PostgreSQL the rows stream into temporary staging tables with ``COPY`` as they are read (staging is not
+   the register; progress is committed per chunk, so the batch page shows rows done / total while it runs).
+   Memory stays that of a few pages whatever the batch's size.
+4. One transaction then holds the families the batch gives twice (an id, a KK number or a NIK of an earlier
+   family), sets aside the families that clash with the register (``central.clashes``), upserts families,
+   members and desil rankings from staging (``UPDATE ... WHERE ... IS DISTINCT FROM`` then ``INSERT ... WHERE
+   NOT EXISTS``, so unchanged rows are not rewritten and get no history row), records the applied digests and
+   splits the batch into one verification round per village. The touched tables are ANALYZEd after a large
+   load, so the plans right after a pull are good.
 
-Other databases (the SQLite demo) take the same steps through Django's bulk upserts.
+Other databases (the SQLite demo) take the same steps through Django's bulk upserts, in memory.
 """
 from __future__ import annotations
 
@@ -21,7 +26,7 @@ import hashlib
 import io
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -34,7 +39,7 @@ from registry.validators import parse_kk, parse_nik
 from verification.models import RoundFamily, VerificationRound
 from verification.services import cycle_of, rounds_set_calendar
 
-from .models import CentralBatch, DownloadedPage
+from .models import BatchHeldRow, CentralBatch, DownloadedPage, FamilyDigest
 
 ATTR_FIELDS = [
     "house_ownership", "floor_area_m2", "floor_type", "wall_type", "roof_type", "water_source", "lighting",
@@ -43,8 +48,13 @@ ATTR_FIELDS = [
 FAMILY_COLUMNS = ["central_id", "kk_number", "village_id", "dusun", "rt", "rw", "address", *ATTR_FIELDS]
 MEMBER_COLUMNS = ["nik", "name", "sex", "birth_place", "birth_date", "relationship", "education", "occupation",
                   "disability", "life_status"]
-CHUNK_PAGES = 20  # pages staged between two progress updates
-MAX_REPORTED_ERRORS = 5
+CHUNK_PAGES = 10  # pages staged between two progress updates (and looked up together for their digests)
+SEQ_PAGE = 1_000_000  # a family's place in the batch: page * SEQ_PAGE + position on the page
+ANALYZE_AFTER_ROWS = 10_000  # a load this large changes the tables' statistics enough to refresh them
+PREFIX_CACHE = 100_000  # NIK/KK prefixes remembered as valid (a few MB at most)
+# Defaults of the attribute columns of an unchanged family's staged row (not applied; only its id and village).
+_ATTR_BLANK = tuple(False if name.startswith("has_") else (None if name == "floor_area_m2" else "")
+                    for name in ATTR_FIELDS)
 
 
 class BatchRejected(Exception):
@@ -58,6 +68,8 @@ class IngestResult:
     families_changed: int = 0
     members_changed: int = 0
     families_held: int = 0  # clashing with the register: held as BatchClash items, not applied
+    rows_held: int = 0  # breaking the register's rules: held as BatchHeldRow items, not applied
+    families_unchanged: int = 0  # the same document as applied last time: neither validated nor rewritten
     rounds_created: int = 0
 
 
@@ -65,117 +77,152 @@ def _choices(model, name) -> set:
     return {value for value, _label in model._meta.get_field(name).flatchoices}
 
 
-class _Validator:
-    """Checks one batch's rows against the register's rules, collecting row-and-field messages."""
+def digest(text: str) -> str:
+    """The hash of one family's canonical document, as ``FamilyDigest`` keeps it."""
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
 
-    def __init__(self, batch: CentralBatch):
+
+class _Validator:
+    """Checks one family at a time against the register's rules; returns the rows to stage or the problems.
+
+    ``in_memory_duplicates``: also catch an id, KK number or NIK the batch gives twice here (the ORM path);
+    on PostgreSQL that is one set-based statement over the staging tables, so memory does not grow with the
+    batch."""
+
+    def __init__(self, batch: CentralBatch, *, in_memory_duplicates: bool = False):
         self.batch = batch
         self.villages = set(Region.objects.filter(code__startswith=batch.regency_code + ".",
                                                   level=Region.Level.VILLAGE).values_list("code", flat=True))
         self.kecamatan = {code[:8] for code in self.villages}
         self.choices = {name: _choices(Family, name) for name in ATTR_FIELDS
                         if Family._meta.get_field(name).choices}
-        self.member_choices = {name: _choices(Member, name) for name in
-                               ("sex", "relationship", "education", "disability", "life_status")}
-        self.errors: list[str] = []
-        self.error_count = 0
+        self.member_choices = {name: _choices(Member, name) | ({""} if name == "education" else set())
+                               for name in ("sex", "relationship", "education", "disability", "life_status")}
+        self.in_memory_duplicates = in_memory_duplicates
         self.seen_central, self.seen_kk, self.seen_nik = set(), set(), set()
         self.today = timezone.localdate()
+        # A NIK's validity, birth date and sex follow from its first 12 digits (kecamatan and date), shared by
+        # many people of a regency: checked once per prefix. Bounded, so memory does not follow the batch.
+        self._nik_prefixes: dict[str, tuple[dt.date, str]] = {}
+        self._kk_prefixes: set[str] = set()
 
-    def error(self, where, message: str) -> None:
-        """Record a problem; ``where`` is a callable so the message is only built when there is one."""
-        self.error_count += 1
-        if len(self.errors) < MAX_REPORTED_ERRORS:
-            self.errors.append(f"{where()}: {message}")
+    def _nik_parts(self, nik: str) -> tuple[dt.date, str]:
+        """(birth date, sex) of a NIK; raises ValidationError as ``parse_nik`` does."""
+        if not (len(nik) == 16 and nik.isascii() and nik.isdigit() and nik[12:] != "0000"):
+            parts = parse_nik(nik, known_kecamatan=self.kecamatan.__contains__, today=self.today)
+            return parts.birth_date, parts.sex
+        prefix = nik[:12]
+        known = self._nik_prefixes.get(prefix)
+        if known is None:
+            parts = parse_nik(nik, known_kecamatan=self.kecamatan.__contains__, today=self.today)
+            if len(self._nik_prefixes) >= PREFIX_CACHE:
+                self._nik_prefixes.clear()
+            known = self._nik_prefixes[prefix] = (parts.birth_date, parts.sex)
+        return known
 
-    def family(self, page: int, index: int, data: dict) -> tuple[tuple, list[tuple]] | None:
-        def where():
-            text = _("page %(page)d, family %(index)d") % {"page": page, "index": index}
-            return f"{text} ({central_id})" if central_id else text
+    def _check_kk(self, kk: str) -> None:
+        if len(kk) == 16 and kk.isascii() and kk.isdigit() and kk[12:] != "0000" and kk[:12] in self._kk_prefixes:
+            return
+        parse_kk(kk, known_kecamatan=self.kecamatan.__contains__, today=self.today)
+        if len(self._kk_prefixes) >= PREFIX_CACHE:
+            self._kk_prefixes.clear()
+        self._kk_prefixes.add(kk[:12])
 
-        central_id = ""
-        before = self.error_count
+    def area_of(self, data) -> str:
+        village = data.get("village_code") if isinstance(data, dict) else None
+        return village if village in self.villages else self.batch.regency_code
+
+    def family(self, data) -> tuple[tuple | None, list[tuple], list[str]]:
+        """(family row, member rows, problems); the rows are None / empty when there is a problem."""
         if not isinstance(data, dict):
-            self.error(where, _("not an object"))
-            return None
+            return None, [], [_("not an object")]
+        problems: list[str] = []
         central_id = str(data.get("central_id") or "")
         if not central_id or len(central_id) > 32:
-            self.error(where, _("field central_id is missing or longer than 32 characters"))
-        elif central_id in self.seen_central:
-            self.error(where, _("DTSEN id %(id)s appears twice in the batch") % {"id": central_id})
-        self.seen_central.add(central_id)
+            problems.append(_("field central_id is missing or longer than 32 characters"))
+        elif self.in_memory_duplicates:
+            if central_id in self.seen_central:
+                problems.append(_("DTSEN id %(id)s appears twice in the batch") % {"id": central_id})
+            self.seen_central.add(central_id)
         village = str(data.get("village_code") or "")
         if village not in self.villages:
-            self.error(where, _("village code %(code)s is not a village of regency %(regency)s")
-                       % {"code": village, "regency": self.batch.regency_code})
+            problems.append(_("village code %(code)s is not a village of regency %(regency)s")
+                            % {"code": village, "regency": self.batch.regency_code})
         kk = str(data.get("kk_number") or "")
         try:
-            parse_kk(kk, known_kecamatan=self.kecamatan.__contains__, today=self.today)
+            self._check_kk(kk)
         except ValidationError as exc:
-            self.error(where, _("field kk_number: %(error)s") % {"error": " ".join(exc.messages)})
-        if kk in self.seen_kk:
-            self.error(where, _("KK number %(kk)s appears twice in the batch") % {"kk": kk})
-        self.seen_kk.add(kk)
+            problems.append(_("field kk_number: %(error)s") % {"error": " ".join(exc.messages)})
+        if self.in_memory_duplicates:
+            if kk in self.seen_kk:
+                problems.append(_("KK number %(kk)s appears twice in the batch") % {"kk": kk})
+            self.seen_kk.add(kk)
         attrs = data.get("attrs") if isinstance(data.get("attrs"), dict) else {}
         for name, allowed in self.choices.items():
             if attrs.get(name, "") not in allowed | {""}:
-                self.error(where, _("field %(field)s: unknown value %(value)s") % {"field": name,
-                                                                                   "value": attrs.get(name)})
+                problems.append(_("field %(field)s: unknown value %(value)s") % {"field": name,
+                                                                                  "value": attrs.get(name)})
         area = attrs.get("floor_area_m2")
         if area is not None and not (isinstance(area, int) and 0 <= area <= 5000):
-            self.error(where, _("field floor_area_m2: %(value)s is not a floor area") % {"value": area})
+            problems.append(_("field floor_area_m2: %(value)s is not a floor area") % {"value": area})
         history = data.get("desil_history") or []
-        latest = max(history, key=lambda h: h.get("period", "")) if history else {}
+        if not isinstance(history, list) or not all(isinstance(h, dict) for h in history):
+            history = [{}]
+        latest = max(history, key=lambda h: str(h.get("period", ""))) if history else {}
         desil, period = latest.get("desil"), latest.get("period")
         if history and not (isinstance(desil, int) and 1 <= desil <= 10 and _iso_date(period)):
-            self.error(where, _("field desil_history: desil %(desil)s on %(period)s is not valid")
-                       % {"desil": desil, "period": period})
-        members = []
-        for number, member in enumerate(data.get("members") or [], start=1):
-            row = self.member(lambda n=number: f"{where()}, {_('member')} {n}", member, central_id)
+            problems.append(_("field desil_history: desil %(desil)s on %(period)s is not valid")
+                            % {"desil": desil, "period": period})
+        members, own_niks = [], set()
+        people = data.get("members") or []
+        for number, member in enumerate(people if isinstance(people, list) else [], start=1):
+            row, trouble = self.member(member, central_id, own_niks)
+            problems.extend(f"{_('member')} {number}: {message}" for message in trouble)
             if row:
                 members.append(row)
-        if not members:
-            self.error(where, _("the family has no members"))
-        if self.error_count > before:
-            return None
+        if not members and not problems:
+            problems.append(_("the family has no members"))
+        if problems:
+            return None, [], problems
         family_row = (central_id, kk, village, str(data.get("dusun") or "")[:60], str(data.get("rt") or "")[:3],
                       str(data.get("rw") or "")[:3], str(data.get("address") or "")[:255],
                       *(attrs.get(name, False if name.startswith("has_") else "") for name in ATTR_FIELDS),
-                      desil, period, latest.get("score"), page)
-        return family_row, members
+                      desil, period, latest.get("score"))
+        return family_row, members, []
 
-    def member(self, where, data: dict, central_id: str) -> tuple | None:
+    def member(self, data, central_id: str, own_niks: set) -> tuple[tuple | None, list[str]]:
         if not isinstance(data, dict):
-            self.error(where, _("not an object"))
-            return None
-        before = self.error_count
+            return None, [_("not an object")]
+        problems = []
         nik = str(data.get("nik") or "")
         try:
-            parts = parse_nik(nik, known_kecamatan=self.kecamatan.__contains__, today=self.today)
+            parts = self._nik_parts(nik)
         except ValidationError as exc:
-            self.error(where, _("field nik: %(error)s") % {"error": " ".join(exc.messages)})
+            problems.append(_("field nik: %(error)s") % {"error": " ".join(exc.messages)})
             parts = None
-        if nik in self.seen_nik:
-            self.error(where, _("NIK %(nik)s appears twice in the batch") % {"nik": nik})
-        self.seen_nik.add(nik)
+        if nik in own_niks or (self.in_memory_duplicates and nik in self.seen_nik):
+            problems.append(_("NIK %(nik)s appears twice in the batch") % {"nik": nik})
+        own_niks.add(nik)
+        if self.in_memory_duplicates:
+            self.seen_nik.add(nik)
         birth = _iso_date(data.get("birth_date"))
         if birth is None:
-            self.error(where, _("field birth_date: %(value)s is not a date") % {"value": data.get("birth_date")})
-        elif parts and (parts.birth_date, parts.sex) != (birth, data.get("sex")):
-            self.error(where, _("NIK %(nik)s does not match the birth date and sex given") % {"nik": nik})
+            problems.append(_("field birth_date: %(value)s is not a date") % {"value": data.get("birth_date")})
+        elif parts and parts != (birth, data.get("sex")):
+            problems.append(_("NIK %(nik)s does not match the birth date and sex given") % {"nik": nik})
         name = str(data.get("name") or "").strip()
         if not name or len(name) > 120:
-            self.error(where, _("field name is empty or longer than 120 characters"))
-        for field, allowed in self.member_choices.items():
-            value = data.get(field, "")
-            if value not in allowed | ({""} if field == "education" else set()):
-                self.error(where, _("field %(field)s: unknown value %(value)s") % {"field": field, "value": value})
-        if self.error_count > before:
-            return None
+            problems.append(_("field name is empty or longer than 120 characters"))
+        for field_name, allowed in self.member_choices.items():
+            value = data.get(field_name, "")
+            if not isinstance(value, str) or value not in allowed:
+                problems.append(_("field %(field)s: unknown value %(value)s") % {"field": field_name,
+                                                                                  "value": value})
+        if problems:
+            return None, problems
         return (central_id, nik, name, data["sex"], str(data.get("birth_place") or "")[:60], birth.isoformat(),
                 data["relationship"], data.get("education") or "", str(data.get("occupation") or "")[:60],
-                data["disability"], data["life_status"])
+                data["disability"], data["life_status"]), []
 
 
 def _iso_date(value) -> dt.date | None:
@@ -185,50 +232,95 @@ def _iso_date(value) -> dt.date | None:
         return None
 
 
-def _pages(batch: CentralBatch) -> Iterator[tuple[int, list]]:
-    """(page number, rows) in page order, each page re-checked against its checksum as it is read."""
+_decoder = json.JSONDecoder()
+
+
+def _page_families(number: int, body: str) -> list[tuple[object, str]]:
+    """The families of one stored page with each one's own canonical text (for its digest), in one decoding
+    pass: the body is the centre's canonical JSON (no spaces), so the families sit between single commas."""
+    if not body.startswith("["):
+        raise BatchRejected(_("Page %(page)d is not a list of families.") % {"page": number})
+    families, index, end = [], 1, len(body) - 1
+    try:
+        while index < end:
+            family, stop = _decoder.raw_decode(body, index)
+            families.append((family, body[index:stop]))
+            index = stop + 1  # the comma (or the closing bracket)
+    except ValueError:
+        raise BatchRejected(_("Page %(page)d is not a list of families.") % {"page": number}) from None
+    return families
+
+
+def _page_chunks(batch: CentralBatch) -> Iterator[list[tuple[int, list]]]:
+    """Chunks of CHUNK_PAGES decoded pages, in page order."""
     pages = DownloadedPage.objects.filter(stream=DownloadedPage.Stream.BATCH, ref=batch.batch_id) \
-        .order_by("number").values_list("number", "checksum", "body").iterator(chunk_size=CHUNK_PAGES)
-    for number, expected, body in pages:
-        if hashlib.sha256(body.encode("utf-8")).hexdigest() != expected:
-            raise BatchRejected(_("Stored page %(page)d no longer matches its checksum.") % {"page": number})
-        yield number, json.loads(body)
+        .order_by("number").values_list("number", "body").iterator(chunk_size=CHUNK_PAGES)
+    chunk = []
+    for number, body in pages:
+        chunk.append((number, _page_families(number, body)))
+        if len(chunk) == CHUNK_PAGES:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
-def validate_batch(batch: CentralBatch) -> Iterator[tuple[int, list[tuple], list[tuple]]]:
-    """Validate every row first (no write happens on a bad batch); then yield (pages, families, members)
-    chunks of the validated rows."""
-    validator = _Validator(batch)
-    chunks, families, members, pages = [], [], [], 0
-    for number, rows in _pages(batch):
-        for index, data in enumerate(rows if isinstance(rows, list) else [], start=1):
-            checked = validator.family(number, index, data)
-            if checked:
-                families.append(checked[0])
-                members.extend(checked[1])
-        pages += 1
-        if pages % CHUNK_PAGES == 0:
-            chunks.append((pages, families, members))
-            families, members = [], []
-    if families or members:
-        chunks.append((pages, families, members))
-    if validator.error_count:
-        more = validator.error_count - len(validator.errors)
-        message = "; ".join(validator.errors)
-        if more > 0:
-            message += " " + _("(and %(n)d more)") % {"n": more}
-        raise BatchRejected(message)
-    return iter(chunks)
+def _applied_digests(central_ids: list[str]) -> dict[str, str]:
+    """The digests of these families as last applied, for those the register still holds under that id."""
+    if not central_ids:
+        return {}
+    return dict(FamilyDigest.objects.filter(central_id__in=central_ids).filter(
+        central_id__in=Family.objects.filter(central_id__in=central_ids).values("central_id"),
+    ).values_list("central_id", "digest"))
+
+
+@dataclass
+class _Chunk:
+    families: list[tuple] = field(default_factory=list)
+    members: list[tuple] = field(default_factory=list)
+    held: list[tuple] = field(default_factory=list)  # (seq, page, position, central_id, area, reasons, document)
+    rows_read: int = 0
+    unchanged: int = 0
+    member_count: int = 0
+
+
+def _chunks(batch: CentralBatch, validator: _Validator, *, skip_unchanged: bool) -> Iterator[_Chunk]:
+    """The batch's staged rows, chunk by chunk: each family validated (or recognised as unchanged) once."""
+    for pages in _page_chunks(batch):
+        known = _applied_digests([str(data.get("central_id")) for _n, rows in pages for data, _t in rows
+                                  if isinstance(data, dict) and data.get("central_id")]) if skip_unchanged else {}
+        chunk = _Chunk()
+        for number, rows in pages:
+            for position, (data, text) in enumerate(rows, start=1):
+                seq = number * SEQ_PAGE + position
+                people = data.get("members") if isinstance(data, dict) else None
+                chunk.rows_read += 1 + (len(people) if isinstance(people, list) else 0)
+                hashed = digest(text)
+                if known and isinstance(data, dict) and known.get(data.get("central_id")) == hashed:
+                    chunk.families.append((data["central_id"], data["kk_number"], data["village_code"], "", "",
+                                           "", "", *_ATTR_BLANK, None, None, None, number, seq, hashed, True))
+                    chunk.unchanged += 1
+                    chunk.member_count += len(people)
+                    continue
+                family, members, problems = validator.family(data)
+                if problems:
+                    central_id = str(data.get("central_id") or "")[:32] if isinstance(data, dict) else ""
+                    chunk.held.append((seq, number, position, central_id, validator.area_of(data),
+                                       "; ".join(problems), text.replace("\\u0000", "")))
+                    continue
+                chunk.families.append((*family, number, seq, hashed, False))
+                chunk.members.extend((*m, seq) for m in members)
+                chunk.member_count += len(members)
+        yield chunk
 
 
 def ingest_batch(batch: CentralBatch) -> IngestResult:
     """Apply a downloaded, verified batch to the register (see the module docstring)."""
-    chunks = list(validate_batch(batch))
-    total = sum(len(f) + len(m) for _p, f, m in chunks)
+    total = batch.family_count + batch.member_count
     CentralBatch.objects.filter(pk=batch.pk).update(rows_total=total, rows_done=0)
     if connection.vendor == "postgresql":
-        return _ingest_postgresql(batch, chunks)
-    return _ingest_orm(batch, chunks)
+        return _ingest_postgresql(batch)
+    return _ingest_orm(batch)
 
 
 # -- PostgreSQL: COPY into staging, upsert from there ------------------------------------------------------
@@ -241,17 +333,26 @@ CREATE TEMP TABLE IF NOT EXISTS central_stage_family (
     has_lpg_large boolean, has_refrigerator boolean, has_air_conditioner boolean, has_water_heater boolean,
     has_flat_tv boolean, has_gold boolean, has_computer boolean, has_motorcycle boolean, has_car boolean,
     has_boat boolean, has_land boolean, has_livestock boolean,
-    desil smallint, period date, score numeric(8, 3), page integer)
+    desil smallint, period date, score numeric(8, 3), page integer, seq bigint, digest varchar(32),
+    unchanged boolean)
 """
 STAGE_MEMBER_DDL = """
 CREATE TEMP TABLE IF NOT EXISTS central_stage_member (
     central_id varchar(32), nik varchar(16), name varchar(120), sex varchar(1), birth_place varchar(60),
     birth_date date, relationship varchar(14), education varchar(10), occupation varchar(60),
-    disability varchar(12), life_status varchar(10))
+    disability varchar(12), life_status varchar(10), seq bigint)
 """
-# The page a family came on lets a clash be recorded with the centre's document as it was sent.
-STAGE_FAMILY_COLUMNS = [*FAMILY_COLUMNS, "desil", "period", "score", "page"]
-STAGE_MEMBER_COLUMNS = ["central_id", *MEMBER_COLUMNS]
+STAGE_HELD_DDL = """
+CREATE TEMP TABLE IF NOT EXISTS central_stage_held (
+    seq bigint, page integer, position integer, central_id varchar(32), area_code varchar(13), reasons text,
+    document text)
+"""
+STAGE_TABLES = "central_stage_family, central_stage_member, central_stage_held"
+# The page a family came on lets a clash be recorded with the centre's document as it was sent; its seq
+# (page and position) ties its members to it and tells which of two families giving the same number came first.
+STAGE_FAMILY_COLUMNS = [*FAMILY_COLUMNS, "desil", "period", "score", "page", "seq", "digest", "unchanged"]
+STAGE_MEMBER_COLUMNS = ["central_id", *MEMBER_COLUMNS, "seq"]
+STAGE_HELD_COLUMNS = ["seq", "page", "position", "central_id", "area_code", "reasons", "document"]
 
 
 # Columns that may be empty (NULL); in CSV every string is quoted, so NULL must be asked for by name.
@@ -259,6 +360,8 @@ NULLABLE_STAGE_COLUMNS = {"floor_area_m2", "desil", "period", "score"}
 
 
 def _copy(cursor, table: str, columns: list[str], rows: list[tuple]) -> None:
+    if not rows:
+        return
     buffer = io.StringIO()
     # Quoting every string keeps "" an empty string; numbers and booleans (True/False) stay bare.
     csv.writer(buffer, quoting=csv.QUOTE_NONNUMERIC).writerows(rows)
@@ -299,30 +402,114 @@ def _upsert(cursor, model, *, source: str, key: str, columns: list[str], insert_
     return changed + cursor.rowcount
 
 
-def _ingest_postgresql(batch: CentralBatch, chunks) -> IngestResult:
+def _ingest_postgresql(batch: CentralBatch) -> IngestResult:
     from .clashes import clashes_hold_sql  # here: central.clashes builds on this module's columns
 
     result = IngestResult()
+    validator = _Validator(batch, in_memory_duplicates=False)
     with connection.cursor() as cursor:
-        cursor.execute(STAGE_FAMILY_DDL)
-        cursor.execute(STAGE_MEMBER_DDL)
-        cursor.execute("TRUNCATE central_stage_family, central_stage_member")
+        for ddl in (STAGE_FAMILY_DDL, STAGE_MEMBER_DDL, STAGE_HELD_DDL):
+            cursor.execute(ddl)
+        cursor.execute(f"TRUNCATE {STAGE_TABLES}")
         done = 0
-        for _pages_done, families, members in chunks:
-            _copy(cursor, "central_stage_family", STAGE_FAMILY_COLUMNS, families)
-            _copy(cursor, "central_stage_member", STAGE_MEMBER_COLUMNS, members)
-            done += len(families) + len(members)
-            result.families += len(families)
-            result.members += len(members)
+        for chunk in _chunks(batch, validator, skip_unchanged=True):
+            _copy(cursor, "central_stage_family", STAGE_FAMILY_COLUMNS, chunk.families)
+            _copy(cursor, "central_stage_member", STAGE_MEMBER_COLUMNS, chunk.members)
+            _copy(cursor, "central_stage_held", STAGE_HELD_COLUMNS, chunk.held)
+            done += chunk.rows_read
+            result.families += len(chunk.families)
+            result.members += chunk.member_count
+            result.families_unchanged += chunk.unchanged
             # Outside the upsert's transaction, so the batch page sees it move.
             CentralBatch.objects.filter(pk=batch.pk).update(rows_done=done)
+        CentralBatch.objects.filter(pk=batch.pk).update(rows_total=done, rows_done=done)
         with transaction.atomic():
+            # The duplicate search and the joins below hash a few million keys; keep them in memory.
+            cursor.execute("SET LOCAL work_mem = '128MB'")
+            # The commit need not wait for its WAL to reach the disk: the batch's next state change (a normal
+            # commit) flushes it, and a crash before that runs the (idempotent) ingest again.
+            cursor.execute("SET LOCAL synchronous_commit = off")
+            twice = _hold_duplicates(cursor, batch, validator)
+            result.families -= twice
             result.families_held = clashes_hold_sql(cursor, batch)
+            result.rows_held = _store_held(cursor, batch)
             result.families_changed, result.members_changed = _upsert_all(cursor, batch)
+            _store_digests(cursor)
             result.rounds_created = _split_rounds(cursor, batch)
             set_rounds_calendar(batch)
-        cursor.execute("TRUNCATE central_stage_family, central_stage_member")
+        cursor.execute(f"TRUNCATE {STAGE_TABLES}")
+        if result.families + result.members >= ANALYZE_AFTER_ROWS:
+            # Fresh statistics for the tables the load touched: the first pages after a pull plan on them.
+            cursor.execute(f"ANALYZE {Family._meta.db_table}, {Member._meta.db_table}, "
+                           f"{DesilRanking._meta.db_table}, {VerificationRound._meta.db_table}, "
+                           f"{RoundFamily._meta.db_table}, {FamilyDigest._meta.db_table}")
     return result
+
+
+DUPLICATES_SQL = """
+SELECT s.seq, 'central_id', s.central_id FROM central_stage_family s JOIN (
+    SELECT central_id, min(seq) AS first FROM central_stage_family GROUP BY central_id HAVING count(*) > 1) d
+    ON d.central_id = s.central_id AND s.seq > d.first
+UNION ALL
+SELECT s.seq, 'kk', s.kk_number FROM central_stage_family s JOIN (
+    SELECT kk_number, min(seq) AS first FROM central_stage_family GROUP BY kk_number HAVING count(*) > 1) d
+    ON d.kk_number = s.kk_number AND s.seq > d.first
+UNION ALL
+SELECT s.seq, 'nik', s.nik FROM central_stage_member s JOIN (
+    SELECT nik, min(seq) AS first FROM central_stage_member GROUP BY nik HAVING count(*) > 1) d
+    ON d.nik = s.nik AND s.seq > d.first
+"""
+
+
+def _hold_duplicates(cursor, batch: CentralBatch, validator: _Validator) -> int:
+    """Hold every family giving an id, KK number or NIK that an earlier family of the batch gave (the first
+    one is applied); set-based over staging. Returns how many families are held."""
+    cursor.execute(DUPLICATES_SQL)
+    problems: dict[int, list[str]] = {}
+    for seq, kind, value in cursor.fetchall():
+        message = {"central_id": _("DTSEN id %(id)s appears twice in the batch") % {"id": value},
+                   "kk": _("KK number %(kk)s appears twice in the batch") % {"kk": value},
+                   "nik": _("NIK %(nik)s appears twice in the batch") % {"nik": value}}[kind]
+        problems.setdefault(seq, []).append(message)
+    if not problems:
+        return 0
+    seqs = sorted(problems)
+    documents = {}
+    for number, body in DownloadedPage.objects.filter(
+            stream=DownloadedPage.Stream.BATCH, ref=batch.batch_id,
+            number__in={seq // SEQ_PAGE for seq in seqs}).values_list("number", "body").iterator(chunk_size=10):
+        for position, (data, text) in enumerate(_page_families(number, body), start=1):
+            if number * SEQ_PAGE + position in problems:
+                documents[number * SEQ_PAGE + position] = (data, text)
+    held = []
+    for seq in seqs:
+        data, text = documents[seq]
+        held.append((seq, seq // SEQ_PAGE, seq % SEQ_PAGE, str(data.get("central_id") or "")[:32],
+                     validator.area_of(data), "; ".join(problems[seq]), text.replace("\\u0000", "")))
+    _copy(cursor, "central_stage_held", STAGE_HELD_COLUMNS, held)
+    cursor.execute("DELETE FROM central_stage_member WHERE seq = ANY(%s)", [seqs])
+    cursor.execute("DELETE FROM central_stage_family WHERE seq = ANY(%s)", [seqs])
+    return len(seqs)
+
+
+def _store_held(cursor, batch: CentralBatch) -> int:
+    """The held rows of the batch, for Dinsos on the batch page (a second run of the batch adds nothing)."""
+    cursor.execute(
+        f"INSERT INTO {BatchHeldRow._meta.db_table} (batch_id, page, position, central_id, area_code, "  # nosec B608
+        "reasons, document, created_at) SELECT %s, page, position, central_id, area_code, reasons, "
+        "document::jsonb, now() FROM central_stage_held ORDER BY seq ON CONFLICT (batch_id, page, position) "
+        "DO NOTHING", [batch.pk])
+    cursor.execute("SELECT count(*) FROM central_stage_held")
+    return cursor.fetchone()[0]
+
+
+def _store_digests(cursor) -> None:
+    """Remember the document of every family applied now, so its next unchanged publication is skipped."""
+    table = FamilyDigest._meta.db_table
+    cursor.execute(
+        f"INSERT INTO {table} (central_id, digest) SELECT central_id, digest FROM central_stage_family "  # nosec B608
+        f"WHERE NOT unchanged ON CONFLICT (central_id) DO UPDATE SET digest = EXCLUDED.digest "
+        f"WHERE {table}.digest IS DISTINCT FROM EXCLUDED.digest")
 
 
 def _upsert_all(cursor, batch: CentralBatch) -> tuple[int, int]:
@@ -331,7 +518,8 @@ def _upsert_all(cursor, batch: CentralBatch) -> tuple[int, int]:
     # A new family takes the batch's desil at once; an existing one keeps its own until the refresh below,
     # which follows its latest publication (the batch's may be older).
     families_changed = _upsert(
-        cursor, Family, source="SELECT * FROM central_stage_family", key="central_id", columns=FAMILY_COLUMNS,
+        cursor, Family, source="SELECT * FROM central_stage_family WHERE NOT unchanged", key="central_id",
+        columns=FAMILY_COLUMNS,
         insert_extra={"origin": "'central'", "desil": "x.desil", "version": "1", "created_at": "now()",
                       "updated_at": "now()"},
         update_extra={"version": "t.version + 1", "updated_at": "now()"}, reason=reason)
@@ -345,11 +533,11 @@ def _upsert_all(cursor, batch: CentralBatch) -> tuple[int, int]:
     cursor.execute(
         f"INSERT INTO {ranking_table} (family_id, period, desil, score, source, created_at) "  # nosec B608
         f"SELECT f.id, s.period, s.desil, s.score, 'central', now() FROM central_stage_family s "
-        f"JOIN {family_table} f ON f.central_id = s.central_id WHERE s.period IS NOT NULL "
+        f"JOIN {family_table} f ON f.central_id = s.central_id WHERE s.period IS NOT NULL AND NOT s.unchanged "
         f"ON CONFLICT (family_id, period) DO UPDATE SET desil = EXCLUDED.desil, score = EXCLUDED.score "
         f"WHERE ({ranking_table}.desil, {ranking_table}.score) IS DISTINCT FROM (EXCLUDED.desil, EXCLUDED.score)")
     refresh_current_desil_sql(cursor, f"SELECT f.id FROM central_stage_family s JOIN {family_table} f "  # nosec B608
-                                      "ON f.central_id = s.central_id")
+                                      "ON f.central_id = s.central_id WHERE NOT s.unchanged")
     return families_changed, members_changed
 
 
@@ -393,14 +581,23 @@ def set_rounds_calendar(batch: CentralBatch) -> None:
 
 
 # -- Other databases: the same steps through Django's bulk upserts ----------------------------------------
-def _ingest_orm(batch: CentralBatch, chunks) -> IngestResult:
+def _ingest_orm(batch: CentralBatch) -> IngestResult:
     from .clashes import clashes_hold_orm
 
     result = IngestResult()
-    families = [row for _p, f, _m in chunks for row in f]
-    members = [row for _p, _f, m in chunks for row in m]
+    families, members, held, done = [], [], [], 0
+    for chunk in _chunks(batch, _Validator(batch, in_memory_duplicates=True), skip_unchanged=False):
+        done += chunk.rows_read
+        families.extend(chunk.families)
+        members.extend(chunk.members)
+        held.extend(chunk.held)
     result.families, result.members = len(families), len(members)
     with transaction.atomic():
+        BatchHeldRow.objects.bulk_create(
+            [BatchHeldRow(batch=batch, page=page, position=position, central_id=central_id, area_code=area,
+                          reasons=reasons, document=json.loads(document))
+             for _seq, page, position, central_id, area, reasons, document in held], ignore_conflicts=True)
+        result.rows_held = len(held)
         families, members, result.families_held = clashes_hold_orm(batch, families, members)
         Family.objects.bulk_create(
             [Family(origin=Family.Origin.CENTRAL, **dict(zip(FAMILY_COLUMNS, row[:len(FAMILY_COLUMNS)],
@@ -409,7 +606,8 @@ def _ingest_orm(batch: CentralBatch, chunks) -> IngestResult:
             update_fields=[c for c in FAMILY_COLUMNS if c != "central_id"], batch_size=2000)
         ids = dict(Family.objects.filter(central_id__in=[r[0] for r in families]).values_list("central_id", "id"))
         Member.objects.bulk_create(
-            [Member(family_id=ids[row[0]], **dict(zip(MEMBER_COLUMNS, row[1:], strict=True))) for row in members],
+            [Member(family_id=ids[row[0]], **dict(zip(MEMBER_COLUMNS, row[1:1 + len(MEMBER_COLUMNS)], strict=True)))
+             for row in members],
             update_conflicts=True, unique_fields=["nik"], update_fields=[*MEMBER_COLUMNS[1:], "family_id"],
             batch_size=2000)
         n = len(FAMILY_COLUMNS)
@@ -430,5 +628,5 @@ def _ingest_orm(batch: CentralBatch, chunks) -> IngestResult:
             ignore_conflicts=True)
         set_rounds_calendar(batch)
     result.families_changed, result.rounds_created = len(families), len(villages) - len(existing)
-    CentralBatch.objects.filter(pk=batch.pk).update(rows_done=result.families + result.members)
+    CentralBatch.objects.filter(pk=batch.pk).update(rows_total=done, rows_done=done)
     return result

@@ -67,6 +67,7 @@ class CentralBatch(models.Model):
     last_error_at = models.DateTimeField(_("last error at"), null=True, blank=True)
     rounds_created = models.PositiveIntegerField(_("rounds created"), default=0)
     families_changed = models.PositiveIntegerField(_("families added or changed"), default=0)
+    rows_held = models.PositiveIntegerField(_("families held (rows breaking the register's rules)"), default=0)
     ingested_at = models.DateTimeField(_("applied at"), null=True, blank=True)
     created_at = models.DateTimeField(_("discovered at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
@@ -139,6 +140,8 @@ class DownloadedPage(models.Model):
         verbose_name = _("downloaded page")
         verbose_name_plural = _("downloaded pages")
         constraints = [models.UniqueConstraint(fields=["stream", "ref", "number"], name="page_once")]
+        # A re-published page is taken from the store by its checksum instead of being downloaded again.
+        indexes = [models.Index(fields=["checksum"], name="downloadedpage_checksum")]
 
     def __str__(self):
         return f"{self.stream} {self.ref} #{self.number}"
@@ -326,6 +329,52 @@ class BatchClash(models.Model):
 
     def __str__(self):
         return f"{self.batch_id}/{self.central_id} ({self.get_kind_display()})"
+
+
+class BatchHeldRow(models.Model):
+    """A family of a central batch that breaks the register's rules (a bad NIK or KK number, a village outside
+    the batch's regency, a value the register does not know, a number the batch gives twice). It is held with
+    its reasons and the centre's document as sent; the rest of the batch is applied."""
+
+    batch = models.ForeignKey(CentralBatch, verbose_name=_("batch"), on_delete=models.CASCADE,
+                              related_name="held_rows")
+    page = models.PositiveIntegerField(_("page"))
+    position = models.PositiveIntegerField(_("family on the page"))
+    central_id = models.CharField(_("DTSEN id"), max_length=32, blank=True)
+    # The family's village when it is one of the batch's regency, else the regency: a plain code, because a
+    # bad row may name a village the portal does not know.
+    area_code = models.CharField(_("area"), max_length=13, db_index=True)
+    reasons = models.TextField(_("reasons"))
+    document = models.JSONField(_("the centre's version"), null=True, blank=True)
+    created_at = models.DateTimeField(_("held at"), auto_now_add=True)
+
+    area_scope_path = "area_code"
+
+    class Meta:
+        ordering = ["batch_id", "page", "position"]
+        verbose_name = _("batch row held")
+        verbose_name_plural = _("batch rows held")
+        constraints = [models.UniqueConstraint(fields=["batch", "page", "position"], name="held_row_once")]
+
+    def __str__(self):
+        return f"{self.batch_id} {self.page}/{self.position}"
+
+
+class FamilyDigest(models.Model):
+    """The hash of the centre's document of a family as last applied: a re-publication bringing the same
+    document again is recognised without validating or rewriting it."""
+
+    central_id = models.CharField(_("DTSEN id"), max_length=32, primary_key=True)
+    digest = models.CharField(_("digest"), max_length=32)
+
+    unscoped_reference_data = True  # hashes only; never shown
+
+    class Meta:
+        verbose_name = _("applied family digest")
+        verbose_name_plural = _("applied family digests")
+
+    def __str__(self):
+        return self.central_id
 
 
 class UnmatchedRanking(models.Model):

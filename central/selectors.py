@@ -12,7 +12,15 @@ from registry.models import Family, Member, Region
 from verification.models import RoundFamily, VerificationRound
 
 from .ingest import ATTR_FIELDS
-from .models import BatchClash, CentralBatch, DesilPublication, Submission, SubmissionItem, UnmatchedRanking
+from .models import (
+    BatchClash,
+    BatchHeldRow,
+    CentralBatch,
+    DesilPublication,
+    Submission,
+    SubmissionItem,
+    UnmatchedRanking,
+)
 
 HELD = BatchClash.State.HELD
 
@@ -26,6 +34,13 @@ def batch_list(*, user):
 def batch_get(*, user, pk: int) -> CentralBatch:
     return get_scoped_or_404(user, CentralBatch.objects.annotate(
         held_families=Count("clashes", filter=Q(clashes__state=HELD))), pk=pk)
+
+
+def batch_held_rows(*, user, batch: CentralBatch):
+    """The batch's families held for breaking the register's rules, in the user's area (by village, or by
+    regency when the row named no village of it)."""
+    return scope_queryset(user, BatchHeldRow.objects.filter(batch=batch).only(
+        "page", "position", "central_id", "area_code", "reasons")).order_by("page", "position")
 
 
 def batch_rounds(*, user, batch: CentralBatch):

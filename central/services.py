@@ -8,11 +8,13 @@ error) from which the next run continues.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 import re
-from collections import defaultdict
+from collections import defaultdict, deque
+from concurrent.futures import ThreadPoolExecutor
 
-from django.db import DataError, IntegrityError, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -28,7 +30,7 @@ from verification import services as rounds
 from verification.models import CentreOutcome, RoundFamily, RoundState, VerificationRound
 from verification.services import CYCLE_RE
 
-from .client import CentralBadData, CentralClient, CentralRefused, CentralUnavailable
+from .client import CANONICAL, CentralBadData, CentralClient, CentralRefused, CentralUnavailable
 from .ingest import BatchRejected, ingest_batch
 from .models import (
     BatchClash,
@@ -138,12 +140,14 @@ def batch_download(*, batch: CentralBatch, client: CentralClient) -> None:
         batch.save(update_fields=["state", "updated_at"])
     have = set(DownloadedPage.objects.filter(stream=DownloadedPage.Stream.BATCH, ref=batch.batch_id)
                .values_list("number", flat=True))
-    for number in range(1, batch.page_count + 1):
-        if number in have:
-            continue
-        page = client.batch_page(batch.batch_id, number)
-        DownloadedPage.for_rows(stream=DownloadedPage.Stream.BATCH, ref=batch.batch_id, number=number,
-                                checksum=page["checksum"], rows=page["families"]).save_once()
+    missing = [number for number in range(1, batch.page_count + 1) if number not in have]
+    if missing:
+        missing = _copy_known_pages(batch, client, missing, have)
+    for number, page in _pages_ahead(client, batch.batch_id, missing):
+        # The client checked the canonical bytes against the checksum: they are stored as they are.
+        DownloadedPage(stream=DownloadedPage.Stream.BATCH, ref=batch.batch_id, number=number,
+                       checksum=page["checksum"], body=page[CANONICAL].decode("utf-8")).save_once()
+        del page
         CentralBatch.objects.filter(pk=batch.pk).update(pages_done=len(have) + 1)
         have.add(number)
     pages = list(DownloadedPage.objects.filter(stream=DownloadedPage.Stream.BATCH, ref=batch.batch_id)
@@ -153,6 +157,53 @@ def batch_download(*, batch: CentralBatch, client: CentralClient) -> None:
     batch.refresh_from_db()
     batch.finish_download()
     batch.save(update_fields=["state", "updated_at"])
+
+
+def _copy_known_pages(batch: CentralBatch, client: CentralClient, missing: list[int], have: set) -> list[int]:
+    """Take the pages the portal already holds with the same checksum (an earlier publication of the same
+    families) from its own store instead of downloading them; returns the pages still to download. Only
+    when the centre's list of page checksums adds up to the batch checksum it announced."""
+    checksums = client.batch_page_checksums(batch.batch_id)
+    if len(checksums) != batch.page_count or combined_checksum(checksums) != batch.checksum:
+        return missing
+    table = DownloadedPage._meta.db_table
+    still = []
+    with connection.cursor() as cursor:
+        for number in missing:
+            cursor.execute(
+                f"INSERT INTO {table} (stream, ref, number, checksum, body, fetched_at) "  # noqa: S608 # nosec B608
+                f"SELECT stream, %s, %s, checksum, body, %s FROM {table} WHERE stream = %s AND checksum = %s "
+                f"LIMIT 1 ON CONFLICT DO NOTHING",
+                [batch.batch_id, number, timezone.now(), DownloadedPage.Stream.BATCH, checksums[number - 1]])
+            if cursor.rowcount:
+                have.add(number)
+                CentralBatch.objects.filter(pk=batch.pk).update(pages_done=len(have))
+            else:
+                still.append(number)
+    return still
+
+
+DOWNLOAD_AHEAD = 3  # page requests in flight while the current page is checked and stored
+
+
+def _pages_ahead(client: CentralClient, batch_id: str, numbers: list[int]):
+    """(number, page) in order, with a few requests ahead: the centre prepares the next pages while this
+    process checks and stores the current one. The database is only touched by the caller's thread."""
+    with ThreadPoolExecutor(max_workers=DOWNLOAD_AHEAD) as pool:
+        upcoming = iter(numbers)
+        pending = deque((n, pool.submit(client.batch_page, batch_id, n))
+                        for n in itertools.islice(upcoming, DOWNLOAD_AHEAD))
+        try:
+            while pending:
+                number, future = pending.popleft()
+                page = future.result()
+                following = next(upcoming, None)
+                if following is not None:
+                    pending.append((following, pool.submit(client.batch_page, batch_id, following)))
+                yield number, page
+        finally:
+            for _number, future in pending:
+                future.cancel()
 
 
 def batch_sync(*, batch_pk: int, client: CentralClient) -> CentralBatch:
@@ -183,12 +234,13 @@ def batch_sync(*, batch_pk: int, client: CentralClient) -> CentralBatch:
     batch.finish_ingest()
     batch.rounds_created = batch.rounds_created + result.rounds_created
     batch.families_changed = result.families_changed
+    batch.rows_held = result.rows_held
     batch.ingested_at, batch.last_error = timezone.now(), ""
-    if result.families_held:
-        log.warning("central batch %s: %d families held for Dinsos (clash with the register)", batch.batch_id,
-                    result.families_held)
-    batch.save(update_fields=["state", "rounds_created", "families_changed", "ingested_at", "last_error",
-                              "updated_at"])
+    if result.families_held or result.rows_held:
+        log.warning("central batch %s: %d families held for Dinsos (clash with the register), %d held (breaking "
+                    "the register's rules)", batch.batch_id, result.families_held, result.rows_held)
+    batch.save(update_fields=["state", "rounds_created", "families_changed", "rows_held", "ingested_at",
+                              "last_error", "updated_at"])
     return batch
 
 

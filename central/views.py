@@ -25,6 +25,7 @@ LIST_LIMIT = 100
 CLASHES_PER_PAGE = 50
 ITEMS_PER_PAGE = 50
 UNMATCHED_PER_PAGE = 50
+HELD_ROWS_PER_PAGE = 50
 
 
 def _sync_staff(user) -> None:
@@ -47,8 +48,10 @@ def sync_overview(request):
 def batch_detail(request, pk: int):
     _sync_staff(request.user)
     batch = selectors.batch_get(user=request.user, pk=pk)
+    held = Paginator(selectors.batch_held_rows(user=request.user, batch=batch), HELD_ROWS_PER_PAGE) \
+        .get_page(request.GET.get("page")) if batch.rows_held else None
     return render(request, "central/batch_detail.html", {
-        "batch": batch, "rounds": selectors.batch_rounds(user=request.user, batch=batch),
+        "batch": batch, "rounds": selectors.batch_rounds(user=request.user, batch=batch), "held": held,
         "running": batch.state in (BatchState.DOWNLOADING, BatchState.INGESTING),
     })
 

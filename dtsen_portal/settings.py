@@ -40,6 +40,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    # Index expressions with an operator class (the trigram indexes of name search); harmless on SQLite.
+    "django.contrib.postgres",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -93,6 +95,10 @@ TEMPLATES = [
         },
     },
 ]
+
+# Widgets rendered by Jinja2 from Django's own widget templates (dtsen_portal.renderers): the verval page
+# renders about 150 widgets, two thirds of its time through the Django template engine (docs/performance.md).
+FORM_RENDERER = "dtsen_portal.renderers.WidgetRenderer"
 
 WSGI_APPLICATION = "dtsen_portal.wsgi.application"
 

@@ -4,8 +4,12 @@ Regions use their Kemendagri code as primary key, so every scoped row carries it
 area scope is a prefix match on an indexed column (see ``accounts.scope``).
 """
 
+from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.contrib.postgres.search import SearchVector
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import F
+from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -206,8 +210,10 @@ class Family(models.Model):
 
     # Current desil, kept equal to the latest DesilRanking by registry.services.desil_record; stored
     # because area statistics over hundreds of thousands of families must not compute "latest" per row.
+    # Indexed only after the village ((village, desil) below): every list is of an area, and the monthly
+    # publication rewrites a third of a regency's desil, so a desil-only index would be paid for monthly.
     desil = models.PositiveSmallIntegerField(
-        _("desil"), null=True, blank=True, db_index=True,
+        _("desil"), null=True, blank=True,
         validators=[MinValueValidator(1), MaxValueValidator(10)],
     )
     # Optimistic locking: an edit based on an older version is refused, not silently merged.
@@ -222,7 +228,14 @@ class Family(models.Model):
         ordering = ["village_id", "dusun", "rw", "rt", "kk_number"]
         verbose_name = _("family")
         verbose_name_plural = _("families")
-        indexes = [models.Index(fields=["village", "desil"])]
+        indexes = [
+            models.Index(fields=["village", "desil"]),
+            # Trigrams of UPPER(address): the expression Django's icontains compares (registry.search).
+            GinIndex(OpClass(Upper("address"), name="gin_trgm_ops"), name="family_address_trgm"),
+            # A village's family ids without reading the families (index-only): Cek Bansos joins them with
+            # the ids of the families where someone has the name (Member's member_name_upper).
+            models.Index(fields=["village", "id"], name="family_village_id_id"),
+        ]
         constraints = [
             models.CheckConstraint(condition=models.Q(desil__gte=1, desil__lte=10) | models.Q(desil__isnull=True),
                                    name="family_desil_range"),
@@ -304,6 +317,17 @@ class Member(models.Model):
         ordering = ["family_id", "birth_date"]
         verbose_name = _("member")
         verbose_name_plural = _("members")
+        # Name search (registry.search): the words of names (full-text, 'simple' config: no stemming) answer
+        # common names fast; trigrams of UPPER(name) serve icontains (UPPER(name) LIKE UPPER('%...%')) for
+        # any part of a name. A whole name (Cek Bansos' iexact, UPPER(name) = UPPER(...)) is a B-tree
+        # lookup, with the family beside it for the village check (Cek Bansos: distribution.services).
+        indexes = [
+            GinIndex(SearchVector("name", config="simple"), name="member_name_words"),
+            GinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="member_name_trgm"),
+            # The name in INCLUDE as well: PostgreSQL answers from the index alone ("index-only") only when
+            # the columns under its expressions are in it too.
+            models.Index(Upper("name"), F("family"), name="member_name_upper", include=["name"]),
+        ]
 
     def __str__(self):
         # Shown in admin lists, pickers, messages and log lines: the NIK masked (privacy.masking).
@@ -313,8 +337,9 @@ class Member(models.Model):
 class DesilRanking(models.Model):
     """One family's desil in one publication period; the history is never rewritten."""
 
+    # Indexed by the unique (family, period) below, which leads with the family.
     family = models.ForeignKey(Family, verbose_name=_("family"), on_delete=models.CASCADE,
-                               related_name="desil_rankings")
+                               related_name="desil_rankings", db_index=False)
     period = models.DateField(_("publication date"))
     desil = models.PositiveSmallIntegerField(_("desil"), validators=[MinValueValidator(1), MaxValueValidator(10)])
     score = models.DecimalField(_("score"), max_digits=8, decimal_places=3, null=True, blank=True)
@@ -348,8 +373,9 @@ class DesilChange(models.Model):
         LEFT = "left", _("Left desil 1-4")
         WITHIN = "within", _("Moved, same side of desil 4")
 
+    # Indexed by the unique (family, period) below, which leads with the family.
     family = models.ForeignKey(Family, verbose_name=_("family"), on_delete=models.CASCADE,
-                               related_name="desil_changes")
+                               related_name="desil_changes", db_index=False)
     # Denormalised from the family: the feed lists a regency's changes without joining every family.
     village = models.ForeignKey(Region, verbose_name=_("village"), on_delete=models.PROTECT, related_name="+")
     period = models.DateField(_("publication date"))

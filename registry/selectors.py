@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import Count, F, OuterRef, Prefetch, Q, Subquery
-from django.db.models.functions import Coalesce, Substr
+from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
@@ -56,16 +56,17 @@ def _bars(counts: dict) -> list[dict]:
 
 
 def area_summary(*, user) -> dict:
-    """Families, living members and families per desil in the user's area (three queries)."""
-    families = scope_queryset(user, Family.objects.all())
-    members = scope_queryset(user, Member.objects.filter(life_status=Member.LifeStatus.PRESENT))
-    by_desil = dict(families.values_list("desil").annotate(n=Count("id")).order_by("desil"))
+    """Families, living members and families per desil in the user's area (two queries, read from the
+    tallies kept as the register changes, so the size of the area does not matter)."""
+    from verification import tallies
+
+    by_desil = tallies.families_by_desil(user=user)
     total = sum(by_desil.values())
     return {
         "area": user.area,
         "families": total,
         "families_desil_1_4": sum(n for d, n in by_desil.items() if d is not None and d <= AID_BAND_MAX_DESIL),
-        "members": members.count(),
+        "members": tallies.living_members(user=user),
         "by_desil": [(d, by_desil.get(d, 0)) for d in range(1, 11)],
         "bars": _bars(by_desil),
         "unranked": by_desil.get(None, 0),
@@ -86,17 +87,18 @@ class BreakdownRow:
 
 def area_breakdown(*, user) -> tuple[str, list[BreakdownRow]]:
     """The user's area split one level down: kecamatan for a regency, villages for a kecamatan, dusun for
-    a village. Two queries whatever the size of the area."""
-    families = scope_queryset(user, Family.objects.all())
-    counts = {"aid_band": Count("id", filter=Q(desil__lte=AID_BAND_MAX_DESIL)), "families": Count("id")}
+    a village. Two queries whatever the size of the area: above a village they read the tallies; a
+    village's own families are few enough to count."""
+    from verification import tallies
+
     level = user.area.level if user.area else Region.Level.PROVINCE - 1
     if level == Region.Level.VILLAGE:
-        rows = families.values("dusun").annotate(**counts).order_by("dusun")
+        counts = {"aid_band": Count("id", filter=Q(desil__lte=AID_BAND_MAX_DESIL)), "families": Count("id")}
+        rows = scope_queryset(user, Family.objects.all()).values("dusun").annotate(**counts).order_by("dusun")
         return _("By dusun"), [BreakdownRow(r["dusun"] or "-", r["families"], r["aid_band"]) for r in rows]
     child_length = {Region.Level.PROVINCE - 1: 2, Region.Level.PROVINCE: 5, Region.Level.REGENCY: 8,
                     Region.Level.DISTRICT: 13}[level]
-    rows = list(families.annotate(child=Substr(F("village_id"), 1, child_length))
-                .values("child").annotate(**counts).order_by("child"))
+    rows = tallies.families_by_child(user=user, child_length=child_length)
     names = dict(Region.objects.filter(code__in=[r["child"] for r in rows]).values_list("code", "name"))
     title = {Region.Level.REGENCY: _("By kecamatan"), Region.Level.DISTRICT: _("By village")}.get(
         level, _("By region"))

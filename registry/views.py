@@ -34,7 +34,9 @@ def home(request):
 @login_required
 def family_list(request):
     family_filter = FamilyFilter(request.GET, queryset=selectors.family_list(user=request.user))
-    page = Paginator(family_filter.qs, FAMILIES_PER_PAGE).get_page(request.GET.get("page"))
+    # A refused search (too long, "%%%") lists nothing rather than everything; the form says why.
+    families = family_filter.qs if family_filter.is_valid() else family_filter.queryset.none()
+    page = Paginator(families, FAMILIES_PER_PAGE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "registry/family_list.html", {

@@ -10,8 +10,11 @@ from .models import (
     MusdesusAttendee,
     RoundEvent,
     RoundFamily,
+    RoundTally,
     UpdatePeriod,
     VerificationRound,
+    VillageDesilTally,
+    VillageMemberTally,
 )
 
 
@@ -100,3 +103,32 @@ class UpdatePeriodAdmin(ReferenceAdminMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # rounds refer to their period
+
+
+class TallyAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    """The tallies are kept by database triggers (see verification.tallies): shown, never edited."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(RoundTally)
+class RoundTallyAdmin(TallyAdmin):
+    list_display = ["round", "total", "decided", "eligible", "not_eligible", "corrected", "proposals", "flagged"]
+    list_select_related = ["round__village"]
+
+
+@admin.register(VillageDesilTally)
+class VillageDesilTallyAdmin(TallyAdmin):
+    list_display = ["village_id", "desil", "families"]
+
+
+@admin.register(VillageMemberTally)
+class VillageMemberTallyAdmin(TallyAdmin):
+    list_display = ["village_id", "living"]

@@ -1,4 +1,5 @@
 """Search, filters and sort order of a round's family list."""
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
@@ -7,6 +8,13 @@ from registry.models import Member
 from registry.validators import is_ascii_digits
 
 from .models import RoundFamily
+
+# The list's order by dusun and KK number: PostgreSQL keeps copies of both on each round entry (migration
+# 0007) so the order is served by an index of the round's own rows; elsewhere through the family.
+if connection.vendor == "postgresql":
+    DUSUN, KK = "family_dusun", "family_kk"
+else:
+    DUSUN, KK = "family__dusun", "family__kk_number"
 
 
 class EntryFilter(filters.FilterSet):
@@ -18,17 +26,17 @@ class EntryFilter(filters.FilterSet):
         ("flagged", _("Flagged by a ground-check")),
     ]
     q = filters.CharFilter(method="filter_q", label=_("Name, NIK or KK"))
-    dusun = filters.CharFilter(field_name="family__dusun", label=_("Dusun"))
+    dusun = filters.CharFilter(field_name=DUSUN, label=_("Dusun"))
     rt = filters.CharFilter(field_name="family__rt", label=_("RT"))
     rw = filters.CharFilter(field_name="family__rw", label=_("RW"))
     desil = filters.NumberFilter(field_name="family__desil", label=_("Desil"))
     status = filters.ChoiceFilter(choices=STATUS_CHOICES, method="filter_status", label=_("Decision"),
                                   empty_label=_("All"))
     sort = filters.OrderingFilter(
-        fields=(("family__kk_number", "kk"), ("head_name", "head"), ("family__desil", "desil"),
-                ("family__dusun", "dusun"), ("decided_at", "decided")),
-        field_labels={"family__kk_number": _("KK number"), "head_name": _("Head of family"),
-                      "family__desil": _("Desil"), "family__dusun": _("Dusun"), "decided_at": _("Decided")},
+        fields=((KK, "kk"), ("head_name", "head"), ("family__desil", "desil"), (DUSUN, "dusun"),
+                ("decided_at", "decided")),
+        field_labels={KK: _("KK number"), "head_name": _("Head of family"), "family__desil": _("Desil"),
+                      DUSUN: _("Dusun"), "decided_at": _("Decided")},
         label=_("Sort"),
     )
 
@@ -43,6 +51,9 @@ class EntryFilter(filters.FilterSet):
         if is_ascii_digits(value):
             nik = Member.objects.filter(family=OuterRef("family_id"), nik=value)
             return queryset.filter(Q(family__kk_number=value) | Exists(nik))
+        if connection.vendor == "postgresql" and "\n" not in value:
+            # The members' names kept on each entry (one a line): the round's own rows, not the village's members.
+            return queryset.filter(family_names__icontains=value)
         return queryset.filter(Exists(Member.objects.filter(family=OuterRef("family_id"), name__icontains=value)))
 
     def filter_status(self, queryset, name, value):
@@ -60,8 +71,7 @@ class EntryFilter(filters.FilterSet):
     def qs(self):
         queryset = super().qs
         # A stable default order, so pages do not shuffle between requests.
-        return queryset if self.form.cleaned_data.get("sort") else queryset.order_by("family__dusun",
-                                                                                       "family__kk_number")
+        return queryset if self.form.cleaned_data.get("sort") else queryset.order_by(DUSUN, KK)
 
 
 class EntryApiFilter(EntryFilter):

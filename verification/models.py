@@ -211,10 +211,19 @@ class RoundFamily(models.Model):
     # Optimistic locking: every change through the round bumps it; a form based on an older version is
     # refused with a conflict message instead of overwriting someone else's work.
     version = models.PositiveIntegerField(_("version"), default=1)
+    # The family's dusun and KK number, copied by database triggers (migration 0007) so that a round's list
+    # is ordered by an index of this table alone: a big village's last page reads the round's own rows
+    # instead of every family of the village. Only the triggers write them (any other value is replaced).
+    family_dusun = models.CharField(_("dusun (hamlet)"), max_length=60, blank=True, default="", editable=False)
+    family_kk = models.CharField(_("KK number"), max_length=16, blank=True, default="", editable=False)
+    # The names of the family's members, one a line, kept by triggers (migration 0008): a search by name within
+    # a round reads the round's own rows instead of probing every member of the village.
+    family_names = models.TextField(_("members' names"), null=True, blank=True, editable=False)
 
     area_scope_path = "round__village_id"
 
     class Meta:
+        indexes = [models.Index(fields=["round", "family_dusun", "family_kk", "id"], name="round_list_order")]
         ordering = ["round_id", "family_id"]
         verbose_name = _("family in round")
         verbose_name_plural = _("families in round")
@@ -306,3 +315,69 @@ class MusdesusAttendee(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.role})"
+
+
+# -- tallies ------------------------------------------------------------------------------------------------
+# Counts the regency pages show, kept exact as the data changes by PostgreSQL statement-level triggers with
+# transition tables (migration 0005_tallies_kept_by_triggers): every write path (services, the ingest's bulk
+# SQL and COPY, the admin, deletes) adds or subtracts one aggregate per statement, so a page reads a few
+# hundred rows instead of recounting millions. Only PostgreSQL keeps them; on SQLite (the demo) the
+# selectors count instead (see ``verification.tallies``).
+
+class RoundTally(models.Model):
+    """A round's families: in all, decided, per decision, proposals and flagged."""
+
+    round = models.OneToOneField(VerificationRound, verbose_name=_("round"), primary_key=True,
+                                 on_delete=models.DO_NOTHING, db_constraint=False, related_name="tally")
+    total = models.BigIntegerField(default=0)
+    decided = models.BigIntegerField(default=0)
+    eligible = models.BigIntegerField(default=0)
+    not_eligible = models.BigIntegerField(default=0)
+    corrected = models.BigIntegerField(default=0)
+    proposals = models.BigIntegerField(default=0)
+    flagged = models.BigIntegerField(default=0)
+
+    area_scope_path = "round__village_id"
+
+    class Meta:
+        verbose_name = _("round tally")
+        verbose_name_plural = _("round tallies")
+
+    def __str__(self):
+        return f"{self.round_id}: {self.decided}/{self.total}"
+
+
+class VillageDesilTally(models.Model):
+    """Families of a village with one desil (0: not ranked yet)."""
+
+    village = models.ForeignKey(Region, verbose_name=_("village"), on_delete=models.DO_NOTHING,
+                                db_constraint=False, related_name="+")
+    desil = models.PositiveSmallIntegerField(_("desil"))
+    families = models.BigIntegerField(default=0)
+
+    area_scope_path = "village_id"
+
+    class Meta:
+        verbose_name = _("village desil tally")
+        verbose_name_plural = _("village desil tallies")
+        constraints = [models.UniqueConstraint(fields=["village", "desil"], name="village_desil_tally_once")]
+
+    def __str__(self):
+        return f"{self.village_id} desil {self.desil}: {self.families}"
+
+
+class VillageMemberTally(models.Model):
+    """Living members (life status present) of a village's families."""
+
+    village = models.OneToOneField(Region, verbose_name=_("village"), primary_key=True, on_delete=models.DO_NOTHING,
+                                   db_constraint=False, related_name="+")
+    living = models.BigIntegerField(default=0)
+
+    area_scope_path = "village_id"
+
+    class Meta:
+        verbose_name = _("village member tally")
+        verbose_name_plural = _("village member tallies")
+
+    def __str__(self):
+        return f"{self.village_id}: {self.living}"

@@ -1,22 +1,21 @@
 """Reads of verification rounds, with the user's area scope applied."""
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.core.paginator import Page, Paginator
+from django.db.models import Count, OuterRef, Q, Subquery, Window
 
 from accounts.scope import get_scoped_or_404, scope_queryset
 from registry.models import Member
 
+from . import tallies
 from .models import EDITABLE_STATES, FieldCorrection, RoundEvent, RoundFamily, VerificationRound
 
 
 def round_list(*, user, open_only: bool = False):
-    """Rounds in the user's area with their progress (decided / total), newest first, in one query."""
-    rounds = scope_queryset(user, VerificationRound.objects.select_related("village")).annotate(
-        total=Count("entries"), decided=Count("entries", filter=~Q(entries__decision="")),
-        proposals=Count("entries", filter=Q(entries__is_proposal=True)),
-        flagged=Count("entries", filter=Q(entries__flagged=True)),
-    )
+    """Rounds in the user's area with their progress (decided / total), newest first, in one query (the
+    counts come from the rounds' tallies)."""
+    rounds = tallies.with_round_counts(scope_queryset(user, VerificationRound.objects.select_related("village")))
     if open_only:
         rounds = rounds.filter(state__in=[*EDITABLE_STATES, "musdesus_held"])
-    return rounds.order_by("deadline", "-created_at")
+    return rounds.order_by("deadline", "-created_at", "-pk")  # pk: rounds created together keep one order
 
 
 def round_get(*, user, pk: int) -> VerificationRound:
@@ -29,6 +28,39 @@ def round_entries(*, round_: VerificationRound):
     return (RoundFamily.objects.filter(round=round_)
             .select_related("family", "decided_by")
             .annotate(head_name=Subquery(head.values("name")[:1]), head_nik=Subquery(head.values("nik")[:1])))
+
+
+class _Paginator(Paginator):
+    count = None  # set by entries_page from the window count, so the paginator never counts again
+
+
+def entries_page(queryset, number, per_page: int) -> Page:
+    """One page of a round's (filtered, sorted) family list in two queries whatever the village's size.
+
+    The first picks the page's ids from narrow rows, with the total as a window count in the same query,
+    so neither the head-of-family subqueries nor the wide family rows are computed for the rows the
+    OFFSET skips; the second reads the page's wide rows for those ids only. A page past the end falls back
+    to the last page (one count more), as ``Paginator.get_page`` does.
+    """
+    try:
+        number = max(1, int(number))
+    except (TypeError, ValueError):
+        number = 1
+    counted = queryset.annotate(full_count=Window(Count("*")))
+
+    def ids_of(page_number):
+        rows = list(counted.values_list("pk", "full_count")[(page_number - 1) * per_page:page_number * per_page])
+        return [pk for pk, _n in rows], (rows[0][1] if rows else None)
+
+    ids, total = ids_of(number)
+    if total is None and number > 1:
+        total = queryset.count()
+        number = max(1, -(-total // per_page))
+        ids, total = ids_of(number)
+    paginator = _Paginator(queryset, per_page)
+    paginator.count = total or 0
+    by_id = {entry.pk: entry for entry in queryset.filter(pk__in=ids)} if ids else {}
+    return paginator._get_page([by_id[pk] for pk in ids if pk in by_id], number, paginator)
 
 
 def entry_get(*, round_: VerificationRound, pk: int) -> RoundFamily:
@@ -86,17 +118,10 @@ def regency_progress(*, user):
 
 def regency_dashboard(*, user) -> dict:
     """Verval progress per kecamatan, rounds waiting for review and ground-check coverage, in four queries."""
-    from django.db.models.functions import Substr
-
     from groundcheck.models import Assignment
     from registry.models import Region
 
-    per_kecamatan = list(
-        scope_queryset(user, RoundFamily.objects.all())
-        .annotate(kecamatan=Substr("round__village_id", 1, 8)).values("kecamatan")
-        .annotate(total=Count("id"), decided=Count("id", filter=~Q(decision="")),
-                  flagged=Count("id", filter=Q(flagged=True)), villages=Count("round__village_id", distinct=True))
-        .order_by("kecamatan"))
+    per_kecamatan = tallies.rounds_per_kecamatan(user=user)
     names = dict(Region.objects.filter(code__in=[r["kecamatan"] for r in per_kecamatan]).values_list("code", "name"))
     for row in per_kecamatan:
         row["name"] = names.get(row["kecamatan"], "")

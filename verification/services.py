@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -499,10 +499,10 @@ def proposal_create(*, actor, round_id: int, family_data: dict, members: list[di
 
 
 def round_progress(round_: VerificationRound) -> dict:
-    counts = dict(RoundFamily.objects.filter(round=round_).values_list("decision")
-                  .annotate(n=Count("id")).order_by())
-    total = sum(counts.values())
-    return {"total": total, "decided": total - counts.get("", 0), "by_decision": counts}
+    """Total and decided families of a round, and per decision (read from the round's tally)."""
+    from . import tallies
+
+    return tallies.round_progress(round_)
 
 
 @transaction.atomic

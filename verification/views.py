@@ -49,6 +49,7 @@ from .models import APPROVED_STATES, Musdesus, RoundState
 from .spreadsheets import entry_sheet, read_decisions
 
 ENTRIES_PER_PAGE = 25
+ROUNDS_PER_PAGE = 100  # a regency has up to ~1,500 villages: rendering every round would dominate the page
 
 
 def _attempt(request, call, success: str):
@@ -76,15 +77,23 @@ def _can_edit(user, round_) -> bool:
 
 @login_required
 def round_list(request):
+    rounds = selectors.round_list(user=request.user)
+    state = request.GET.get("state")
+    if state in RoundState.values:  # ?state=submitted: the regency's review queue
+        rounds = rounds.filter(state=state)
+    page = Paginator(rounds, ROUNDS_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
     return render(request, "verification/round_list.html", {
-        "rounds": selectors.round_list(user=request.user), "regency_staff": _regency_staff(request.user)})
+        "rounds": page.object_list, "page": page, "query": query.urlencode(),
+        "regency_staff": _regency_staff(request.user)})
 
 
 @login_required
 def round_detail(request, pk: int):
     round_ = selectors.round_get(user=request.user, pk=pk)
     entry_filter = EntryFilter(request.GET, queryset=selectors.round_entries(round_=round_))
-    page = Paginator(entry_filter.qs, ENTRIES_PER_PAGE).get_page(request.GET.get("page"))
+    page = selectors.entries_page(entry_filter.qs, request.GET.get("page"), ENTRIES_PER_PAGE)
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "verification/round_detail.html", {

@@ -135,6 +135,7 @@ class Handler(BaseHTTPRequestHandler):
     ROUTES = (
         ("GET", r"/v1/batches", "list_batches", False),
         ("GET", r"/v1/batches/(?P<batch_id>[^/]+)", "get_batch", False),
+        ("GET", r"/v1/batches/(?P<batch_id>[^/]+)/pages", "get_batch_page_checksums", False),
         ("GET", r"/v1/batches/(?P<batch_id>[^/]+)/pages/(?P<page>\d+)", "get_batch_page", True),
         ("POST", r"/v1/submissions", "post_submission", False),
         ("GET", r"/v1/submissions/(?P<receipt_id>[^/]+)", "get_receipt", False),
@@ -325,6 +326,12 @@ class Handler(BaseHTTPRequestHandler):
             neighbours = [n for n in (number - 1, number + 1) if 1 <= n <= count] or [number]
             page = fetch(request.params[key], self.server.faults.choice(neighbours))
         return 200, page
+
+    def get_batch_page_checksums(self, request: Request) -> tuple[int, dict]:
+        checksums = self.server.store.batch_page_checksums(request.params["batch_id"])
+        if checksums is None:
+            raise ApiError(404, "not_found", f"unknown batch {request.params['batch_id']}")
+        return 200, {"batch_id": request.params["batch_id"], "checksums": checksums}
 
     def get_batch_page(self, request: Request) -> tuple[int, dict]:
         return self._page(self.server.store.batch_page, "batch_id", request, "batch")

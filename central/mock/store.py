@@ -7,10 +7,11 @@ idempotency check never race. Cursors handed to clients are the integer ``seq`` 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from pathlib import Path
 
@@ -229,6 +230,75 @@ class Store:
             numbers = [f.kk_number for f in families] + [m.nik for f in families for m in f.members]
             conn.executemany("INSERT INTO identifiers (number) VALUES (?)", [(n,) for n in numbers])
         return batch
+    def publish_documents(self, regency: str, programme: str, documents: Iterable[dict], page_size: int, *,
+                          deadline: dt.date | None = None, cycle: str | None = None, chunk: int = 5000) -> dict:
+        """Store a stream of family documents as the next batch of ``regency``+``programme``, a chunk at a time,
+        and answer the batch object: for batches too large to hold in memory (the benchmarks' regency of a
+        million families). The caller guarantees unique identifiers; only the batch tables are written, so
+        the batch is for pulling (``/v1/families`` does not know its families)."""
+        today = dt.date.today()
+        with self._write() as conn:
+            seq = conn.execute("SELECT COUNT(*) FROM batches WHERE regency = ? AND programme = ?",
+                               (regency, programme)).fetchone()[0] + 1
+            batch_id = f"{regency}-{programme}-{seq:04d}"
+            page_sums, families, members = [], 0, 0
+            rows: list[tuple] = []
+            page_hash = None
+            for position, doc in enumerate(documents):
+                text = canonical_json(doc)
+                # A page's checksum covers canonical_json(list): "[" + the documents joined by "," + "]".
+                if position % page_size == 0:
+                    if page_hash is not None:
+                        page_hash.update(b"]")
+                        page_sums.append(page_hash.hexdigest())
+                    page_hash = hashlib.sha256(b"[")
+                else:
+                    page_hash.update(b",")
+                page_hash.update(text)
+                rows.append((batch_id, position, position // page_size + 1, doc["central_id"], text.decode()))
+                families = position + 1
+                members += len(doc.get("members") or [])
+                if len(rows) >= chunk:
+                    conn.executemany("INSERT INTO batch_families (batch_id, position, page, central_id, "
+                                     "family_json) VALUES (?, ?, ?, ?, ?)", rows)
+                    rows = []
+            if page_hash is None:
+                raise ValueError("a batch needs at least one family")
+            page_hash.update(b"]")
+            page_sums.append(page_hash.hexdigest())
+            conn.executemany("INSERT INTO batch_families (batch_id, position, page, central_id, family_json) "
+                             "VALUES (?, ?, ?, ?, ?)", rows)
+            batch = {
+                "batch_id": batch_id, "regency": regency, "programme": programme, "published_at": utc_now(),
+                "deadline": (deadline or today + dt.timedelta(days=DEADLINE_DAYS)).isoformat(),
+                "cycle": cycle or cycle_of(today), "family_count": families, "member_count": members,
+                "page_size": page_size, "page_count": len(page_sums), "checksum": combined_checksum(page_sums),
+            }
+            conn.execute(
+                "INSERT INTO batches (batch_id, regency, programme, published_at, deadline, cycle, family_count, "
+                "member_count, page_size, page_count, checksum) VALUES (:batch_id, :regency, :programme, "
+                ":published_at, :deadline, :cycle, :family_count, :member_count, :page_size, :page_count, :checksum)",
+                batch)
+            conn.executemany("INSERT INTO batch_pages (batch_id, page, checksum) VALUES (?, ?, ?)",
+                             [(batch_id, number, page_sum) for number, page_sum in enumerate(page_sums, 1)])
+        return batch
+
+    def batch_documents(self, batch_id: str) -> Iterator[dict]:
+        """The documents of a stored batch in order, streamed (to publish them again, changed or not)."""
+        with self._read() as conn:
+            for (text,) in conn.execute("SELECT family_json FROM batch_families WHERE batch_id = ? "
+                                        "ORDER BY position", (batch_id,)):
+                yield json.loads(text)
+
+    def republish(self, batch_id: str, page_size: int, *, change: Callable[[int, dict], dict] | None = None) -> dict:
+        """Publish a stored batch's families again as the next batch (``change(index, document)`` may alter
+        some): the centre's re-publication of a regency."""
+        batch = self.get_batch(batch_id)
+        documents = self.batch_documents(batch_id)
+        if change:
+            documents = (change(index, doc) for index, doc in enumerate(documents))
+        return self.publish_documents(batch["regency"], batch["programme"], documents, page_size)
+
     @staticmethod
     def _make_identifiers_unique(conn: sqlite3.Connection, families: list[FamilyData]) -> None:
         central_ids = {row[0] for row in conn.execute("SELECT central_id FROM families")}
@@ -280,6 +350,13 @@ class Store:
         with self._read() as conn:
             row = conn.execute("SELECT * FROM batches WHERE batch_id = ?", (batch_id,)).fetchone()
         return _batch_json(row) if row else None
+
+    def batch_page_checksums(self, batch_id: str) -> list[str] | None:
+        with self._read() as conn:
+            if conn.execute("SELECT 1 FROM batches WHERE batch_id = ?", (batch_id,)).fetchone() is None:
+                return None
+            return [row[0] for row in conn.execute("SELECT checksum FROM batch_pages WHERE batch_id = ? "
+                                                   "ORDER BY page", (batch_id,))]
 
     def batch_page(self, batch_id: str, page: int) -> dict | None:
         with self._read() as conn:

@@ -1,5 +1,7 @@
 """Read-only API of the register: regions and families with members and desil history."""
 from django.db.models import Prefetch
+from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
 
 from dtsen_portal.api import ScopedReadOnlyViewSet
@@ -38,7 +40,9 @@ class FamilyViewSet(ScopedReadOnlyViewSet):
     queryset = Family.objects.all()
     serializer_class = FamilySerializer
     filterset_class = FamilyFilter
-    search_fields = ["=kk_number", "=members__nik", "members__name"]
+    # ?search= is FamilyFilter's (registry.search, served by indexes), not DRF's SearchFilter (a join
+    # over every member with LIKE per term).
+    filter_backends = [DjangoFilterBackend, OrderingFilter]
     ordering_fields = ["id", "desil", "kk_number"]
 
     def base_queryset(self):
@@ -55,8 +59,3 @@ class FamilyViewSet(ScopedReadOnlyViewSet):
                         people=len(family.members.all()))
         return Response(self.get_serializer(family, context={**self.get_serializer_context(),
                                                              "full_nik": full_nik}).data)
-
-    def filter_queryset(self, queryset):
-        # Searching across members joins one row per member; distinct keeps one row per family.
-        queryset = super().filter_queryset(queryset)
-        return queryset.distinct() if self.request.query_params.get("search") else queryset

@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import Role
+from central import selectors
 from central.models import BatchClash, CentralBatch
 from central.services import batch_sync
 from registry.models import Family, Member
@@ -121,3 +122,22 @@ def test_a_decision_without_a_note_or_made_twice_is_refused_with_a_message(held,
     page = officer.post(url, {"resolution": "take_centre", "note": "Ganti."}, follow=True).content.decode()
     assert "Bentrok ini sudah diselesaikan (Pertahankan versi register)" in page
     assert BatchClash.objects.get(pk=held.kk.pk).resolution == "keep_register"
+
+
+def test_the_batch_page_lists_the_rows_held_for_breaking_the_rules_in_the_users_area(django_assert_max_num_queries):
+    families = families_for("12.72", 50, seed=12)
+    families[3]["members"][0]["nik"] = "12345"
+    families[45]["village_code"] = "12.09.08.2002"  # not a village of the regency: filed under the regency
+    batch = batch_sync(batch_pk=downloaded_batch(BATCH, families).pk, client=None)
+    assert batch.rows_held == 2
+    officer = client_for(UserFactory(role=Role.DINSOS, area_id="12.72"))
+    overview = officer.get(reverse("sync-overview")).content.decode()
+    assert 'data-testid="rows-held"' in overview
+    with django_assert_max_num_queries(12):
+        page = officer.get(reverse("sync-batch", args=[batch.pk])).content.decode()
+    assert page.count('data-testid="held-row"') == 2
+    assert families[3]["central_id"] in page and families[45]["central_id"] in page and "12.09.08.2002" in page
+    # Scoped by the row's village: someone of that kecamatan sees its row, not the one filed under the regency.
+    local = UserFactory(role=Role.DINSOS, area_id=families[3]["village_code"][:8])
+    assert list(selectors.batch_held_rows(user=local, batch=batch).values_list("central_id", flat=True)) == [
+        families[3]["central_id"]]

@@ -406,3 +406,25 @@ def test_openapi_document_describes_every_endpoint_and_the_bearer_scheme():
     for path, methods in expected.items():
         assert methods <= set(document["paths"][path]), path
     assert document["paths"]["/health"]["get"]["security"] == []
+
+
+def test_a_streamed_publication_and_its_republication_have_pages_matching_their_checksums(tmp_path):
+    villages = [("12.72.01.1001", "Desa Satu"), ("12.72.01.1002", "Desa Dua")]
+    documents = [f.as_json() for f in generate_households(villages, 23, 5, as_of=dt.date(2026, 11, 23))]
+    store = Store(tmp_path / "central.sqlite3")
+    batch = store.publish_documents("12.72", "PKH", iter(documents), 10, chunk=7)
+    assert (batch["family_count"], batch["page_count"]) == (23, 3)
+    pages = [store.batch_page(batch["batch_id"], n) for n in (1, 2, 3)]
+    assert [p["families"] for p in pages] == [documents[:10], documents[10:20], documents[20:]]
+    assert all(checksum(p["families"]) == p["checksum"] for p in pages)
+    assert combined_checksum([p["checksum"] for p in pages]) == batch["checksum"]
+
+    def rename(index, doc):
+        doc["address"] = "Jl. Baru" if index == 4 else doc["address"]
+        return doc
+
+    again = store.republish(batch["batch_id"], 10, change=rename)
+    assert again["batch_id"] != batch["batch_id"] and again["page_count"] == 3
+    first = store.batch_page(again["batch_id"], 1)
+    assert first["families"][4]["address"] == "Jl. Baru" and checksum(first["families"]) == first["checksum"]
+    assert store.batch_page(again["batch_id"], 2)["checksum"] == pages[1]["checksum"]

@@ -155,3 +155,25 @@ def test_marking_a_member_deceased_through_the_page_records_the_correction(opera
     assert member.life_status == "deceased" and member.life_event_date == dt.date(2026, 11, 3)
     assert {c.field: (c.new_value, c.new_raw) for c in entry.corrections.all()} == {
         "life_status": ("Meninggal", "deceased"), "life_event_date": ("2026-11-03", "2026-11-03")}
+
+
+def test_round_list_pages_cover_every_family_once_in_order_and_past_the_end_is_the_last_page(
+        operator, django_assert_num_queries):
+    round_ = make_round(60)
+    client = client_for(operator)
+    url = reverse("round-detail", args=[round_.pk])
+    client.get(url)
+    seen = []
+    for number in (1, 2, 3):
+        with django_assert_num_queries(9):  # the page's ids with the count, then its rows: as for page 1
+            page = client.get(url, {"page": number}).context["page"]
+        assert page.number == number and page.paginator.count == 60 and page.paginator.num_pages == 3
+        seen += [(e.family.dusun, e.family.kk_number, e.pk) for e in page.object_list]
+        assert all(e.head_name for e in page.object_list)
+    assert seen == sorted(seen) and len({pk for *_k, pk in seen}) == 60
+    assert client.get(url, {"page": 99}).context["page"].number == 3
+    assert client.get(url, {"page": "x"}).context["page"].number == 1
+    by_head = client.get(url, {"sort": "head", "page": 3}).context["page"].object_list
+    assert [e.head_name for e in by_head] == sorted(e.head_name for e in by_head)
+    empty = client.get(url, {"q": "nobody-has-this-name"}).context["page"]
+    assert empty.paginator.count == 0 and list(empty.object_list) == []
