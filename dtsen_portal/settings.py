@@ -242,6 +242,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_TEMP_DIR = env.str("FILE_UPLOAD_TEMP_DIR", default=None)
 CELERY_BEAT_SCHEDULE["sweep-upload-temp-files"] = {"task": "uploads.sweep_temp_files", "schedule": 60 * 60}
+# Exports written in the background hold personal data: their files go a day after they were asked for.
+CELERY_BEAT_SCHEDULE["sweep-export-jobs"] = {"task": "privacy.sweep_export_jobs", "schedule": 60 * 60}
 
 # Logins and sessions (issue 13). Production (DEBUG off) is secure by default: HTTPS only, HSTS, secure cookies;
 # each can be turned off by its variable, e.g. DJANGO_SECURE_SSL_REDIRECT=0 when a proxy already redirects.

@@ -123,13 +123,13 @@ def csv_chunks(headers: Sequence[str], rows: Iterable[Sequence],
             on_finish(written)
 
 
-def xlsx_file(headers: Sequence[str], rows: Iterable[Sequence]):
-    """The XLSX of ``rows`` (header first, cells neutralised) in an anonymous temporary file, rewound, and the
-    number of rows written.
+def write_xlsx(file, headers: Sequence[str], rows: Iterable[Sequence],
+               on_progress: Callable[[int], None] | None = None, every: int = 10 * STREAM_CHUNK_ROWS) -> int:
+    """Write the XLSX of ``rows`` (header first, cells neutralised) to ``file`` (a path or a binary file) and
+    return the number of rows written; ``on_progress(rows_written)`` runs every ``every`` rows.
 
     xlsxwriter's constant-memory mode flushes each row to disk once the next one starts, so memory does not
     grow with the sheet. Text is written as text: no string is read as a formula, a URL or a number."""
-    file = tempfile.TemporaryFile()  # noqa: SIM115 - handed to the response, which closes (and so deletes) it
     book = xlsxwriter.Workbook(file, {"constant_memory": True, "strings_to_formulas": False,
                                       "strings_to_urls": False, "strings_to_numbers": False})
     sheet = book.add_worksheet()
@@ -137,7 +137,17 @@ def xlsx_file(headers: Sequence[str], rows: Iterable[Sequence]):
     written = 0
     for written, row in enumerate(neutralised_rows(rows), start=1):
         sheet.write_row(written, 0, row)
+        if on_progress is not None and written % every == 0:
+            on_progress(written)
     book.close()
+    return written
+
+
+def xlsx_file(headers: Sequence[str], rows: Iterable[Sequence]):
+    """The XLSX of ``rows`` (``write_xlsx``) in an anonymous temporary file, rewound, and the number of rows
+    written."""
+    file = tempfile.TemporaryFile()  # noqa: SIM115 - handed to the response, which closes (and so deletes) it
+    written = write_xlsx(file, headers, rows)
     file.seek(0)
     return file, written
 

@@ -39,3 +39,47 @@ class PersonalDataAccess(models.Model):
 
     def __str__(self):
         return f"{self.username} {self.kind} {self.object_type or self.export_name} {self.at:%Y-%m-%d %H:%M}"
+
+
+class ExportJob(models.Model):
+    """A large export written by a Celery worker rather than in the request (a regency's approved list as
+    Excel takes longer than a web worker may run), with its progress and, once done, its file: kept in
+    MEDIA_ROOT/exports/, handed only to the user who asked for it, removed a day later."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Being written")
+        DONE = "done", _("Ready")
+        FAILED = "failed", _("Failed")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE,
+                             related_name="export_jobs")
+    name = models.CharField(_("export"), max_length=100)
+    kind = models.CharField(_("format"), max_length=10)
+    area = models.ForeignKey("registry.Region", verbose_name=_("area"), null=True, blank=True,
+                             on_delete=models.PROTECT, related_name="+")
+    # The language of the request: the words written in the sheet (decisions, "yes") are the user's.
+    language = models.CharField(max_length=10, blank=True)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.QUEUED)
+    rows_done = models.PositiveIntegerField(_("rows written"), default=0)
+    rows_total = models.PositiveIntegerField(_("rows"), null=True, blank=True)
+    file = models.FileField(_("file"), upload_to="exports/", max_length=200, blank=True)
+    access = models.ForeignKey(PersonalDataAccess, null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="+")
+    created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    error = models.CharField(_("error"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("export job")
+        verbose_name_plural = _("export jobs")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.name}.{self.kind} {self.state}"
+
+    @property
+    def percent(self) -> int:
+        if not self.rows_total:
+            return 100 if self.state == self.State.DONE else 0
+        return min(100, self.rows_done * 100 // self.rows_total)

@@ -125,3 +125,12 @@ def read_decisions(content: bytes, filename: str, *, known_kk: dict[str, int]) -
     if not rows:
         return [], _("The file holds no decisions.")
     return rows, ""
+
+
+def approved_sheet(user) -> tuple[int, list[str], Iterator[tuple]]:
+    """The approved list of ``user``'s area as (row count, headers, rows), for an export written in the
+    background (``privacy.services.BACKGROUND_EXPORTS``)."""
+    from .selectors import approved_entries
+
+    entries = approved_entries(user=user)
+    return (entries.count(), *entry_sheet(entries))

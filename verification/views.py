@@ -16,7 +16,14 @@ from dtsen_portal.errors import Conflict, NotInScope, ServiceError
 from groundcheck import selectors as groundcheck_selectors
 from groundcheck import services as groundcheck_services
 from privacy.masking import Context, can_see_full_nik
-from privacy.services import record_export, record_view, streamed_export_response
+from privacy.services import (
+    BACKGROUND_EXPORT_ROWS,
+    BACKGROUND_KINDS,
+    export_job_start,
+    record_export,
+    record_view,
+    streamed_export_response,
+)
 from registry import selectors as registry_selectors
 from registry.validators import ascii_int
 
@@ -471,10 +478,21 @@ def round_export(request, pk: int, kind: str):
 
 @login_required
 def approved_export(request, kind: str):
-    """The approved list: families the regency approved as eligible, across the user's area."""
+    """The approved list: families the regency approved as eligible, across the user's area.
+
+    CSV streams. Excel is written by a worker when asked by POST (the list page's button), or when a GET finds
+    more rows than a web worker can write in time (the page then offers the button)."""
     if not _regency_staff(request.user):
         raise Http404
-    headers, rows = entry_sheet(selectors.approved_entries(user=request.user))
+    entries = selectors.approved_entries(user=request.user)
+    if kind in BACKGROUND_KINDS:
+        if request.method == "POST":
+            job = export_job_start(request, name="daftar-disetujui", kind=kind, area_code=request.user.area_id,
+                                   filters={})
+            return redirect("export-job", job.pk)
+        if entries.count() > BACKGROUND_EXPORT_ROWS:
+            return render(request, "privacy/export_start.html", {"action": request.path})
+    headers, rows = entry_sheet(entries)
     return streamed_export_response(request, headers, rows, "daftar-disetujui", kind, area_code=request.user.area_id)
 
 
