@@ -6,9 +6,11 @@ from accounts.admin_scope import ReferenceAdminMixin, SuperuserOnlyAdminMixin
 
 from .models import (
     BatchClash,
+    BatchHeldRow,
     CentralBatch,
     DesilPublication,
     DownloadedPage,
+    FamilyDigest,
     Submission,
     SubmissionItem,
     SyncCursor,
@@ -78,4 +80,22 @@ class UnmatchedRankingAdmin(ScopedAdminMixin, ReadOnlyAdmin):
     list_display = ["period", "central_id", "village_code", "desil", "score"]
     list_filter = ["period"]
     search_fields = ["=central_id", "=village_code"]
+    show_full_result_count = False
+
+
+@admin.register(BatchHeldRow)
+class BatchHeldRowAdmin(ScopedAdminMixin, ReadOnlyAdmin):
+    list_display = ["batch", "page", "position", "central_id", "area_code", "created_at"]
+    list_select_related = ["batch"]
+    search_fields = ["=central_id", "=batch__batch_id"]
+    # The reasons quote NIK and KK numbers and the document is the family as sent: the batch page shows both,
+    # masked, to the users whose area it is.
+    exclude = ["reasons", "document"]
+    show_full_result_count = False
+
+
+@admin.register(FamilyDigest)
+class FamilyDigestAdmin(SuperuserOnlyAdminMixin, ReadOnlyAdmin):
+    list_display = ["central_id", "digest"]
+    search_fields = ["=central_id"]
     show_full_result_count = False

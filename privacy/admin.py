@@ -2,10 +2,10 @@
 from django.contrib import admin
 
 from accounts.admin import ScopedAdminMixin
-from accounts.admin_scope import EvidenceAdminMixin
+from accounts.admin_scope import EvidenceAdminMixin, SuperuserOnlyAdminMixin
 
 from .masking import Context, can_see_full_nik
-from .models import PersonalDataAccess
+from .models import ExportJob, PersonalDataAccess
 from .services import record_export, record_view
 
 
@@ -23,6 +23,24 @@ class PersonalDataAccessAdmin(EvidenceAdminMixin, ScopedAdminMixin, admin.ModelA
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]
+
+
+@admin.register(ExportJob)
+class ExportJobAdmin(SuperuserOnlyAdminMixin, admin.ModelAdmin):
+    """Background exports, for a superuser looking into a stuck or failed one; the file is its owner's alone
+    (the export job page), so the admin neither links nor serves it."""
+
+    list_display = ["created_at", "user", "name", "kind", "state", "rows_done", "rows_total", "finished_at", "error"]
+    list_filter = ["state", "name"]
+    list_select_related = ["user"]
+    exclude = ["file"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 class RecordsNikViewsMixin:

@@ -98,7 +98,7 @@ def test_every_admin_takes_one_access_policy():
 
 def _world_in(code: str) -> None:
     """One object of every register model the admin shows, in village ``code``."""
-    from central.models import BatchClash, CentralBatch, UnmatchedRanking
+    from central.models import BatchClash, BatchHeldRow, CentralBatch, UnmatchedRanking
     from groundcheck.models import Assignment, Visit, VisitPhoto
     from verification.models import FieldCorrection
 
@@ -120,6 +120,8 @@ def _world_in(code: str) -> None:
                               kind="kk", reason="KK sama", central_version={}, register_family=family)
     UnmatchedRanking.objects.create(period=dt.date(2026, 10, 20), central_id=f"U-{uuid.uuid4().hex[:8]}",
                                     village_code=code, desil=2)
+    BatchHeldRow.objects.create(batch=made[CentralBatch], page=1, position=1, central_id=f"H-{uuid.uuid4().hex[:8]}",
+                                area_code=code, reasons="NIK tidak sah", document={})
     UserFactory(role=Role.VILLAGE_OPERATOR, area_id=code, first_name="Petugas", last_name=f"Rahasia{code}")
     login_event = getattr(import_module("accounts.models"), "LoginEvent", None)
     if login_event is not None:  # the login audit, scoped by the account's area
