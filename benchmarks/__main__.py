@@ -35,7 +35,11 @@ def _scratch_database() -> str:
 
     parts = urllib.parse.urlparse(url)
     bench_name = (parts.path.lstrip("/") or "postgres") + "_bench"
-    admin = psycopg2.connect(url)
+    try:
+        admin = psycopg2.connect(url)
+    except psycopg2.OperationalError:
+        # The named database need not exist (pytest-django only makes test_<name>): the server's own will do.
+        admin = psycopg2.connect(urllib.parse.urlunparse(parts._replace(path="/postgres")))
     admin.autocommit = True
     with admin.cursor() as cursor:
         cursor.execute(f'DROP DATABASE IF EXISTS "{bench_name}"')
@@ -50,7 +54,10 @@ def _drop(bench_name: str, url: str) -> None:
     from django.db import connections
 
     connections.close_all()
-    admin = psycopg2.connect(url)
+    try:
+        admin = psycopg2.connect(url)
+    except psycopg2.OperationalError:
+        admin = psycopg2.connect(urllib.parse.urlunparse(urllib.parse.urlparse(url)._replace(path="/postgres")))
     admin.autocommit = True
     with admin.cursor() as cursor:
         cursor.execute(f'DROP DATABASE IF EXISTS "{bench_name}"')

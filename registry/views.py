@@ -8,6 +8,7 @@ from distribution import services as distribution_services
 from privacy.masking import Context, can_see_full_nik
 from privacy.services import record_view
 from verification import selectors as verification_selectors
+from verification import tallies
 
 from . import selectors
 from .filters import FamilyFilter
@@ -17,9 +18,9 @@ FAMILIES_PER_PAGE = 25
 
 @login_required
 def home(request):
-    title, breakdown = selectors.area_breakdown(user=request.user)
+    title, breakdown = tallies.area_breakdown(user=request.user)
     return render(request, "registry/home.html", {
-        "summary": selectors.area_summary(user=request.user),
+        "summary": tallies.area_summary(user=request.user),
         "rounds": list(verification_selectors.round_list(user=request.user, open_only=True)[:10])
         if request.user.role in (Role.VILLAGE_OPERATOR, Role.VILLAGE_HEAD) else [],
         "reports_waiting": distribution_services.reports_waiting(user=request.user).count(),

@@ -109,9 +109,12 @@ def main() -> dict:
     with CaptureQueriesContext(connections["default"]) as on_primary, \
             CaptureQueriesContext(connections["replica"]) as on_replica:
         response = client_for(dinsos).get(reverse("approved-export", args=["csv"]))
+        # The list is streamed: its rows are read while it is sent, so read it all inside the capture.
+        body = b"".join(response.streaming_content) if response.streaming else response.content
     found["export"] = {"status": response.status_code, "audit_rows_added": PersonalDataAccess.objects.count() - before,
                        "writes_on_primary": len(_writes(on_primary)), "writes_on_replica": _writes(on_replica),
-                       "round_reads_on_replica": "verification_roundfamily" in _tables(on_replica)}
+                       "round_reads_on_replica": "verification_roundfamily" in _tables(on_replica),
+                       "lines": body.count(b"\n")}
 
     # A page that is not marked reads the primary: a report submitted now is found at once, replica paused or not.
     report = public.post(reverse("cek-bansos-report"), {

@@ -7,11 +7,17 @@ transition tables, so there the same functions count the rows, which are few.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db import connection
 from django.db.models import Count, F, IntegerField, Q, Sum, Value
 from django.db.models.functions import Coalesce, Substr
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
 
 from accounts.scope import scope_queryset
+from registry.models import Family, Region
 
 from .models import RoundFamily, RoundTally, VerificationRound, VillageDesilTally, VillageMemberTally
 
@@ -104,3 +110,61 @@ def rounds_per_kecamatan(*, user) -> list[dict]:
                           flagged=Count("id", filter=Q(flagged=True)),
                           villages=Count("round__village_id", distinct=True))
                 .order_by("kecamatan"))
+
+
+# -- the role home page's area figures -------------------------------------------------------------------
+def _bars(counts: dict) -> list[dict]:
+    top = max([counts.get(d, 0) for d in range(1, 11)] + [1])
+    return [{"desil": d, "count": counts.get(d, 0), "percent": round(100 * counts.get(d, 0) / top)}
+            for d in range(1, 11)]
+
+
+def area_summary(*, user) -> dict:
+    """Families, living members and families per desil in the user's area (two queries, read from the
+    tallies kept as the register changes, so the size of the area does not matter)."""
+    by_desil = families_by_desil(user=user)
+    total = sum(by_desil.values())
+    return {
+        "area": user.area,
+        "families": total,
+        "families_desil_1_4": sum(n for d, n in by_desil.items() if d is not None and d <= AID_BAND_MAX_DESIL),
+        "members": living_members(user=user),
+        "by_desil": [(d, by_desil.get(d, 0)) for d in range(1, 11)],
+        "bars": _bars(by_desil),
+        "unranked": by_desil.get(None, 0),
+    }
+
+
+@dataclass
+class BreakdownRow:
+    label: str
+    families: int
+    aid_band: int
+    link: str = ""
+
+    @property
+    def share(self) -> int:
+        return round(100 * self.aid_band / self.families) if self.families else 0
+
+
+def area_breakdown(*, user) -> tuple[str, list[BreakdownRow]]:
+    """The user's area split one level down: kecamatan for a regency, villages for a kecamatan, dusun for
+    a village. Two queries whatever the size of the area: above a village they read the tallies; a
+    village's own families are few enough to count."""
+    level = user.area.level if user.area else Region.Level.PROVINCE - 1
+    if level == Region.Level.VILLAGE:
+        counts = {"aid_band": Count("id", filter=Q(desil__lte=AID_BAND_MAX_DESIL)), "families": Count("id")}
+        rows = scope_queryset(user, Family.objects.all()).values("dusun").annotate(**counts).order_by("dusun")
+        return _("By dusun"), [BreakdownRow(r["dusun"] or "-", r["families"], r["aid_band"]) for r in rows]
+    child_length = {Region.Level.PROVINCE - 1: 2, Region.Level.PROVINCE: 5, Region.Level.REGENCY: 8,
+                    Region.Level.DISTRICT: 13}[level]
+    rows = families_by_child(user=user, child_length=child_length)
+    names = dict(Region.objects.filter(code__in=[r["child"] for r in rows]).values_list("code", "name"))
+    title = {Region.Level.REGENCY: _("By kecamatan"), Region.Level.DISTRICT: _("By village")}.get(
+        level, _("By region"))
+    family_list_url = reverse("family-list")
+    return title, [
+        BreakdownRow(f"{r['child']} {names.get(r['child'], '')}", r["families"], r["aid_band"],
+                     link=f"{family_list_url}?{urlencode({'area': r['child']})}")
+        for r in rows
+    ]
