@@ -34,7 +34,8 @@ def test_reduced_benchmark_fills_every_row_of_the_performance_table(tmp_path):
     assert f"{REDUCED:,} families" in text
     rows = _rows(text)
     names = " / ".join(row[0] for row in rows)
-    for expected in ("ingest", "re-ingest", "desil", "KPM", "export", "CSV", "XLSX", "village round list",
+    for expected in ("pull of a new regency", "peak RSS", "re-pull of the same batch, unchanged", "changed",
+                     "1% bad rows", "desil", "KPM", "export", "CSV", "XLSX", "village round list",
                      "family verval page", "Dinsos home dashboard", "Dinsos rounds list", "review queue",
                      "search", "Cek Bansos", "mixing the pages", "answered wrongly"):
         assert expected.lower() in names.lower(), f"no row for {expected}: {names}"
