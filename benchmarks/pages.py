@@ -164,14 +164,20 @@ def _p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20, method="inclusive")[18] if len(values) > 1 else values[0]
 
 
-def _measure(sessions: dict, base: str, page: Page, clients: int, requests_each: int) -> tuple[list[float], list]:
+def _clients(sessions: dict, base: str, pages: list[Page], clients: int, *, requests_each: int | None = None,
+             seconds: float | None = None, seed: int = 0) -> tuple[list[float], list]:
+    """``clients`` threads asking for pages drawn from ``pages``: ``requests_each`` requests each, or for
+    ``seconds``. Returns every request's milliseconds and the problems seen."""
     times, problems, lock = [], [], threading.Lock()
+    stop_at = time.monotonic() + seconds if seconds is not None else None
 
     def client(n: int) -> None:
-        rng = random.Random(n)
-        session = sessions[page.role][n % len(sessions[page.role])]
-        for _ in range(requests_each):
-            ms, problem = _fetch(session, base, page, rng)
+        rng = random.Random(seed + n)
+        done = 0
+        while (done < requests_each) if stop_at is None else (time.monotonic() < stop_at):
+            page = rng.choice(pages)
+            ms, problem = _fetch(sessions[page.role][n % len(sessions[page.role])], base, page, rng)
+            done += 1
             with lock:
                 times.append(ms)
                 if problem:
@@ -183,28 +189,14 @@ def _measure(sessions: dict, base: str, page: Page, clients: int, requests_each:
     for t in threads:
         t.join()
     return times, problems
+
+
+def _measure(sessions: dict, base: str, page: Page, clients: int, requests_each: int) -> tuple[list[float], list]:
+    return _clients(sessions, base, [page], clients, requests_each=requests_each)
 
 
 def _mix(sessions: dict, base: str, pages: list[Page], clients: int, seconds: float) -> tuple[list[float], list]:
-    times, problems, lock = [], [], threading.Lock()
-    stop_at = time.monotonic() + seconds
-
-    def client(n: int) -> None:
-        rng = random.Random(1000 + n)
-        while time.monotonic() < stop_at:
-            page = rng.choice(pages)
-            ms, problem = _fetch(sessions[page.role][n % len(sessions[page.role])], base, page, rng)
-            with lock:
-                times.append(ms)
-                if problem:
-                    problems.append(problem)
-
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return times, problems
+    return _clients(sessions, base, pages, clients, seconds=seconds, seed=1000)
 
 
 def largest_village() -> str:

@@ -29,6 +29,7 @@ DECIDED = ("accepted", "partial", "rejected")
 DEADLINE_DAYS = 30
 
 
+
 class IdempotencyConflict(Exception):
     """The (key, page) is stored with a different body, or the key's header fields differ."""
 
@@ -86,6 +87,25 @@ def _outcome_json(row: sqlite3.Row) -> dict:
 def _determination_json(row: sqlite3.Row) -> dict:
     return {key: row[key] for key in ("determination_id", "central_id", "kk_number", "regency", "village_code",
                                       "programme", "period", "status", "receipt_id")}
+
+def _batch_record(conn, *, batch_id: str, regency: str, programme: str, deadline: dt.date | None, cycle: str | None,
+                  today: dt.date, families: int, members: int, page_size: int, page_sums: list[str]) -> dict:
+    """Store a batch's listing and page checksums (defaults: the cycle of today, a deadline 30 days on); answer
+    the batch object as the centre lists it."""
+    batch = {
+        "batch_id": batch_id, "regency": regency, "programme": programme, "published_at": utc_now(),
+        "deadline": (deadline or today + dt.timedelta(days=DEADLINE_DAYS)).isoformat(),
+        "cycle": cycle or cycle_of(today), "family_count": families, "member_count": members,
+        "page_size": page_size, "page_count": len(page_sums), "checksum": combined_checksum(page_sums),
+    }
+    conn.execute(
+        "INSERT INTO batches (batch_id, regency, programme, published_at, deadline, cycle, family_count, "
+        "member_count, page_size, page_count, checksum) VALUES (:batch_id, :regency, :programme, "
+        ":published_at, :deadline, :cycle, :family_count, :member_count, :page_size, :page_count, :checksum)",
+        batch)
+    conn.executemany("INSERT INTO batch_pages (batch_id, page, checksum) VALUES (?, ?, ?)",
+                     [(batch_id, number, page_sum) for number, page_sum in enumerate(page_sums, 1)])
+    return batch
 
 
 class Store:
@@ -198,20 +218,10 @@ class Store:
             documents = [family.as_json() for family in families]
             pages = _pages(documents, page_size)
             page_checksums = [checksum(page) for page in pages]
-            batch = {
-                "batch_id": batch_id, "regency": regency, "programme": programme, "published_at": utc_now(),
-                "deadline": (deadline or today + dt.timedelta(days=DEADLINE_DAYS)).isoformat(),
-                "cycle": cycle or cycle_of(today),
-                "family_count": len(documents), "member_count": sum(len(f.members) for f in families),
-                "page_size": page_size, "page_count": len(pages), "checksum": combined_checksum(page_checksums),
-            }
-            conn.execute(
-                "INSERT INTO batches (batch_id, regency, programme, published_at, deadline, cycle, family_count, "
-                "member_count, page_size, page_count, checksum) VALUES (:batch_id, :regency, :programme, "
-                ":published_at, :deadline, :cycle, :family_count, :member_count, :page_size, :page_count, :checksum)",
-                batch)
-            conn.executemany("INSERT INTO batch_pages (batch_id, page, checksum) VALUES (?, ?, ?)",
-                             [(batch_id, number, page_sum) for number, page_sum in enumerate(page_checksums, 1)])
+            batch = _batch_record(conn, batch_id=batch_id, regency=regency, programme=programme, deadline=deadline,
+                                  cycle=cycle, today=today, families=len(documents),
+                                  members=sum(len(f.members) for f in families), page_size=page_size,
+                                  page_sums=page_checksums)
             conn.executemany(
                 "INSERT INTO batch_families (batch_id, position, page, central_id, family_json) "
                 "VALUES (?, ?, ?, ?, ?)",
@@ -268,19 +278,9 @@ class Store:
             page_sums.append(page_hash.hexdigest())
             conn.executemany("INSERT INTO batch_families (batch_id, position, page, central_id, family_json) "
                              "VALUES (?, ?, ?, ?, ?)", rows)
-            batch = {
-                "batch_id": batch_id, "regency": regency, "programme": programme, "published_at": utc_now(),
-                "deadline": (deadline or today + dt.timedelta(days=DEADLINE_DAYS)).isoformat(),
-                "cycle": cycle or cycle_of(today), "family_count": families, "member_count": members,
-                "page_size": page_size, "page_count": len(page_sums), "checksum": combined_checksum(page_sums),
-            }
-            conn.execute(
-                "INSERT INTO batches (batch_id, regency, programme, published_at, deadline, cycle, family_count, "
-                "member_count, page_size, page_count, checksum) VALUES (:batch_id, :regency, :programme, "
-                ":published_at, :deadline, :cycle, :family_count, :member_count, :page_size, :page_count, :checksum)",
-                batch)
-            conn.executemany("INSERT INTO batch_pages (batch_id, page, checksum) VALUES (?, ?, ?)",
-                             [(batch_id, number, page_sum) for number, page_sum in enumerate(page_sums, 1)])
+            batch = _batch_record(conn, batch_id=batch_id, regency=regency, programme=programme, deadline=deadline,
+                                  cycle=cycle, today=today, families=families, members=members,
+                                  page_size=page_size, page_sums=page_sums)
         return batch
 
     def batch_documents(self, batch_id: str) -> Iterator[dict]:
