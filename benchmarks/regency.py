@@ -81,6 +81,9 @@ def build(families: int, *, seed: int = 2025, log=print) -> dict:
             if chunk % 8 == 0:
                 log(f"  register: {family_id:,} families", flush=True)
         cursor.execute(f"SELECT setval(pg_get_serial_sequence('{Family._meta.db_table}', 'id'), %s)", [family_id])
+        # Planned without statistics, the join of a million families with their members' names is a nested
+        # loop that never ends; the ingest ANALYZEs after its load for the same reason.
+        cursor.execute(f"ANALYZE {Family._meta.db_table}, {Member._meta.db_table}")
         rounds_build(cursor)
         cursor.execute("ANALYZE")
     log(f"  regency of {family_id:,} families, {members:,} members in {time.monotonic() - started:.0f}s",
