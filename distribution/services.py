@@ -19,7 +19,7 @@ from accounts.models import Role
 from accounts.scope import user_covers_code
 from dtsen_portal.errors import InvalidState, NotAllowed, NotInScope
 from registry.models import Family, Member, Region
-from registry.search import MAX_SEARCH_LENGTH
+from registry.search import validate_search_length
 from registry.validators import ascii_int, parse_nik
 from verification.models import EDITABLE_STATES, RoundFamily
 
@@ -53,8 +53,10 @@ def cek_bansos(*, village_code: str, name: str, nik: str = "", ip: str, challeng
     be filled in letter by letter. The same query runs whether or not the NIK exists.
     """
     name = " ".join(name.split())
-    if len(name) > MAX_SEARCH_LENGTH:
-        raise InvalidState(_("Type at most %(n)d characters to search.") % {"n": MAX_SEARCH_LENGTH})
+    try:
+        validate_search_length(name)
+    except ValidationError as error:
+        raise InvalidState(error.messages[0]) from error
     # Letters, not just characters: "%%%" or "___" is no name (and is compared literally, never as a pattern).
     if sum(c.isalpha() for c in name) < MIN_NAME_LENGTH:
         raise InvalidState(_("Type the whole name as on the KTP (at least %(n)d letters).") % {"n": MIN_NAME_LENGTH})

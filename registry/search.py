@@ -44,11 +44,16 @@ _RUN = re.compile(rf"[^\W_]{{{MIN_RUN}}}")
 _WORDS = re.compile(r"[^\W_]+( [^\W_]+)*")  # letters and digits only: the words index reads nothing else
 
 
-def validate_search_text(value: str) -> None:
-    """Refuse text the indexes cannot serve, with a message saying what to type instead."""
+def validate_search_length(value: str) -> None:
+    """The one length rule of every search by name (the portal's lists, the API, Cek Bansos)."""
     if len(value) > MAX_SEARCH_LENGTH:
         raise ValidationError(_("Type at most %(n)d characters to search.") % {"n": MAX_SEARCH_LENGTH},
                               code="too_long")
+
+
+def validate_search_text(value: str) -> None:
+    """Refuse text the indexes cannot serve, with a message saying what to type instead."""
+    validate_search_length(value)
     if value and not _RUN.search(value):  # "%%%", "__", spaces only: nothing an index can narrow
         raise ValidationError(
             _("Type at least %(n)d letters or digits in a row: part of a name, a KK number or a NIK.")

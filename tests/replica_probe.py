@@ -49,6 +49,17 @@ def _recipient(name: str, serial: int) -> None:
                                  programme="BLTS-KESRA", period="2025-10")
 
 
+def _approved_family() -> str:
+    """A round approved with one eligible family, as the approved list shows it; returns the family's KK."""
+    from tests.factories import round_with_families
+    from verification.models import RoundFamily, VerificationRound
+
+    round_ = round_with_families(1)
+    RoundFamily.objects.filter(round=round_).update(decision=RoundFamily.Decision.ELIGIBLE)
+    VerificationRound.objects.filter(pk=round_.pk).update(state="approved")
+    return round_.entries.get().family.kk_number
+
+
 def _search(client, name: str) -> tuple[int, CaptureQueriesContext, CaptureQueriesContext]:
     from tests.factories import KECAMATAN, REGENCY, VILLAGE
 
@@ -83,6 +94,7 @@ def main() -> dict:
     call_command("migrate", verbosity=0)
     regions_load(only=(REGENCY,))
     _recipient("SITI AMINAH", 1)
+    kk_before_pause = _approved_family()
     _replica_caught_up()
     found = {"recovery": {alias: _one(alias, "SELECT pg_is_in_recovery()") for alias in ("default", "replica")}}
 
@@ -91,6 +103,7 @@ def main() -> dict:
     while _one("replica", "SELECT pg_get_wal_replay_pause_state()") != "paused":
         time.sleep(0.05)
     _recipient("BUDI SANTOSO", 2)
+    kk_after_pause = _approved_family()
 
     from django.test import Client
 
@@ -114,7 +127,8 @@ def main() -> dict:
     found["export"] = {"status": response.status_code, "audit_rows_added": PersonalDataAccess.objects.count() - before,
                        "writes_on_primary": len(_writes(on_primary)), "writes_on_replica": _writes(on_replica),
                        "round_reads_on_replica": "verification_roundfamily" in _tables(on_replica),
-                       "lines": body.count(b"\n")}
+                       "lines": body.count(b"\n"), "has_family_before_pause": kk_before_pause.encode() in body,
+                       "has_family_after_pause": kk_after_pause.encode() in body}
 
     # A page that is not marked reads the primary: a report submitted now is found at once, replica paused or not.
     report = public.post(reverse("cek-bansos-report"), {

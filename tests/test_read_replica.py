@@ -122,8 +122,10 @@ def test_marked_pages_read_the_replica_and_writes_never_go_there(clusters):
     assert found["cek_bansos_new_row_after_resume"] == 1
 
     export = found["export"]
-    # The list's rows are read while it is streamed: its header (at least) came through, read on the replica.
-    assert export["status"] == 200 and export["round_reads_on_replica"] and export["lines"] >= 1
+    # The list's rows are read while it is streamed, on the replica: the family approved before replay was
+    # paused is in it, the one approved after (on the primary only) is not.
+    assert export["status"] == 200 and export["round_reads_on_replica"] and export["lines"] == 2, shown
+    assert export["has_family_before_pause"] and not export["has_family_after_pause"], shown
     assert export["audit_rows_added"] == 1 and export["writes_on_primary"] >= 1
 
     assert found["report_status"] == {"submitted": 302, "status": 200, "found": True, "replica_queries": 0}

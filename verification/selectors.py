@@ -6,15 +6,18 @@ from accounts.scope import get_scoped_or_404, scope_queryset
 from registry.models import Member
 
 from . import tallies
-from .models import EDITABLE_STATES, FieldCorrection, RoundEvent, RoundFamily, VerificationRound
+from .models import EDITABLE_STATES, FieldCorrection, RoundEvent, RoundFamily, RoundState, VerificationRound
 
 
-def round_list(*, user, open_only: bool = False):
+def round_list(*, user, open_only: bool = False, state: str | None = None):
     """Rounds in the user's area with their progress (decided / total), newest first, in one query (the
-    counts come from the rounds' tallies)."""
+    counts come from the rounds' tallies). ``state`` names one state (``submitted`` is the regency's review
+    queue); a value that is no state is ignored, as a hand-edited URL should be."""
     rounds = tallies.with_round_counts(scope_queryset(user, VerificationRound.objects.select_related("village")))
     if open_only:
         rounds = rounds.filter(state__in=[*EDITABLE_STATES, "musdesus_held"])
+    if state in RoundState.values:
+        rounds = rounds.filter(state=state)
     return rounds.order_by("deadline", "-created_at", "-pk")  # pk: rounds created together keep one order
 
 

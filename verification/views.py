@@ -77,10 +77,7 @@ def _can_edit(user, round_) -> bool:
 
 @login_required
 def round_list(request):
-    rounds = selectors.round_list(user=request.user)
-    state = request.GET.get("state")
-    if state in RoundState.values:  # ?state=submitted: the regency's review queue
-        rounds = rounds.filter(state=state)
+    rounds = selectors.round_list(user=request.user, state=request.GET.get("state"))
     page = Paginator(rounds, ROUNDS_PER_PAGE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)

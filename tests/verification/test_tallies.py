@@ -135,6 +135,13 @@ def test_ingest_like_bulk_sql_inserts_and_deletes_keep_every_tally_exact():
         cursor.execute("UPDATE registry_member SET life_status = 'moved' WHERE id % 5 = 0")
         cursor.execute("UPDATE registry_member SET name = 'Warga Baru'")  # nothing counted changes
         assert_exact()
+        # Bulk changes of the list's keys and of who belongs to which family, beside rows that stay as they were.
+        cursor.execute("UPDATE registry_family SET dusun = CASE WHEN id % 6 = 0 THEN 'Dusun III' ELSE dusun END")
+        cursor.execute("UPDATE registry_member SET family_id = family_id + 1, name = 'Pindah' WHERE id % 11 = 0 "
+                       "AND family_id + 1 IN (SELECT id FROM registry_family)")
+        cursor.execute("UPDATE registry_member SET name = CASE WHEN id % 2 = 0 THEN name ELSE 'Ganti' END")
+        assert _rows("SELECT count(*) FROM verification_roundfamily WHERE family_dusun = 'Dusun III'") != {(0,)}
+        assert_exact()
         # Deletes: entries, then members and families in either order (foreign keys are checked at commit).
         cursor.execute("DELETE FROM verification_roundfamily WHERE id % 3 = 0")
         cursor.execute("SET CONSTRAINTS ALL DEFERRED")
