@@ -4,7 +4,9 @@ compared with a raw ``COPY`` of the same rows into the same tables, measured in 
 RSS is read from the kernel (``wait4``'s ru_maxrss of that process).
 
 Figures: a new regency; the same batch published again unchanged; again with 10% of the families changed; a
-new regency whose batch has 1% bad rows (held per row, the rest applied). The batches are written into the
+new regency whose batch has 1% bad rows (held per row, the rest applied); a new regency again, applied by a
+Celery worker with 1, 2 and 4 processes taking the batch's page ranges (``central.stage_batch_pages``),
+timed from the task sent to the batch applied. The batches are written into the
 mock's own store a chunk at a time (``Store.publish_documents``), so a million families never sit in memory;
 the baseline's rows go to CSV files first and only the COPY is timed.
 """
@@ -186,6 +188,59 @@ def _pull(base_url: str, folder: Path) -> tuple[float, float, dict]:
     return float(summary["seconds"]), usage.ru_maxrss / 1024, summary
 
 
+WORKER_PROCESSES = (1, 2, 4)
+
+
+def _broker_url() -> str:
+    """Redis for the workers' queue and the batch lock: the one configured, else the local server's db 13."""
+    url = os.environ.get("CELERY_BROKER_URL", "")
+    return url if url.startswith("redis://") else "redis://127.0.0.1:6379/13"
+
+
+def _worker_pull(base_url: str, folder: Path, processes: int) -> float:
+    """A new regency applied by one Celery worker of ``processes`` processes (prefork) taking its page ranges:
+    seconds from ``central.pull_batches`` sent to the batch applied."""
+    broker = _broker_url()
+    queue = f"bench-{os.getpid()}-{processes}"
+    env = {**os.environ, "CENTRAL_API_URL": base_url, "CENTRAL_API_TOKEN": TOKEN, "CELERY_BROKER_URL": broker,
+           "CELERY_TASK_DEFAULT_QUEUE": queue, "CELERY_TASK_ALWAYS_EAGER": "0",
+           "CACHE_URL": broker.rsplit("/", 1)[0] + "/12"}
+    env["CACHE_URL"] = env["CACHE_URL"].replace("redis://", "rediscache://", 1)
+    log = folder / f"worker-{processes}.log"
+    with open(log, "wb") as output:
+        worker = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
+            [sys.executable, "-m", "celery", "-A", "dtsen_portal", "worker", "-Q", queue, "-c", str(processes),
+             "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO"],
+            cwd=settings.BASE_DIR, env=env, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while "ready." not in log.read_text(errors="replace"):
+            if worker.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"celery worker did not start: {log.read_text(errors='replace')[-2000:]}")
+            time.sleep(0.2)
+        before = CentralBatch.objects.count()
+        started = time.perf_counter()
+        subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
+            [sys.executable, "-m", "celery", "-A", "dtsen_portal", "call", "central.pull_batches", "--queue", queue],
+            cwd=settings.BASE_DIR, env=env, check=True, capture_output=True, timeout=60)
+        while True:
+            batch = _latest_batch() if CentralBatch.objects.count() > before else None
+            if batch and batch.state in (BatchState.INGESTED, BatchState.QUARANTINED):
+                break
+            if worker.poll() is not None:
+                raise RuntimeError(f"celery worker stopped: {log.read_text(errors='replace')[-2000:]}")
+            time.sleep(0.2)
+        seconds = time.perf_counter() - started
+        if batch.state != BatchState.INGESTED:
+            raise RuntimeError(f"the workers held the batch: {batch.last_error}")
+        ranges = log.read_text(errors="replace").count("Task central.stage_batch_pages[")
+        print(f"  {processes} worker process(es): {seconds:.1f} s, {ranges // 2} page-range tasks", flush=True)
+        return seconds
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+
+
 def _latest_batch() -> CentralBatch:
     return CentralBatch.objects.order_by("-created_at", "-pk").first()
 
@@ -245,6 +300,15 @@ def run(families: int) -> list[Figure]:
             assert batch.state == BatchState.INGESTED and batch.rows_held == bad  # noqa: S101
             assert BatchHeldRow.objects.filter(batch=batch).count() == bad  # noqa: S101
             assert Family.objects.count() == families - bad  # noqa: S101
+
+            by_workers = {}
+            for processes in WORKER_PROCESSES:
+                print(f"ingest: a new regency applied by a worker of {processes} process(es) ...", flush=True)
+                _truncate()
+                DownloadedPage.objects.all().delete()  # a new regency: every page comes from the centre
+                store.republish(first["batch_id"], PAGE_SIZE)
+                by_workers[processes] = _worker_pull(base_url, folder, processes)
+                assert Family.objects.count() == families  # noqa: S101
         finally:
             mock.terminate()
             mock.wait(timeout=30)
@@ -263,4 +327,7 @@ def run(families: int) -> list[Figure]:
                                copy_seconds * (families - bad) / families, 0.6, baseline_label=copy_label),
         below("  peak RSS of the pulls (unchanged / changed / bad rows)", max(same_rss, changed_rss, bad_rss),
               RSS_LIMIT_MB, unit="MB"),
+        *(at_least_ratio_of_time(f"new regency by Celery page-range tasks, {n} worker process{'es' if n > 1 else ''}",
+                                 seconds, copy_seconds, 0.6, baseline_label=copy_label)
+          for n, seconds in by_workers.items()),
     ]

@@ -6,15 +6,18 @@
    reasons (``BatchHeldRow``) and the rest go on. Only a structurally broken page holds the whole batch.
 2. A family whose document is byte for byte the one applied last time (``FamilyDigest``) is not validated or
    rewritten again: only its id, KK number and village are staged, for the batch's rounds.
-3. On PostgreSQL the rows stream into temporary staging tables with ``COPY`` as they are read (staging is not
-   the register; progress is committed per chunk, so the batch page shows rows done / total while it runs).
-   Memory stays that of a few pages whatever the batch's size.
-4. One transaction then holds the families the batch gives twice (an id, a KK number or a NIK of an earlier
-   family), sets aside the families that clash with the register (``central.clashes``), upserts families,
-   members and desil rankings from staging (``UPDATE ... WHERE ... IS DISTINCT FROM`` then ``INSERT ... WHERE
-   NOT EXISTS``, so unchanged rows are not rewritten and get no history row), records the applied digests and
-   splits the batch into one verification round per village. The touched tables are ANALYZEd after a large
-   load, so the plans right after a pull are good.
+3. On PostgreSQL the rows stream with ``COPY`` into the batch's own staging tables (UNLOGGED, in a schema of
+   the batch: staging is not the register) as they are read, one *page range* at a time (``stage_range``):
+   each range is one transaction, recorded once, so ranges can be staged by several Celery workers at once,
+   on several machines, and a range staged twice (a lost worker's task run again) is staged once. The batch
+   page shows rows done / total as ranges commit. Memory stays that of a few pages whatever the batch's size.
+4. One transaction then reads the staging tables (the batch's schema first on the ``search_path``), holds
+   the families the batch gives twice (an id, a KK number or a NIK of an earlier family), sets aside the
+   families that clash with the register (``central.clashes``), upserts families, members and desil rankings
+   (``UPDATE ... WHERE ... IS DISTINCT FROM`` then ``INSERT ... WHERE NOT EXISTS``, so unchanged rows are not
+   rewritten and get no history row), records the applied digests, splits the batch into one verification
+   round per village and drops the staging schema. The touched tables are ANALYZEd after a large load, so
+   the plans right after a pull are good.
 
 Other databases (the SQLite demo) take the same steps through Django's bulk upserts, in memory.
 """
@@ -28,8 +31,10 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -251,16 +256,24 @@ def _page_families(number: int, body: str) -> list[tuple[object, str]]:
     return families
 
 
-def _page_chunks(batch: CentralBatch) -> Iterator[list[tuple[int, list]]]:
-    """Chunks of CHUNK_PAGES decoded pages, in page order."""
-    pages = DownloadedPage.objects.filter(stream=DownloadedPage.Stream.BATCH, ref=batch.batch_id) \
-        .order_by("number").values_list("number", "body").iterator(chunk_size=CHUNK_PAGES)
+def _page_chunks(batch: CentralBatch, page_range: tuple[int, int] | None = None
+                 ) -> Iterator[list[tuple[int, list]]]:
+    """Chunks of CHUNK_PAGES decoded pages (all, or those of ``page_range``), in page order."""
+    stored = DownloadedPage.objects.filter(stream=DownloadedPage.Stream.BATCH, ref=batch.batch_id)
+    if page_range:
+        stored = stored.filter(number__range=page_range)
+    pages = stored.order_by("number").values_list("number", "body").iterator(chunk_size=CHUNK_PAGES)
     chunk = []
-    for number, body in pages:
-        chunk.append((number, _page_families(number, body)))
-        if len(chunk) == CHUNK_PAGES:
-            yield chunk
-            chunk = []
+    try:
+        for number, body in pages:
+            chunk.append((number, _page_families(number, body)))
+            if len(chunk) == CHUNK_PAGES:
+                yield chunk
+                chunk = []
+    finally:
+        # The server-side cursor is closed now, inside the caller's transaction: left to the garbage
+        # collector (a traceback keeps it alive), it would be closed after a rollback ended it.
+        pages.close()
     if chunk:
         yield chunk
 
@@ -284,9 +297,11 @@ class _Chunk:
     member_count: int = 0
 
 
-def _chunks(batch: CentralBatch, validator: _Validator, *, skip_unchanged: bool) -> Iterator[_Chunk]:
-    """The batch's staged rows, chunk by chunk: each family validated (or recognised as unchanged) once."""
-    for pages in _page_chunks(batch):
+def _chunks(batch: CentralBatch, validator: _Validator, *, skip_unchanged: bool,
+            page_range: tuple[int, int] | None = None) -> Iterator[_Chunk]:
+    """The batch's rows to stage (of ``page_range``, or all), chunk by chunk: each family validated (or
+    recognised as unchanged) once."""
+    for pages in _page_chunks(batch, page_range):
         known = _applied_digests([str(data.get("central_id")) for _n, rows in pages for data, _t in rows
                                   if isinstance(data, dict) and data.get("central_id")]) if skip_unchanged else {}
         chunk = _Chunk()
@@ -317,15 +332,21 @@ def _chunks(batch: CentralBatch, validator: _Validator, *, skip_unchanged: bool)
 def ingest_batch(batch: CentralBatch) -> IngestResult:
     """Apply a downloaded, verified batch to the register (see the module docstring)."""
     total = batch.family_count + batch.member_count
-    CentralBatch.objects.filter(pk=batch.pk).update(rows_total=total, rows_done=0)
     if connection.vendor == "postgresql":
+        # rows_done counts the staged ranges (some may have been staged by workers already).
+        CentralBatch.objects.filter(pk=batch.pk).update(rows_total=total)
         return _ingest_postgresql(batch)
+    CentralBatch.objects.filter(pk=batch.pk).update(rows_total=total, rows_done=0)
     return _ingest_orm(batch)
 
 
 # -- PostgreSQL: COPY into staging, upsert from there ------------------------------------------------------
+# The staging tables of a batch live in a schema of their own, named by the batch's primary key: workers on
+# other connections (other machines) write them, the apply finds them first on its search_path under the
+# names its statements use, and dropping the schema clears them at once. UNLOGGED: a crash empties them
+# (their range records included), and the ranges are staged again from the stored pages.
 STAGE_FAMILY_DDL = """
-CREATE TEMP TABLE IF NOT EXISTS central_stage_family (
+CREATE UNLOGGED TABLE IF NOT EXISTS {schema}.central_stage_family (
     central_id varchar(32), kk_number varchar(16), village_id varchar(13), dusun varchar(60), rt varchar(3),
     rw varchar(3), address varchar(255), house_ownership varchar(12), floor_area_m2 integer,
     floor_type varchar(12), wall_type varchar(18), roof_type varchar(12), water_source varchar(20),
@@ -337,17 +358,24 @@ CREATE TEMP TABLE IF NOT EXISTS central_stage_family (
     unchanged boolean)
 """
 STAGE_MEMBER_DDL = """
-CREATE TEMP TABLE IF NOT EXISTS central_stage_member (
+CREATE UNLOGGED TABLE IF NOT EXISTS {schema}.central_stage_member (
     central_id varchar(32), nik varchar(16), name varchar(120), sex varchar(1), birth_place varchar(60),
     birth_date date, relationship varchar(14), education varchar(10), occupation varchar(60),
     disability varchar(12), life_status varchar(10), seq bigint)
 """
 STAGE_HELD_DDL = """
-CREATE TEMP TABLE IF NOT EXISTS central_stage_held (
+CREATE UNLOGGED TABLE IF NOT EXISTS {schema}.central_stage_held (
     seq bigint, page integer, position integer, central_id varchar(32), area_code varchar(13), reasons text,
     document text)
 """
-STAGE_TABLES = "central_stage_family, central_stage_member, central_stage_held"
+# One row per staged range, written in the range's own transaction: what is recorded here is staged.
+STAGE_RANGE_DDL = """
+CREATE UNLOGGED TABLE IF NOT EXISTS {schema}.central_stage_range (
+    first_page integer PRIMARY KEY, last_page integer NOT NULL, rows_read integer NOT NULL,
+    families integer NOT NULL, members integer NOT NULL, unchanged integer NOT NULL)
+"""
+# pg_advisory_xact_lock's first key: this module's locks on a batch (the second key is the batch's pk).
+STAGE_LOCK = 0x5354  # "ST"
 # The page a family came on lets a clash be recorded with the centre's document as it was sent; its seq
 # (page and position) ties its members to it and tells which of two families giving the same number came first.
 STAGE_FAMILY_COLUMNS = [*FAMILY_COLUMNS, "desil", "period", "score", "page", "seq", "digest", "unchanged"]
@@ -402,28 +430,96 @@ def _upsert(cursor, model, *, source: str, key: str, columns: list[str], insert_
     return changed + cursor.rowcount
 
 
+def stage_schema(batch: CentralBatch) -> str:
+    """The schema holding ``batch``'s staging tables (an integer key: always a safe identifier)."""
+    return f"central_stage_{int(batch.pk)}"
+
+
+def page_ranges(batch: CentralBatch) -> list[tuple[int, int]]:
+    """The batch's pages in ranges of ``CENTRAL_INGEST_RANGE_PAGES``: the unit one ingest task stages."""
+    size = settings.CENTRAL_INGEST_RANGE_PAGES
+    return [(first, min(first + size - 1, batch.page_count)) for first in range(1, batch.page_count + 1, size)]
+
+
+def _prepare_stage(batch: CentralBatch) -> str:
+    """Create the batch's staging schema and tables unless there: in a short transaction of its own, one
+    creator at a time, so that ranges staged at once do not wait for each other."""
+    schema = stage_schema(batch)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s)", [f"{schema}.central_stage_range"])
+        if cursor.fetchone()[0] is None:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [STAGE_LOCK, batch.pk])
+            cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            for ddl in (STAGE_FAMILY_DDL, STAGE_MEMBER_DDL, STAGE_HELD_DDL, STAGE_RANGE_DDL):
+                cursor.execute(ddl.format(schema=schema))
+    return schema
+
+
+def unstaged_ranges(batch: CentralBatch) -> list[tuple[int, int]]:
+    """The batch's page ranges not staged yet (all of them before the first is)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s)", [f"{stage_schema(batch)}.central_stage_range"])
+        if cursor.fetchone()[0] is None:
+            return page_ranges(batch)
+        cursor.execute(f"SELECT first_page FROM {stage_schema(batch)}.central_stage_range")  # nosec B608
+        staged = {first for (first,) in cursor.fetchall()}
+    return [r for r in page_ranges(batch) if r[0] not in staged]
+
+
+def stage_range(batch: CentralBatch, first: int, last: int) -> bool:
+    """Validate the stored pages ``first``..``last`` of ``batch`` and stage their rows, in one transaction.
+
+    Any process may call it, at the same time as others for other ranges; a range already staged is left
+    as it is. Returns True when this call staged the batch's last missing range (exactly one call does)."""
+    validator = _Validator(batch, in_memory_duplicates=False)
+    schema = _prepare_stage(batch)
+    with transaction.atomic(), connection.cursor() as cursor:
+        # A second copy of this range waits here, then finds it recorded.
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [STAGE_LOCK + first, batch.pk])
+        cursor.execute(f"SELECT 1 FROM {schema}.central_stage_range WHERE first_page = %s", [first])  # nosec B608
+        if cursor.fetchone():
+            return False
+        totals = [0, 0, 0, 0]  # rows read, families, members, unchanged
+        for chunk in _chunks(batch, validator, skip_unchanged=True, page_range=(first, last)):
+            _copy(cursor, f"{schema}.central_stage_family", STAGE_FAMILY_COLUMNS, chunk.families)
+            _copy(cursor, f"{schema}.central_stage_member", STAGE_MEMBER_COLUMNS, chunk.members)
+            _copy(cursor, f"{schema}.central_stage_held", STAGE_HELD_COLUMNS, chunk.held)
+            for i, n in enumerate((chunk.rows_read, len(chunk.families), chunk.member_count, chunk.unchanged)):
+                totals[i] += n
+        cursor.execute(f"INSERT INTO {schema}.central_stage_range VALUES (%s, %s, %s, %s, %s, %s)",  # nosec B608
+                       [first, last, *totals])
+        CentralBatch.objects.filter(pk=batch.pk).update(rows_done=F("rows_done") + totals[0])
+        # The ranges finish one at a time here, each seeing the ones committed before it: one is the last.
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [STAGE_LOCK - 1, batch.pk])
+        cursor.execute(f"SELECT count(*) FROM {schema}.central_stage_range")  # nosec B608
+        return cursor.fetchone()[0] == len(page_ranges(batch))
+
+
+def stage_discard(batch: CentralBatch) -> None:
+    """Drop what was staged of ``batch`` (it is held, or sent round again)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP SCHEMA IF EXISTS {stage_schema(batch)} CASCADE")
+
+
 def _ingest_postgresql(batch: CentralBatch) -> IngestResult:
     from .clashes import clashes_hold_sql  # here: central.clashes builds on this module's columns
 
+    # Ranges no worker staged (all of them for `sync_central pull`) are staged here, in order.
+    for first, last in unstaged_ranges(batch):
+        stage_range(batch, first, last)
     result = IngestResult()
     validator = _Validator(batch, in_memory_duplicates=False)
+    schema = stage_schema(batch)
     with connection.cursor() as cursor:
-        for ddl in (STAGE_FAMILY_DDL, STAGE_MEMBER_DDL, STAGE_HELD_DDL):
-            cursor.execute(ddl)
-        cursor.execute(f"TRUNCATE {STAGE_TABLES}")
-        done = 0
-        for chunk in _chunks(batch, validator, skip_unchanged=True):
-            _copy(cursor, "central_stage_family", STAGE_FAMILY_COLUMNS, chunk.families)
-            _copy(cursor, "central_stage_member", STAGE_MEMBER_COLUMNS, chunk.members)
-            _copy(cursor, "central_stage_held", STAGE_HELD_COLUMNS, chunk.held)
-            done += chunk.rows_read
-            result.families += len(chunk.families)
-            result.members += chunk.member_count
-            result.families_unchanged += chunk.unchanged
-            # Outside the upsert's transaction, so the batch page sees it move.
-            CentralBatch.objects.filter(pk=batch.pk).update(rows_done=done)
+        cursor.execute(f"SELECT coalesce(sum(rows_read), 0), coalesce(sum(families), 0), "  # nosec B608
+                       f"coalesce(sum(members), 0), coalesce(sum(unchanged), 0) FROM {schema}.central_stage_range")
+        done, result.families, result.members, result.families_unchanged = cursor.fetchone()
         CentralBatch.objects.filter(pk=batch.pk).update(rows_total=done, rows_done=done)
         with transaction.atomic():
+            # The statements below name the staging tables unqualified: the batch's schema comes first.
+            cursor.execute("SELECT current_setting('search_path')")
+            cursor.execute(f"SET LOCAL search_path = {schema}, {cursor.fetchone()[0]}, pg_temp")
             # The duplicate search and the joins below hash a few million keys; keep them in memory.
             cursor.execute("SET LOCAL work_mem = '128MB'")
             # The commit need not wait for its WAL to reach the disk: the batch's next state change (a normal
@@ -437,7 +533,7 @@ def _ingest_postgresql(batch: CentralBatch) -> IngestResult:
             _store_digests(cursor)
             result.rounds_created = _split_rounds(cursor, batch)
             set_rounds_calendar(batch)
-        cursor.execute(f"TRUNCATE {STAGE_TABLES}")
+            cursor.execute(f"DROP SCHEMA {schema} CASCADE")
         if result.families + result.members >= ANALYZE_AFTER_ROWS:
             # Fresh statistics for the tables the load touched: the first pages after a pull plan on them.
             cursor.execute(f"ANALYZE {Family._meta.db_table}, {Member._meta.db_table}, "

@@ -14,8 +14,9 @@ import re
 from collections import defaultdict, deque
 from concurrent.futures import ThreadPoolExecutor
 
+from django.conf import settings
 from django.db import DataError, IntegrityError, connection, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Subquery
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
@@ -31,7 +32,7 @@ from verification.models import CentreOutcome, RoundFamily, RoundState, Verifica
 from verification.services import CYCLE_RE
 
 from .client import CANONICAL, CentralBadData, CentralClient, CentralRefused, CentralUnavailable
-from .ingest import BatchRejected, ingest_batch
+from .ingest import BatchRejected, ingest_batch, stage_discard, stage_range, unstaged_ranges
 from .models import (
     BatchClash,
     BatchState,
@@ -127,6 +128,7 @@ def batch_quarantine(batch: CentralBatch, reason: str) -> None:
     batch.quarantine()
     batch.last_error, batch.last_error_at = reason[:2000], timezone.now()
     batch.save(update_fields=["state", "last_error", "last_error_at", "updated_at"])
+    stage_discard(batch)
     # The reason names NIKs and KK numbers of the batch's rows; it is on the sync page, the log gets the id.
     log.warning("central batch %s held; the reason is on the sync page", batch.batch_id)
 
@@ -143,13 +145,7 @@ def batch_download(*, batch: CentralBatch, client: CentralClient) -> None:
     missing = [number for number in range(1, batch.page_count + 1) if number not in have]
     if missing:
         missing = _copy_known_pages(batch, client, missing, have)
-    for number, page in _pages_ahead(client, batch.batch_id, missing):
-        # The client checked the canonical bytes against the checksum: they are stored as they are.
-        DownloadedPage(stream=DownloadedPage.Stream.BATCH, ref=batch.batch_id, number=number,
-                       checksum=page["checksum"], body=page[CANONICAL].decode("utf-8")).save_once()
-        del page
-        CentralBatch.objects.filter(pk=batch.pk).update(pages_done=len(have) + 1)
-        have.add(number)
+    _fetch_pages(batch, client, missing)
     pages = list(DownloadedPage.objects.filter(stream=DownloadedPage.Stream.BATCH, ref=batch.batch_id)
                  .order_by("number").values_list("checksum", flat=True))
     if combined_checksum(pages) != batch.checksum:
@@ -157,6 +153,64 @@ def batch_download(*, batch: CentralBatch, client: CentralClient) -> None:
     batch.refresh_from_db()
     batch.finish_download()
     batch.save(update_fields=["state", "updated_at"])
+
+
+def _fetch_pages(batch: CentralBatch, client: CentralClient, numbers: list[int]) -> None:
+    """Download and store these pages of the batch (several processes may do so for different pages)."""
+    stored = DownloadedPage.objects.filter(stream=DownloadedPage.Stream.BATCH, ref=batch.batch_id)
+    for number, page in _pages_ahead(client, batch.batch_id, numbers):
+        # The client checked the canonical bytes against the checksum: they are stored as they are.
+        DownloadedPage(stream=DownloadedPage.Stream.BATCH, ref=batch.batch_id, number=number,
+                       checksum=page["checksum"], body=page[CANONICAL].decode("utf-8")).save_once()
+        del page
+        CentralBatch.objects.filter(pk=batch.pk).update(
+            pages_done=Subquery(stored.values("ref").annotate(n=Count("pk")).values("n")))
+
+
+def batch_ranges_to_stage(*, batch_pk: int, client: CentralClient) -> list[tuple[int, int]]:
+    """The page ranges of a large batch for Celery workers to download and stage in parallel
+    (``batch_stage_pages``), once the batch is set downloading and the pages the portal already holds are
+    copied; ``[]`` when the batch is applied in one go instead (one range's worth of pages, a database other
+    than PostgreSQL, or nothing left to stage)."""
+    batch = CentralBatch.objects.get(pk=batch_pk)
+    if (connection.vendor != "postgresql" or batch.state not in (BatchState.DISCOVERED, BatchState.DOWNLOADING)
+            or batch.page_count <= settings.CENTRAL_INGEST_RANGE_PAGES):
+        return []
+    if batch.state == BatchState.DISCOVERED:
+        batch.start_download()
+        batch.save(update_fields=["state", "updated_at"])
+    CentralBatch.objects.filter(pk=batch.pk).update(rows_total=batch.family_count + batch.member_count)
+    have = set(DownloadedPage.objects.filter(stream=DownloadedPage.Stream.BATCH, ref=batch.batch_id)
+               .values_list("number", flat=True))
+    missing = [number for number in range(1, batch.page_count + 1) if number not in have]
+    if missing:
+        _copy_known_pages(batch, client, missing, have)
+    return unstaged_ranges(batch)
+
+
+STAGED, LAST_RANGE = "staged", "last range"
+
+
+def batch_stage_pages(*, batch_pk: int, first: int, last: int, client: CentralClient) -> str:
+    """One page-range task: download the pages ``first``..``last`` the portal does not hold yet and stage
+    them (``central.ingest.stage_range``). Any worker on any machine may take it; run twice, it stages once.
+
+    Returns ``LAST_RANGE`` when this range completed the batch's staging (the batch is ready to apply),
+    ``STAGED`` otherwise, or the batch's state when it is no longer being downloaded (held, say)."""
+    batch = CentralBatch.objects.get(pk=batch_pk)
+    if batch.state != BatchState.DOWNLOADING:
+        return batch.state
+    have = set(DownloadedPage.objects.filter(stream=DownloadedPage.Stream.BATCH, ref=batch.batch_id,
+                                             number__range=(first, last)).values_list("number", flat=True))
+    try:
+        _fetch_pages(batch, client, [n for n in range(first, last + 1) if n not in have])
+        return LAST_RANGE if stage_range(batch, first, last) else STAGED
+    except CentralUnavailable as exc:
+        _record_error(CentralBatch, batch.pk, exc)
+        raise
+    except (BatchRejected, CentralBadData, CentralRefused, DataError) as exc:
+        batch_quarantine(CentralBatch.objects.get(pk=batch.pk), str(exc))
+        return BatchState.QUARANTINED
 
 
 def _copy_known_pages(batch: CentralBatch, client: CentralClient, missing: list[int], have: set) -> list[int]:
@@ -264,6 +318,7 @@ def batch_retry(*, batch_id: int, actor) -> CentralBatch:
             raise InvalidState(problem)
         # Pages that failed validation come again from the centre, in case it corrected them.
         DownloadedPage.objects.filter(stream=DownloadedPage.Stream.BATCH, ref=batch.batch_id).delete()
+        stage_discard(batch)
         batch.restart()
         batch.pages_done = batch.rows_done = 0
         batch.save(update_fields=["state", "pages_done", "rows_done", "updated_at"])

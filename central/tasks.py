@@ -11,6 +11,7 @@ from django.core.cache import cache
 
 from . import services
 from .client import CentralClient, CentralUnavailable
+from .models import BatchState
 
 TASK_RETRY = {
     "autoretry_for": (CentralUnavailable,),
@@ -64,12 +65,41 @@ def pull_batches(regency: str = "") -> dict:
 
 @shared_task(name="central.sync_batch", **TASK_RETRY)
 def sync_batch(batch_pk: int) -> str:
+    """Download and apply a batch; a large one is handed to page-range tasks that any worker can take
+    (``stage_batch_pages``), the last of which queues ``apply_batch``. The batch's lock stays taken until
+    the apply, so the periodic pull does not hand the same ranges out again meanwhile."""
     if not _exclusive(f"batch:{batch_pk}"):
         return "busy"
+    handed_over = False
     try:
+        ranges = services.batch_ranges_to_stage(batch_pk=batch_pk, client=CentralClient())
+        for first, last in ranges:
+            stage_batch_pages.delay(batch_pk, first, last)
+        if ranges:
+            handed_over = True
+            return "staging"
         return services.batch_sync(batch_pk=batch_pk, client=CentralClient()).state
     finally:
-        _release(f"batch:{batch_pk}")
+        if not handed_over:
+            _release(f"batch:{batch_pk}")
+
+
+@shared_task(name="central.stage_batch_pages", **TASK_RETRY)
+def stage_batch_pages(batch_pk: int, first: int, last: int) -> str:
+    outcome = services.batch_stage_pages(batch_pk=batch_pk, first=first, last=last, client=CentralClient())
+    if outcome == services.LAST_RANGE:
+        apply_batch.delay(batch_pk)
+    elif outcome == BatchState.QUARANTINED:
+        _release(f"batch:{batch_pk}")  # held: nothing of it waits to be applied
+    return outcome
+
+
+@shared_task(name="central.apply_batch", **TASK_RETRY)
+def apply_batch(batch_pk: int) -> str:
+    """Apply a batch whose ranges are all staged, then give back the lock ``sync_batch`` took."""
+    state = services.batch_sync(batch_pk=batch_pk, client=CentralClient()).state
+    _release(f"batch:{batch_pk}")
+    return state
 
 
 def push_after_approval(round_ids: list[int]) -> None:

@@ -188,6 +188,11 @@ CENTRAL_API_URL = env.str("CENTRAL_API_URL", default="http://127.0.0.1:8765")
 # In DEBUG the default matches the mock's own default token, so `make run` + `make mock` work untouched.
 CENTRAL_API_TOKEN = env.str("CENTRAL_API_TOKEN", default="mock-token" if DEBUG else "")
 CENTRAL_API_TIMEOUT = env.float("CENTRAL_API_TIMEOUT", default=10.0)
+# Pages of a batch one ingest task validates and stages (500 families a page): a large batch is split into
+# ranges that any Celery worker, on any machine sharing the broker and the database, can take.
+CENTRAL_INGEST_RANGE_PAGES = env.int("CENTRAL_INGEST_RANGE_PAGES", default=20)
+if CENTRAL_INGEST_RANGE_PAGES < 1:
+    raise ImproperlyConfigured("CENTRAL_INGEST_RANGE_PAGES must be at least 1.")
 # Items per page of a submission: a regency round of thousands of families goes up in several requests.
 CENTRAL_SUBMISSION_PAGE_ITEMS = env.int("CENTRAL_SUBMISSION_PAGE_ITEMS", default=500)
 if not 1 <= CENTRAL_SUBMISSION_PAGE_ITEMS <= 1000:

@@ -9,9 +9,11 @@ import itertools
 import json
 import re
 import sqlite3
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
+from django.conf import settings
 
 from central.mock.store import Store
 
@@ -190,8 +192,9 @@ def stats(mock: Mock) -> dict:
 def test_batches_carry_a_deadline_and_a_cycle_with_defaults_and_invalid_values_answer_400(mock, batch):
     quarter = (TODAY.month - 1) // 3 + 1
     assert batch["cycle"] == f"{TODAY.year}-Q{quarter}"
-    assert dt.date.fromisoformat(batch["deadline"]) - dt.date.fromisoformat(batch["published_at"][:10]) \
-        == dt.timedelta(days=30)
+    # The centre counts the 30 days from its own (Jakarta) date, which is a day past UTC's from 17:00 UTC.
+    published = dt.datetime.fromisoformat(batch["published_at"]).astimezone(ZoneInfo(settings.TIME_ZONE)).date()
+    assert dt.date.fromisoformat(batch["deadline"]) - published == dt.timedelta(days=30)
     chosen = mock.ok("POST", "/admin/publish-batch", json={"regency": "12.09", "households": 3, "seed": 1,
                                                            "deadline": "2031-02-28", "cycle": "2031-Q1"})
     assert (chosen["deadline"], chosen["cycle"]) == ("2031-02-28", "2031-Q1")

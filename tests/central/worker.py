@@ -36,16 +36,19 @@ class Worker:
             self.process.wait()
 
 
-def start_worker(log_dir: Path, central_url: str, token: str) -> Worker:
+def start_worker(log_dir: Path, central_url: str, token: str, *, extra_env: dict | None = None,
+                 queue: str = "") -> Worker:
+    """A worker on its own queue (or on ``queue``, shared with other workers started with it)."""
     db = connection.settings_dict
     database_url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    queue = f"test-{uuid.uuid4().hex[:8]}"
+    queue = queue or f"test-{uuid.uuid4().hex[:8]}"
     env = {**os.environ, "DATABASE_URL": database_url, "CELERY_BROKER_URL": broker_url(),
            "CELERY_TASK_DEFAULT_QUEUE": queue, "CENTRAL_API_URL": central_url, "CENTRAL_API_TOKEN": token,
-           "CENTRAL_API_TIMEOUT": "1", "DJANGO_SECRET_KEY": "worker-test-secret", "DJANGO_DEBUG": "0"}
+           "CENTRAL_API_TIMEOUT": "1", "DJANGO_SECRET_KEY": "worker-test-secret", "DJANGO_DEBUG": "0",
+           **(extra_env or {})}
     if db.get("PASSWORD"):
         env["PGPASSWORD"] = db["PASSWORD"]
-    log = log_dir / f"worker-{queue}.log"
+    log = log_dir / f"worker-{queue}-{uuid.uuid4().hex[:6]}.log"
     with open(log, "wb") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "dtsen_portal", "worker", "-Q", queue, "-c", "2",
