@@ -657,13 +657,18 @@ def _split_rounds(cursor, batch: CentralBatch) -> int:
         "FROM (SELECT DISTINCT village_id FROM central_stage_family) v "
         "ON CONFLICT (village_id, batch_ref) DO NOTHING", [batch.batch_id, batch.programme])
     created = cursor.rowcount
+    # The list's copies of each family's dusun, KK number and member names (verification 0007/0008) are
+    # written here, one aggregate for the batch, so the entries' row trigger has nothing to fill one by one.
     cursor.execute(
         f"INSERT INTO {entry_table} (round_id, family_id, decision, reason, note, evidence, is_proposal, "  # nosec B608
-        f"return_note, version, flagged, centre_outcome, centre_reason) "
-        f"SELECT r.id, f.id, '', '', '', '', false, '', 1, false, '', '' "
-        f"FROM central_stage_family s "
+        f"return_note, version, flagged, centre_outcome, centre_reason, family_dusun, family_kk, family_names) "
+        f"SELECT r.id, f.id, '', '', '', '', false, '', 1, false, '', '', f.dusun, f.kk_number, "
+        f"coalesce(n.names, '') FROM central_stage_family s "
         f"JOIN {family_table} f ON f.central_id = s.central_id "
         f"JOIN {round_table} r ON r.village_id = s.village_id AND r.batch_ref = %s "
+        f"LEFT JOIN (SELECT m.family_id, string_agg(m.name, chr(10) ORDER BY m.id) AS names "
+        f"FROM {Member._meta.db_table} m WHERE m.family_id IN (SELECT bf.id FROM central_stage_family bs "
+        f"JOIN {family_table} bf ON bf.central_id = bs.central_id) GROUP BY m.family_id) n ON n.family_id = f.id "
         "ON CONFLICT (round_id, family_id) DO NOTHING", [batch.batch_id])
     return created
 

@@ -13,6 +13,7 @@ from central.models import BatchState, CentralBatch, DownloadedPage
 from registry.models import Family, Member
 from verification.models import RoundFamily
 
+from ..verification.test_tallies import assert_exact
 from .helpers import downloaded_batch, families_for
 from .mockproc import TOKEN, start_mock
 from .worker import broker_url, start_worker, wait_for
@@ -64,6 +65,7 @@ def test_ranges_staged_out_of_order_and_twice_apply_every_family_once_as_publish
     assert (result.families, result.members) == (200, sum(len(f["members"]) for f in families))
     assert register_content() == published_content(families)
     assert RoundFamily.objects.filter(round__batch_ref=batch.batch_id).count() == 200
+    assert_exact()  # tallies, and the entries' copies of dusun, KK number and member names
     assert not schema_exists(batch)  # staging is dropped with the apply
 
 
