@@ -506,11 +506,11 @@ def _ingest_postgresql(batch: CentralBatch) -> IngestResult:
     from .clashes import clashes_hold_sql  # here: central.clashes builds on this module's columns
 
     # Ranges no worker staged (all of them for `sync_central pull`) are staged here, in order.
+    schema = _prepare_stage(batch)  # a batch without pages has no range to create it
     for first, last in unstaged_ranges(batch):
         stage_range(batch, first, last)
     result = IngestResult()
     validator = _Validator(batch, in_memory_duplicates=False)
-    schema = stage_schema(batch)
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT coalesce(sum(rows_read), 0), coalesce(sum(families), 0), "  # nosec B608
                        f"coalesce(sum(members), 0), coalesce(sum(unchanged), 0) FROM {schema}.central_stage_range")
