@@ -8,7 +8,7 @@ DEMO_REGENCY ?= 12.09
 DEMO_HOUSEHOLDS ?= 3000
 DEMO_SEED ?= 2025
 
-.PHONY: run test lint security bench venv migrate demo messages clean mock backup restore
+.PHONY: run reset test lint security bench venv migrate demo messages clean mock backup restore
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,11 +23,19 @@ run: export DJANGO_DEBUG ?= 1
 run: venv
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_regions
-	$(PY) manage.py seed_demo --regency $(DEMO_REGENCY) --households $(DEMO_HOUSEHOLDS) --seed $(DEMO_SEED)
+	$(PY) manage.py seed_demo --keep --regency $(DEMO_REGENCY) --households $(DEMO_HOUSEHOLDS) --seed $(DEMO_SEED)
 	@echo ""
 	@echo "Portal Verval DTSEN: http://127.0.0.1:$(PORT)/  (admin: /admin/, health: /healthz)"
 	@echo "Log in with one of the demo accounts printed above."
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+# Start the demo over: the SQLite database `make run` uses (and the mock centre's data) are removed; the next
+# `make run` builds them again. Refused when DATABASE_URL names another database: that is no demo to wipe.
+reset:
+	@if [ -n "$$DATABASE_URL" ]; then echo "make reset only removes the SQLite demo (db.sqlite3); DATABASE_URL is set." >&2; exit 2; fi
+	rm -f db.sqlite3 db.sqlite3-journal
+	rm -rf .mock-central
+	@echo "Demo removed. make run builds it again."
 
 # The mock central DTSEN service for the demo regency (a second terminal beside `make run`).
 mock: venv

@@ -192,6 +192,15 @@ def demo_seed(*, regency: str, households: int, seed: int, as_of: dt.date, perio
     )
 
 
+def demo_busiest_village(*, regency: str) -> str | None:
+    """The village of ``regency`` with the most demo families (where the demo accounts work), or None."""
+    from django.db.models import Count
+
+    row = (Family.objects.filter(origin=Family.Origin.DEMO, village__pk__startswith=regency + ".")
+           .values("village_id").annotate(n=Count("pk")).order_by("-n", "village_id").first())
+    return row["village_id"] if row else None
+
+
 def _demo_remove(regency: str) -> int:
     """Delete the regency's demo families with everything hanging off them, set-based.
 

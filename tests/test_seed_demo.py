@@ -96,3 +96,55 @@ def test_an_unknown_or_non_regency_code_is_refused_with_its_code_named(regency, 
 def test_zero_households_is_refused():
     with pytest.raises(CommandError, match="--households"):
         call_command("seed_demo", regency=REGENCY, households=0, seed=1, stdout=io.StringIO())
+
+
+def test_a_second_make_run_keeps_the_demo_worked_on_and_sent_and_prints_fresh_logins():
+    """`make run` seeds with --keep: after the README journey (a round decided and sent to the centre) it starts
+    again instead of failing, and what was done stays."""
+    from central.models import Submission
+    from verification.models import RoundFamily, VerificationRound
+
+    seed()
+    entry = RoundFamily.objects.filter(round__village__pk__startswith=REGENCY + ".").order_by("pk").first()
+    RoundFamily.objects.filter(pk=entry.pk).update(decision=RoundFamily.Decision.ELIGIBLE)
+    Submission.objects.create(round=entry.round)  # sent to the centre: the demo rounds cannot be deleted now
+    with pytest.raises(CommandError, match=REGENCY):
+        seed()  # without --keep a reseed still refuses, with the reason
+    before = snapshot()
+
+    out = io.StringIO()
+    call_command("seed_demo", regency=REGENCY, households=150, seed=11, keep=True, stdout=out)
+
+    assert "kept" in out.getvalue() and "make reset" in out.getvalue()
+    assert snapshot() == before
+    assert RoundFamily.objects.get(pk=entry.pk).decision == RoundFamily.Decision.ELIGIBLE
+    assert VerificationRound.objects.filter(pk=entry.round_id).exists()
+    line = next(line for line in out.getvalue().splitlines() if line.strip().startswith("operator"))
+    assert Client().login(request=HttpRequest(), username="operator", password=line.split()[1])
+    operator_village = User.objects.get(username="operator").area_id
+    assert Family.objects.filter(village_id=operator_village, origin=Family.Origin.DEMO).exists()
+
+
+def test_keep_on_an_empty_regency_seeds_it():
+    out = io.StringIO()
+    call_command("seed_demo", regency=REGENCY, households=5, seed=1, keep=True, stdout=out)
+    assert Family.objects.filter(origin=Family.Origin.DEMO).count() == 5 and "kept" not in out.getvalue()
+
+
+def test_make_reset_removes_only_the_sqlite_demo_and_refuses_another_database(tmp_path):
+    import os
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    shutil.copy(Path(__file__).resolve().parents[1] / "Makefile", tmp_path / "Makefile")
+    (tmp_path / "db.sqlite3").write_text("demo")
+    (tmp_path / ".mock-central").mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    refused = subprocess.run(["make", "-s", "reset"], cwd=tmp_path, capture_output=True, text=True,  # noqa: S607
+                             env={**env, "DATABASE_URL": "postgres://postgres@127.0.0.1/x"})
+    assert refused.returncode == 2 and "DATABASE_URL" in refused.stderr
+    assert (tmp_path / "db.sqlite3").exists()
+    done = subprocess.run(["make", "-s", "reset"], cwd=tmp_path, capture_output=True, text=True, env=env)  # noqa: S607
+    assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "db.sqlite3").exists() and not (tmp_path / ".mock-central").exists()

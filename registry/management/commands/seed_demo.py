@@ -10,7 +10,7 @@ from accounts.models import Role
 from accounts.services import demo_accounts_ensure
 from distribution import services as distribution_services
 from dtsen_portal.errors import ServiceError
-from registry.services import RegionFileError, demo_seed
+from registry.services import RegionFileError, demo_busiest_village, demo_seed
 from verification import services as verification_services
 
 
@@ -28,12 +28,21 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=2025)
         parser.add_argument("--as-of", type=_date, default=None,
                             help="reference date for ages and desil publications (default: today)")
+        parser.add_argument("--keep", action="store_true",
+                            help="keep the regency's demo data if it is there (what was done in it stays); "
+                                 "only the demo accounts get fresh passwords")
         parser.add_argument("--password", default=None,
                             help="password for every demo account (default: a new random one per account)")
 
-    def handle(self, *args, regency, households, seed, as_of, password, **options):
+    def handle(self, *args, regency, households, seed, as_of, password, keep=False, **options):
         if households < 1:
             raise CommandError(_("--households must be at least 1."))
+        kept = demo_busiest_village(regency=regency) if keep else None
+        if kept:
+            # A second `make run`: the rounds worked on (and sent to the centre) stay as they are.
+            self.stdout.write(f"Demo regency {regency} kept as it is (to start over: make reset, then make run).")
+            self._accounts(kept, password)
+            return
         started = time.monotonic()
         as_of = as_of or timezone.localdate()
         try:
@@ -58,9 +67,12 @@ class Command(BaseCommand):
         self.stdout.write(f"Open verval rounds: {rounds} (one per village, batch "
                           f"{verification_services.demo_batch_ref(regency)}, update cycle "
                           f"{verification_services.cycle_of(as_of)}, deadline {deadline:%Y-%m-%d})")
+        self._accounts(result.busiest_village, password)
+
+    def _accounts(self, village_code: str, password: str | None) -> None:
         self.stdout.write("")
         self.stdout.write("Demo accounts (username / password / role / area):")
-        for account in demo_accounts_ensure(village_code=result.busiest_village, password=password):
+        for account in demo_accounts_ensure(village_code=village_code, password=password):
             area = str(account.area) if account.area else "-"
             self.stdout.write(f"  {account.username:<11} {account.password:<14} "
                               f"{Role(account.role).label:<24} {area}")
