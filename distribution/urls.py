@@ -17,5 +17,6 @@ staff = [
 
 payments = [
     path("", views.payments, name="payments"),
+    path("daftar-kpm.<sheet:kind>", views.kpm_export, name="kpm-export"),
     path("ketepatan-sasaran/", views.targeting, name="targeting"),
 ]

@@ -16,7 +16,13 @@ from django.views.decorators.http import require_POST
 from accounts.scope import scope_queryset
 from dtsen_portal.client_address import client_ip
 from dtsen_portal.errors import NotInScope, ServiceError
-from privacy.services import export_response
+from privacy.services import (
+    BACKGROUND_EXPORT_ROWS,
+    BACKGROUND_KINDS,
+    export_job_start,
+    export_response,
+    streamed_export_response,
+)
 from registry.models import Region
 from registry.validators import ascii_int
 from verification import selectors as verification_selectors
@@ -25,6 +31,7 @@ from . import limits, services
 from .challenge import challenge_image, challenge_issue
 from .forms import ReportForm, ResolveForm, SearchForm, StatusForm
 from .models import CitizenReport, PaymentPeriod, Programme
+from .spreadsheets import kpm_entries, kpm_sheet
 
 
 def _region_choices(request) -> dict:
@@ -222,6 +229,30 @@ def payments(request):
     return render(request, "distribution/payments.html", {
         "periods": periods, "period": period, "report": report, "top": top, "rows": rows, "problem": problem,
         "has_errors": any(r["errors"] for r in rows)})
+
+
+@login_required
+def kpm_export(request, kind: str):
+    """The KPM list of a payment period (``?period=``) in the user's area, every family with its payment.
+
+    CSV streams. Excel streams too while the list is small; a larger one is written by a worker when asked
+    by POST (the page offers the button), as the approved list is."""
+    _regency_staff(request.user)
+    period_id = ascii_int(request.GET.get("period", ""))
+    period = PaymentPeriod.objects.filter(pk=period_id).first() if period_id else None
+    if period is None:
+        raise Http404(_("Not found."))
+    filters = {"period": period.pk}
+    if kind in BACKGROUND_KINDS:
+        if request.method == "POST":
+            job = export_job_start(request, name="daftar-kpm", kind=kind, area_code=request.user.area_id,
+                                   filters=filters)
+            return redirect("export-job", job.pk)
+        if kpm_entries(user=request.user, period=period).count() > BACKGROUND_EXPORT_ROWS:
+            return render(request, "privacy/export_start.html", {"action": request.get_full_path()})
+    _total, headers, rows = kpm_sheet(request.user, period.pk)
+    return streamed_export_response(request, headers, rows, f"daftar-kpm-{period.pk}", kind,
+                                    area_code=request.user.area_id, filters=filters)
 
 
 @login_required

@@ -6,13 +6,14 @@ from django.urls import include, path, register_converter
 from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from distribution import urls as distribution_urls
 from dtsen_portal.health import healthz
 from dtsen_portal.media import protected_media
 from dtsen_portal.spreadsheets import SpreadsheetKindConverter
 
 # Before the apps' URL modules are read (include() imports them): their export URLs use <sheet:kind>.
 register_converter(SpreadsheetKindConverter, "sheet")
+
+from distribution import urls as distribution_urls  # noqa: E402 - its export URLs use the converter above
 
 urlpatterns = [
     path("", include("registry.urls")),

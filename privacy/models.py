@@ -60,6 +60,8 @@ class ExportJob(models.Model):
                              on_delete=models.PROTECT, related_name="+")
     # The language of the request: the words written in the sheet (decisions, "yes") are the user's.
     language = models.CharField(max_length=10, blank=True)
+    # What the export is of, as its function takes it (a payment period's id, say); {} for the whole area.
+    filters = models.JSONField(_("filters"), default=dict, blank=True)
     state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.QUEUED)
     rows_done = models.PositiveIntegerField(_("rows written"), default=0)
     rows_total = models.PositiveIntegerField(_("rows"), null=True, blank=True)

@@ -100,9 +100,11 @@ def record_export(request, *, export_name: str, area_code: str | None, rows: int
 
 # -- exports written in the background -------------------------------------------------------------------------
 
-# Exports a worker may write, by name: a dotted path to ``f(user) -> (row count, headers, rows)`` whose rows are
+# Exports a worker may write, by name: a dotted path to ``f(user, **job filters) -> (row count, headers, rows)``
+# whose rows are
 # read with the user's area scope applied. Only formats that cannot be streamed go to a worker (CSV streams).
-BACKGROUND_EXPORTS = {"daftar-disetujui": "verification.spreadsheets.approved_sheet"}
+BACKGROUND_EXPORTS = {"daftar-disetujui": "verification.spreadsheets.approved_sheet",
+                      "daftar-kpm": "distribution.spreadsheets.kpm_sheet"}
 BACKGROUND_KINDS = frozenset({"xlsx"})
 # Above this many rows an Excel export is not written in the request: about 3 s of work here; the approved
 # list of a regency (~300,000 rows) takes 30-60 s, past the web worker's timeout.
@@ -122,14 +124,15 @@ def export_job_start(request, *, name: str, kind: str, area_code: str | None,
     if name not in BACKGROUND_EXPORTS or kind not in BACKGROUND_KINDS:
         raise Http404
     export_jobs_sweep()
-    pending = ExportJob.objects.filter(user=request.user, name=name, kind=kind,
+    filters = filters or {}
+    pending = ExportJob.objects.filter(user=request.user, name=name, kind=kind, filters=filters,
                                        state__in=[ExportJob.State.QUEUED, ExportJob.State.RUNNING],
                                        created_at__gte=timezone.now() - EXPORT_JOB_STALE).first()
     if pending is not None:
         return pending
     access = record_export(request, export_name=f"{name}.{kind}", area_code=area_code, rows=0, filters=filters)
     job = ExportJob.objects.create(user=request.user, name=name, kind=kind, area_id=area_code or None,
-                                   language=translation.get_language() or "", access=access)
+                                   filters=filters, language=translation.get_language() or "", access=access)
     from .tasks import run_export_job
 
     transaction.on_commit(lambda: run_export_job.delay(job.pk))
@@ -151,7 +154,7 @@ def export_job_run(job_id: int) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with translation.override(job.language or settings.LANGUAGE_CODE), replica_reads():
-            total, headers, rows = import_string(BACKGROUND_EXPORTS[job.name])(job.user)
+            total, headers, rows = import_string(BACKGROUND_EXPORTS[job.name])(job.user, **job.filters)
             ExportJob.objects.filter(pk=job.pk).update(rows_total=total)
             written = write_xlsx(str(part), headers, rows, on_progress=lambda n: ExportJob.objects.filter(
                 pk=job.pk).update(rows_done=n))

@@ -1,0 +1,45 @@
+"""The KPM list of a payment period as a sheet: who is to be paid, where, how much, and how it went.
+
+Read through a server-side cursor in chunks (an export of a regency's KPM keeps memory flat); codes are
+written as their labels in the language of the request. No NIK: exports show many people at once
+(``privacy.masking``)."""
+from collections.abc import Iterator
+
+from django.db.models import OuterRef, Subquery
+
+from accounts.scope import scope_queryset
+from dtsen_portal.spreadsheets import STREAM_CHUNK_ROWS
+from registry.models import Member
+
+from .models import Disbursement, PaymentPeriod
+
+KPM_COLUMNS = (
+    ("kecamatan", "family__village__parent__name"), ("desa", "family__village__name"),
+    ("nomor_kk", "family__kk_number"), ("kepala_keluarga", "head_name"), ("dusun", "family__dusun"),
+    ("desil", "family__desil"), ("program", "programme__name"), ("periode", "period__name"),
+    ("saluran", "channel"), ("rencana_rp", "amount_planned"), ("dibayar_rp", "amount_paid"),
+    ("status", "status"), ("alasan", "reason"),
+)
+
+
+def kpm_entries(*, user, period: PaymentPeriod):
+    """The period's KPM inside ``user``'s area, in village and KK order, with the head of each family."""
+    head = Member.objects.filter(family=OuterRef("family_id"), relationship=Member.Relationship.HEAD).order_by("id")
+    return (scope_queryset(user, Disbursement.objects.filter(period=period))
+            .annotate(head_name=Subquery(head.values("name")[:1]))
+            .order_by("family__village_id", "family__kk_number", "pk"))
+
+
+def kpm_sheet(user, period: int) -> tuple[int, list[str], Iterator[tuple]]:
+    """(row count, headers, rows) of the KPM list of payment period ``period`` in ``user``'s area; also what a
+    background Excel export of it writes (``privacy.services.BACKGROUND_EXPORTS``)."""
+    entries = kpm_entries(user=user, period=PaymentPeriod.objects.get(pk=period))
+    channels = {value: str(label) for value, label in Disbursement.Channel.choices}
+    statuses = {value: str(label) for value, label in Disbursement.Status.choices}
+    values = entries.values_list(*(field for _header, field in KPM_COLUMNS)).iterator(chunk_size=STREAM_CHUNK_ROWS)
+
+    def rows():
+        for *who, channel, planned, paid, status, reason in values:
+            yield (*who, channels.get(channel, channel), planned, paid, statuses.get(status, status), reason)
+
+    return entries.count(), [header for header, _field in KPM_COLUMNS], rows()
