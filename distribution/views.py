@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from accounts.scope import scope_queryset
 from dtsen_portal.client_address import client_ip
 from dtsen_portal.errors import NotInScope, ServiceError
+from dtsen_portal.formats import number
 from privacy.services import (
     BACKGROUND_EXPORT_ROWS,
     BACKGROUND_KINDS,
@@ -202,7 +203,7 @@ def payments(request):
         action = request.POST.get("action")
         if action == "build":
             count = services.kpm_build(actor=request.user, period_id=period.pk)
-            messages.success(request, _("%(n)d families added to the KPM list.") % {"n": count})
+            messages.success(request, _("%(n)s families added to the KPM list.") % {"n": number(count)})
             return redirect(f"{reverse('payments')}?period={period.pk}")
         if action == "confirm":
             pending = request.session.pop(session_key, None)
@@ -214,7 +215,7 @@ def payments(request):
                 except ServiceError as exc:
                     messages.error(request, exc.message)
                 else:
-                    messages.success(request, _("%(n)d payments updated from the report.") % {"n": count})
+                    messages.success(request, _("%(n)s payments updated from the report.") % {"n": number(count)})
             return redirect(f"{reverse('payments')}?period={period.pk}")
         upload = request.FILES.get("file")
         if upload is None:

@@ -23,6 +23,7 @@ from django_fsm import can_proceed
 from accounts.models import Role
 from accounts.scope import user_covers_code
 from dtsen_portal.errors import Conflict, InvalidState, NotAllowed, NotInScope
+from dtsen_portal.formats import number
 from registry.models import Family, Member, Region
 
 from . import hooks
@@ -519,8 +520,8 @@ def musdesus_record(*, actor, round_id: int, held_on, place: str, chair: str, no
                            % {"state": round_.get_state_display()})
     progress = round_progress(round_)
     if progress["decided"] < progress["total"]:
-        raise InvalidState(_("%(n)d families have no decision yet; decide on every family before the Musdesus.")
-                           % {"n": progress["total"] - progress["decided"]})
+        raise InvalidState(_("%(n)s families have no decision yet; decide on every family before the Musdesus.")
+                           % {"n": number(progress["total"] - progress["decided"])})
     if not attendees:
         raise InvalidState(_("List who attended the Musdesus."))
     musdesus = existing or Musdesus(round=round_, recorded_by=actor, document_number=_document_number(round_))
@@ -592,8 +593,8 @@ def round_submit(*, actor, round_id: int) -> VerificationRound:
             raise InvalidState(_("The village head must sign off the berita acara before submission."))
         progress = round_progress(round_)
         if progress["decided"] < progress["total"]:
-            raise InvalidState(_("%(n)d families have no decision yet.")
-                               % {"n": progress["total"] - progress["decided"]})
+            raise InvalidState(_("%(n)s families have no decision yet.")
+                               % {"n": number(progress["total"] - progress["decided"])})
         return _round_transition(round_id=round_id, verb="submit", actor=actor, roles=VILLAGE_ROLES,
                                  note=_("Berita acara %(number)s") % {"number": musdesus.document_number})
 

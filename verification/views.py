@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from dtsen_portal.errors import Conflict, NotInScope, ServiceError
+from dtsen_portal.formats import number
 from groundcheck import selectors as groundcheck_selectors
 from groundcheck import services as groundcheck_services
 from privacy.masking import Context, can_see_full_nik
@@ -120,7 +121,7 @@ def round_bulk(request, pk: int):
     else:
         _attempt(request, lambda: services.entries_decide_bulk(
             actor=request.user, round_id=round_.pk, versions=versions, decision=form.cleaned_data["decision"],
-            reason=form.cleaned_data["reason"]), _("%(n)d families decided.") % {"n": len(versions)})
+            reason=form.cleaned_data["reason"]), _("%(n)s families decided.") % {"n": number(len(versions))})
     return redirect(_safe_next(request) or reverse("round-detail", args=[round_.pk]))
 
 
@@ -233,7 +234,8 @@ def _post_correction(request, round_, entry, family):
     except ServiceError as exc:
         form.add_error(None, exc.message)
         return False, {"correction_form": form}
-    messages.success(request, _("%(n)d corrections saved.") % {"n": count} if count else _("Nothing was changed."))
+    messages.success(request, _("%(n)s corrections saved.") % {"n": number(count)} if count
+                     else _("Nothing was changed."))
     return True, {}
 
 
@@ -442,7 +444,8 @@ def rounds_bulk_approve(request):
         raise Http404
     else:
         approval = _attempt(request, lambda: services.rounds_approve(actor=request.user, round_ids=ids),
-                            _("%(n)d rounds approved; their results are being sent to the centre.") % {"n": len(ids)})
+                            _("%(n)s rounds approved; their results are being sent to the centre.")
+                            % {"n": number(len(ids))})
         if approval:
             _note_pending_delivery(request, approval)
     return redirect("round-list")
@@ -504,7 +507,7 @@ def round_import(request, pk: int):
             messages.error(request, _("Upload the file again; the checked rows were not kept."))
         elif _attempt(request, lambda: services.entries_import_decisions(actor=request.user, round_id=round_.pk,
                                                                            rows=pending),
-                      _("%(n)d decisions imported.") % {"n": len(pending)}):
+                      _("%(n)s decisions imported.") % {"n": number(len(pending))}):
             return redirect("round-detail", round_.pk)
     elif request.method == "POST":
         upload = request.FILES.get("file")
