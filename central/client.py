@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import requests
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
 
 from .protocol import canonical_json
 
@@ -86,7 +87,9 @@ class CentralClient:
         except (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
                 requests.exceptions.ContentDecodingError, ValueError, RecursionError) as exc:
             # ValueError: a truncated or garbled body that is not JSON; RecursionError: one nested too deep.
-            raise _Retry(f"{type(exc).__name__}: {str(exc)[:200]}") from None
+            # The exception's own text (hosts, ports, pool internals) goes to the log, not to the sync page.
+            log.info("central %s %s: %s", method, path, str(exc)[:300])
+            raise _Retry(type(exc).__name__) from None
         if not isinstance(body, dict):
             # Every answer of the centre's API is a JSON object; a list or a bare value is a garbled answer.
             raise _Retry(f"answer is a JSON {type(body).__name__}, not an object")
@@ -111,8 +114,13 @@ class CentralClient:
                 log.info("central %s %s: %s (attempt %d)", method, path, last, attempt + 1)
                 if attempt + 1 < self.policy.attempts:
                     self.sleep(self.policy.delay(attempt))
-        error = CentralBadData if data_problem else CentralUnavailable
-        raise error(f"{method} {path}: {last} after {self.policy.attempts} attempts")
+        detail = {"attempts": self.policy.attempts, "detail": f"{method} {path}: {last}"}
+        if data_problem:
+            raise CentralBadData(_("The centre kept sending data that does not match its checksum (%(attempts)d "
+                                   "attempts); the batch is held until the centre sends it again. Details: "
+                                   "%(detail)s") % detail)
+        raise CentralUnavailable(_("The centre did not answer after %(attempts)d attempts; the portal tries again "
+                                   "by itself. Details: %(detail)s") % detail)
 
     # -- the centre's API ------------------------------------------------------------------------------
     def batches(self, *, since: str = "", regency: str = "", limit: int = 100) -> dict:
