@@ -138,6 +138,8 @@ AUTH_PASSWORD_VALIDATORS = [
 
 LANGUAGE_CODE = "id"
 LANGUAGES = [("id", _("Bahasa Indonesia")), ("en", _("English"))]
+# django-filter's empty choice ("---------" otherwise) in the portal's words.
+FILTERS_EMPTY_CHOICE_LABEL = _("All")
 LANGUAGE_COOKIE_AGE = 365 * 24 * 60 * 60  # the switch's choice is remembered for a year on that device
 LANGUAGE_COOKIE_SAMESITE = "Lax"
 LOCALE_PATHS = [BASE_DIR / "locale"]

@@ -17,6 +17,13 @@ else:
     DUSUN, KK = "family__dusun", "family__kk_number"
 
 
+class SortFilter(filters.OrderingFilter):
+    """django-filter's sort order, labelled in the portal's words: django-filter has no Indonesian of its own,
+    so its "(descending)" and its "---------" showed through the Indonesian page."""
+
+    descending_fmt = _("%s (descending)")
+
+
 class EntryFilter(filters.FilterSet):
     STATUS_CHOICES = [
         ("undecided", _("Not decided yet")),
@@ -32,12 +39,12 @@ class EntryFilter(filters.FilterSet):
     desil = filters.NumberFilter(field_name="family__desil", label=_("Desil"))
     status = filters.ChoiceFilter(choices=STATUS_CHOICES, method="filter_status", label=_("Decision"),
                                   empty_label=_("All"))
-    sort = filters.OrderingFilter(
+    sort = SortFilter(
         fields=((KK, "kk"), ("head_name", "head"), ("family__desil", "desil"), (DUSUN, "dusun"),
                 ("decided_at", "decided")),
         field_labels={KK: _("KK number"), "head_name": _("Head of family"), "family__desil": _("Desil"),
                       DUSUN: _("Dusun"), "decided_at": _("Decided")},
-        label=_("Sort"),
+        label=_("Sort"), empty_label=_("Dusun and KK number (default)"),
     )
 
     class Meta:

@@ -177,3 +177,11 @@ def test_round_list_pages_cover_every_family_once_in_order_and_past_the_end_is_t
     assert [e.head_name for e in by_head] == sorted(e.head_name for e in by_head)
     empty = client.get(url, {"q": "nobody-has-this-name"}).context["page"]
     assert empty.paginator.count == 0 and list(empty.object_list) == []
+
+
+def test_the_round_lists_sort_and_filter_choices_are_all_in_indonesian(operator):
+    page = client_for(operator).get(reverse("round-detail", args=[make_round(2).pk])).content.decode()
+    assert "---------" not in page and "descending" not in page
+    assert "Nomor KK (menurun)" in page and "Dusun dan nomor KK (bawaan)" in page
+    for code in RoundFamily.Decision.values:
+        assert f">{code}<" not in page  # every decision shown by its label
