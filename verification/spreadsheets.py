@@ -71,6 +71,15 @@ class ImportRow:
     version: int | None = None
     errors: list[str] = field(default_factory=list)
 
+    @property
+    def decision_label(self) -> str:
+        """The decision as the page shows it (the code only if it is none of the decisions)."""
+        return str(dict(RoundFamily.Decision.choices).get(self.decision, self.decision))
+
+    @property
+    def reason_label(self) -> str:
+        return str(dict(RoundFamily.Reason.choices).get(self.reason, self.reason))
+
 
 def read_decisions(content: bytes, filename: str, *, known_kk: dict[str, int]) -> tuple[list[ImportRow], str]:
     """Parse an uploaded .xlsx or .csv of decisions. Returns (rows, file-level error); each row carries its

@@ -92,7 +92,8 @@ def test_reconciliation_adds_up_to_the_imported_report(dinsos, period, demo_kpm)
             rows.append((payment.family.kk_number, "himbara" if i % 2 else "pos", "900.000", status,
                          "rekening tidak aktif" if status == "retur" else ""))
     client = client_for(dinsos)
-    client.post(f"{reverse('payments')}?period={period.pk}", {"file": report_file(rows)})
+    preview = client.post(f"{reverse('payments')}?period={period.pk}", {"file": report_file(rows)}).content.decode()
+    assert "Tersalur" in preview and ">disbursed<" not in preview and ">returned<" not in preview
     client.post(f"{reverse('payments')}?period={period.pk}", {"action": "confirm"})
     report = services.reconciliation(user=dinsos, period_id=period.pk)["total"]
     paid_in_report = sum(900_000 for r in rows if r[3] in ("diterima", "tersalur"))

@@ -55,7 +55,9 @@ def test_a_clean_import_is_checked_then_applied_on_confirmation(operator_client)
     round_ = make_round(2)
     kks = sorted(round_.entries.values_list("family__kk_number", flat=True))
     file = upload([(kks[0], "Layak", "", "ok"), (kks[1], "tidak layak", "mampu", "punya mobil")])
-    operator_client.post(reverse("round-import", args=[round_.pk]), {"file": file})
+    preview = operator_client.post(reverse("round-import", args=[round_.pk]), {"file": file}).content.decode()
+    # The preview speaks the page's words, not the stored codes.
+    assert "Tidak layak" in preview and "not_eligible" not in preview and "well_off" not in preview
     assert set(RoundFamily.objects.filter(round=round_).values_list("decision", flat=True)) == {""}
     operator_client.post(reverse("round-import", args=[round_.pk]), {"confirm": "1"})
     decided = dict(RoundFamily.objects.filter(round=round_).values_list("family__kk_number", "reason"))
