@@ -124,7 +124,7 @@ def test_each_change_shows_the_correction_round_berita_acara_approval_and_centre
     approved = RoundEvent.objects.get(round=world["round"], to_state="approved")
     assert f"disetujui oleh Dewi Sartika pada {timezone.localtime(approved.at):%d-%m-%Y}" in page
     assert "Diterima pusat" in page
-    assert "2 &rarr;" in page and "18,500" in page  # desil and score, old -> new
+    assert "2 &rarr;" in page and "&rarr; 18,5<" in page and "18,500" not in page  # desil and score, old -> new
     assert reverse("family-detail", args=[world["families"]["corrected"].pk]) in page
 
 
