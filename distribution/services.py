@@ -11,8 +11,10 @@ import secrets
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from accounts.models import Role
@@ -24,7 +26,7 @@ from registry.validators import ascii_int, parse_nik
 from verification.models import EDITABLE_STATES, RoundFamily
 
 from . import limits
-from .models import CitizenReport, Determination
+from .models import CitizenReport, Determination, Programme
 
 MIN_NAME_LENGTH = 3
 MAX_RESULTS = 20
@@ -81,12 +83,22 @@ def recipients_named(*, village: Region, name: str, nik: str = "") -> list[dict]
     receives = Determination.objects.filter(family=OuterRef("family_id"))
     found = (members.filter(Exists(receives)).select_related("family").order_by("name")[:MAX_RESULTS])
     determinations: dict[int, list[str]] = {}
+    name = Subquery(Programme.objects.filter(code=OuterRef("programme")).values("name")[:1])
     for family_id, programme, period in Determination.objects.filter(
-            family_id__in=[m.family_id for m in found]).values_list("family_id", "programme", "period") \
-            .order_by("programme", "period"):
-        determinations.setdefault(family_id, []).append(f"{programme} {period}")
+            family_id__in=[m.family_id for m in found]).annotate(programme_name=Coalesce(name, "programme")) \
+            .values_list("family_id", "programme_name", "period").order_by("programme", "period"):
+        determinations.setdefault(family_id, []).append(f"{programme} · {month_name(period)}")
     return [{"name": mask_name(m.name), "village": village.name, "programmes": determinations.get(m.family_id, [])}
             for m in found]
+
+
+def month_name(period: str) -> str:
+    """A period "2025-10" as people say it, in the page's language: "Oktober 2025" (as given if it is no month)."""
+    try:
+        year, month = (int(part) for part in period.split("-"))
+        return date_format(dt.date(year, month, 1), "F Y")
+    except (TypeError, ValueError):
+        return period
 
 
 def _reference() -> str:

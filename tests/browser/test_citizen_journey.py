@@ -31,7 +31,7 @@ def test_citizen_checks_a_name_objects_and_follows_up_by_reference(open_page, re
     page.get_by_role("button", name="Cari").click()
     results = page.get_by_test_id("results")
     expect(results).to_contain_text("B****** S*******")
-    expect(results).to_contain_text("BLTS-KESRA 2025-10")
+    expect(results).to_contain_text("BLT Sementara Kesejahteraan Rakyat (BLTS Kesra) · Oktober 2025")
     assert "Bambang Sutrisno" not in page.content()
     shoot(page, "citizen", "check")
 

@@ -36,7 +36,7 @@ def test_search_shows_recipients_with_masked_names_and_nothing_private(recipient
     response = Client().get(reverse("cek-bansos"), {**PLACE, "name": "siti aminah"})
     page = response.content.decode()
     assert [r["name"] for r in response.context["results"]] == ["S*** A*****"]
-    assert "PKH 2026-11" in page
+    assert "Program Keluarga Harapan (PKH) · November 2026" in page and "2026-11" not in page
     assert recipient.nik not in page and "Siti Aminah" not in page and "Rahma" not in page
     assert recipient.family.address not in page
 
