@@ -150,7 +150,7 @@
     event.preventDefault();
     const data = new FormData(form);
     if (!data.get("recommendation")) {
-      errorBox.textContent = form.querySelector("fieldset legend").textContent + " ?";
+      errorBox.textContent = root.dataset.msgRecommendation;
       return;
     }
     const fields = {};

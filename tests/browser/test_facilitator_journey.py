@@ -57,6 +57,11 @@ def test_visits_recorded_offline_reach_the_portal_once_each(browser, live_server
     response = page.reload()
     assert response.headers.get("x-offline-copy") == "1"  # served from the phone, not the network
     expect(page.locator("#net-status")).to_have_class("card small offline")
+    # Saving without a recommendation says what to choose, in words (it once read "Rekomendasi ?").
+    page.locator(f"li[data-assignment='{assignments[0].pk}'] button[data-visit]").click()
+    page.get_by_role("button", name="Simpan kunjungan").click()
+    expect(page.locator("#visit-form")).to_contain_text("Pilih rekomendasi")
+    page.reload()
     record_visit(page, assignments[0], "ceramic", "Verifikasi ulang")
     record_visit(page, assignments[1], "earth", "Lanjutkan bantuan")
     expect(page.locator("#outbox-count")).to_have_text("2")
