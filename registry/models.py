@@ -357,8 +357,15 @@ class DesilRanking(models.Model):
             models.CheckConstraint(condition=models.Q(desil__gte=1, desil__lte=10), name="desil_range"),
         ]
 
+    # Who ranked the family, as the page names it (the column keeps free text: a loader may name itself).
+    SOURCE_LABELS = {"central": _("The centre (Pusdatin)"), "demo": _("Demo data")}
+
     def __str__(self):
         return f"{self.family_id} {self.period}: {self.desil}"
+
+    @property
+    def source_label(self) -> str:
+        return str(self.SOURCE_LABELS.get(self.source, self.source))
 
 
 class DesilChange(models.Model):
