@@ -5,12 +5,13 @@ from base64 import b32encode
 import segno
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordChangeForm
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect, render, resolve_url
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -18,8 +19,19 @@ from dtsen_portal.errors import NotAllowed, NotInScope, ServiceError
 
 from . import services
 from .forms import TokenForm, VillageAccountForm
-from .models import LoginEvent, User
+from .models import LoginEvent, Role, User
 from .scope import scope_queryset
+
+
+class PortalLoginView(auth_views.LoginView):
+    """The login page; a facilitator then lands on the assignment list (their work), everyone else at home."""
+
+    redirect_authenticated_user = True
+
+    def get_default_redirect_url(self):
+        if getattr(self.request.user, "role", None) == Role.FACILITATOR:
+            return resolve_url("groundcheck-home")
+        return super().get_default_redirect_url()
 
 
 def _manager(user) -> None:

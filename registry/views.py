@@ -20,6 +20,7 @@ FAMILIES_PER_PAGE = 25
 def home(request):
     title, breakdown = tallies.area_breakdown(user=request.user)
     return render(request, "registry/home.html", {
+        "next_steps": verification_selectors.next_steps(user=request.user),
         "summary": tallies.area_summary(user=request.user),
         "rounds": list(verification_selectors.round_list(user=request.user, open_only=True)[:10])
         if request.user.role in (Role.VILLAGE_OPERATOR, Role.VILLAGE_HEAD) else [],

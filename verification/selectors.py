@@ -1,8 +1,15 @@
 """Reads of verification rounds, with the user's area scope applied."""
+from dataclasses import dataclass
+
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, OuterRef, Q, Subquery, Window
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
+from accounts.models import Role
 from accounts.scope import get_scoped_or_404, scope_queryset
+from dtsen_portal.formats import number
 from registry.models import Member
 
 from . import tallies
@@ -147,3 +154,68 @@ def round_entries_base(*, user):
     head = Member.objects.filter(family=OuterRef("family_id"), relationship=Member.Relationship.HEAD).order_by("id")
     return (scope_queryset(user, RoundFamily.objects.select_related("family", "round__village"))
             .annotate(head_name=Subquery(head.values("name")[:1])))
+
+
+@dataclass(frozen=True)
+class NextStep:
+    """One thing the user should do now, with where to do it."""
+
+    text: str
+    url: str
+    urgent: bool = False
+
+
+def next_steps(*, user) -> list[NextStep]:
+    """What each role should do next, for the "Langkah berikutnya" panel of the home page (two queries).
+
+    Village staff: per open round, the step the procedure asks for now (decide the families left, record the
+    Musdesus, sign its berita acara, submit; after a return, redo and re-ratify). Dinsos: the rounds waiting
+    for review. Facilitators: the families waiting for their visit (they land on that list after logging in,
+    ``accounts.views.PortalLoginView``)."""
+    role = user.role
+    steps: list[NextStep] = []
+    if user.is_administrator or role == Role.DINSOS:
+        waiting = round_list(user=user, state=RoundState.SUBMITTED).count()
+        if waiting:
+            steps.append(NextStep(ngettext("%(n)s round is waiting for your review.",
+                                           "%(n)s rounds are waiting for your review.", waiting)
+                                  % {"n": number(waiting)}, reverse("round-list") + "?state=submitted", True))
+        return steps
+    if role == Role.FACILITATOR:
+        from groundcheck.models import Assignment
+
+        waiting = Assignment.objects.filter(facilitator=user, completed_at__isnull=True).count()
+        if waiting:
+            steps.append(NextStep(ngettext("%(n)s family is waiting for your visit.",
+                                           "%(n)s families are waiting for your visit.", waiting)
+                                  % {"n": number(waiting)}, reverse("groundcheck-home"), True))
+        return steps
+    if role not in (Role.VILLAGE_OPERATOR, Role.VILLAGE_HEAD):
+        return steps
+    operator = role == Role.VILLAGE_OPERATOR
+    for round_ in round_list(user=user, open_only=True).select_related("musdesus")[:10]:
+        place = round_.village.name
+        musdesus = getattr(round_, "musdesus", None)  # none recorded yet: the reverse accessor raises
+        left = (round_.total or 0) - (round_.decided or 0)
+        detail = reverse("round-detail", args=[round_.pk])
+        if round_.state == RoundState.RETURNED and operator:
+            steps.append(NextStep(_("%(place)s: the regency returned the round. Read its notes, correct the "
+                                    "families, then record the Musdesus and have it signed again before "
+                                    "submitting.") % {"place": place}, detail + "?status=returned", True))
+        elif left and operator:
+            steps.append(NextStep(ngettext("%(place)s: %(n)s family still has no decision.",
+                                           "%(place)s: %(n)s families still have no decision.", left)
+                                  % {"place": place, "n": number(left)}, detail + "?status=undecided"))
+        elif round_.state != RoundState.MUSDESUS_HELD and operator:
+            steps.append(NextStep(_("%(place)s: every family is decided. Record the Musdesus that ratified "
+                                    "them.") % {"place": place}, reverse("round-musdesus", args=[round_.pk])))
+        elif round_.state == RoundState.MUSDESUS_HELD and musdesus and not musdesus.signed_off_at:
+            steps.append(NextStep(
+                _("%(place)s: the berita acara of the Musdesus is waiting for your signature.") % {"place": place}
+                if not operator else
+                _("%(place)s: the berita acara is waiting for the village head's signature.") % {"place": place},
+                reverse("round-musdesus", args=[round_.pk]), not operator))
+        elif round_.state == RoundState.MUSDESUS_HELD and operator:
+            steps.append(NextStep(_("%(place)s: the berita acara is signed. Submit the round to the regency.")
+                                  % {"place": place}, detail, True))
+    return steps
