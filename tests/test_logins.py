@@ -220,7 +220,8 @@ def test_the_bulk_decision_never_redirects_off_the_site():
     client.force_login(UserFactory(username="op-bulk"))
     entry = round_.entries.get()
     response = client.post(reverse("round-bulk", args=[round_.pk]), {
-        "entry": f"{entry.pk}:{entry.version}", "bulk-decision": "eligible", "next": "https://jahat.example/"})
+        "entry": f"{entry.pk}:{entry.version}", "bulk-decision": "eligible", "next": "https://jahat.example/",
+        "confirm": "1"})
     assert response["Location"] == reverse("round-detail", args=[round_.pk])
     same_site = f"{reverse('round-detail', args=[round_.pk])}?page=2"
     response = client.post(reverse("round-bulk", args=[round_.pk]), {"entry": "x", "next": same_site})

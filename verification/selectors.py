@@ -219,3 +219,10 @@ def next_steps(*, user) -> list[NextStep]:
             steps.append(NextStep(_("%(place)s: the berita acara is signed. Submit the round to the regency.")
                                   % {"place": place}, detail, True))
     return steps
+
+
+def desil_spread(*, round_, entry_ids: list[int]) -> list[tuple[int | None, int]]:
+    """(desil, families) of the selected entries of ``round_``, desil order (unranked last), in one query."""
+    rows = (RoundFamily.objects.filter(round=round_, pk__in=entry_ids).values_list("family__desil")
+            .annotate(n=Count("pk")).order_by())
+    return sorted(rows, key=lambda row: (row[0] is None, row[0] or 0))

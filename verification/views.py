@@ -46,7 +46,7 @@ from .forms import (
     ReturnForm,
     ScanForm,
 )
-from .models import APPROVED_STATES, Musdesus, RoundState
+from .models import APPROVED_STATES, Musdesus, RoundFamily, RoundState
 from .spreadsheets import entry_sheet, read_decisions
 
 ENTRIES_PER_PAGE = 25
@@ -104,6 +104,9 @@ def round_detail(request, pk: int):
     })
 
 
+WELL_OFF_DESIL = 8  # desil 8-10: a bulk "layak" over these families is asked about twice
+
+
 @login_required
 @require_POST
 def round_bulk(request, pk: int):
@@ -118,6 +121,17 @@ def round_bulk(request, pk: int):
         messages.error(request, _("Select at least one family."))
     elif not form.is_valid():
         messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+    elif request.POST.get("confirm") != "1":
+        # First the selection's desil spread, to be confirmed: a bulk "layak" over well-off families is the
+        # costly mistake, and nothing is saved until the operator says yes.
+        decision = form.cleaned_data["decision"]
+        spread = selectors.desil_spread(round_=round_, entry_ids=list(versions))
+        return render(request, "verification/bulk_confirm.html", {
+            "round": round_, "entries": request.POST.getlist("entry"), "next": _safe_next(request) or "",
+            "decision": decision, "decision_label": RoundFamily.Decision(decision).label,
+            "reason": form.cleaned_data["reason"], "spread": spread, "count": len(versions),
+            "well_off": sum(n for desil, n in spread if desil and desil >= WELL_OFF_DESIL)
+            if decision == RoundFamily.Decision.ELIGIBLE else 0})
     else:
         _attempt(request, lambda: services.entries_decide_bulk(
             actor=request.user, round_id=round_.pk, versions=versions, decision=form.cleaned_data["decision"],

@@ -9,6 +9,13 @@
     document.querySelectorAll("[data-autosubmit]").forEach(function (field) {
       field.addEventListener("change", function () { field.form.submit(); });
     });
+    // <input type="checkbox" data-select-all="entry">: ticks or clears every "entry" checkbox of its form.
+    document.querySelectorAll("[data-select-all]").forEach(function (all) {
+      all.addEventListener("change", function () {
+        all.form.querySelectorAll('input[type="checkbox"][name="' + all.getAttribute("data-select-all") + '"]')
+          .forEach(function (box) { box.checked = all.checked; });
+      });
+    });
     // Bar charts: <span class="fill" data-width="42"> is drawn 42% wide. Set through the CSSOM, which the
     // policy allows, unlike a style attribute.
     document.querySelectorAll("[data-width]").forEach(function (bar) {

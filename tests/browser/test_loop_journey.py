@@ -81,6 +81,7 @@ def test_the_loop_from_the_village_to_the_centre_and_back_in_the_browser(open_pa
         box.check()
     page.get_by_label("Keputusan untuk keluarga terpilih").select_option("eligible")
     page.get_by_role("button", name="Terapkan ke yang dipilih").click()
+    page.get_by_role("button", name="Ya, terapkan").click()  # after the selection's desil spread
     expect(page.get_by_test_id("progress")).to_have_text(f"{len(entries)} / {len(entries)}")
     page.get_by_role("link", name="Tambah keluarga yang belum terdata (usulan)").click()
     born = dt.date(1988, 4, 12)

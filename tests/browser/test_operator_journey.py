@@ -62,10 +62,13 @@ def test_operator_verifies_the_village_and_submits_after_the_heads_sign_off(open
         shoot(page, "operator", "debug-bulk")
         print("DEBUG PAGE:", page.locator("main").inner_text()[:3000])
     expect(boxes).to_have_count(len(families) - 2)
-    for box in boxes.all():
-        box.check()
+    page.get_by_test_id("select-all").check()  # one tap for the whole page
+    assert all(box.is_checked() for box in boxes.all())
     page.get_by_label("Keputusan untuk keluarga terpilih").select_option("eligible")
     page.get_by_role("button", name="Terapkan ke yang dipilih").click()
+    expect(page.get_by_test_id("desil-spread")).to_be_visible()  # the selection's desil spread, first
+    shoot(page, "operator", "bulk-confirm")
+    page.get_by_role("button", name="Ya, terapkan").click()
     expect(page.get_by_test_id("progress")).to_have_text(f"{len(families)} / {len(families)}")
 
     # A family missing from the data awal.

@@ -1,5 +1,6 @@
 """The verval pages: scoped, fast on big villages, and honest about refusals and conflicts."""
 import datetime as dt
+import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -130,7 +131,8 @@ def test_bulk_decision_posts_back_the_ids_the_page_rendered_even_past_a_thousand
     page = client.get(reverse("round-detail", args=[round_.pk])).content.decode()
     values = re.findall(r'name="entry" value="([^"]+)"', page)
     assert sorted(values) == ["12345:1", "23456:1"]
-    client.post(reverse("round-bulk", args=[round_.pk]), {"entry": values, "bulk-decision": "eligible"})
+    client.post(reverse("round-bulk", args=[round_.pk]), {"entry": values, "bulk-decision": "eligible",
+                                                         "confirm": "1"})
     assert set(RoundFamily.objects.filter(round=round_).values_list("decision", flat=True)) == {"eligible"}
 
 
@@ -185,3 +187,37 @@ def test_the_round_lists_sort_and_filter_choices_are_all_in_indonesian(operator)
     assert "Nomor KK (menurun)" in page and "Dusun dan nomor KK (bawaan)" in page
     for code in RoundFamily.Decision.values:
         assert f">{code}<" not in page  # every decision shown by its label
+
+
+def test_a_bulk_decision_first_shows_the_desil_spread_and_warns_about_well_off_families(operator):
+    round_ = make_round(3)
+    entries = list(round_.entries.select_related("family").order_by("pk"))
+    for entry, desil in zip(entries, (2, 9, None), strict=True):
+        FamilyFactory._meta.model.objects.filter(pk=entry.family_id).update(desil=desil)
+    client = client_for(operator)
+    keys = [f"{e.pk}:{e.version}" for e in entries]
+    back = reverse("round-detail", args=[round_.pk]) + "?page=1"
+    page = client.post(reverse("round-bulk", args=[round_.pk]), {"entry": keys, "bulk-decision": "eligible",
+                                                                 "next": back})
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert 'data-testid="bulk-confirm"' in body and "untuk 3 keluarga" in body
+    assert 'data-testid="well-off-warning"' in body and "1 di antaranya berada di desil 8-10" in body
+    assert [(d, n) for d, n in page.context["spread"]] == [(2, 1), (9, 1), (None, 1)]
+    assert set(RoundFamily.objects.filter(round=round_).values_list("decision", flat=True)) == {""}  # not yet
+
+    hidden = dict(re.findall(r'name="(bulk-decision|next|confirm)" value="([^"]*)"', body))
+    assert hidden == {"bulk-decision": "eligible", "next": back, "confirm": "1"}
+    done = client.post(reverse("round-bulk", args=[round_.pk]), {
+        "entry": re.findall(r'name="entry" value="([^"]+)"', body), **hidden})
+    assert done.status_code == 302 and done["Location"] == back
+    assert set(RoundFamily.objects.filter(round=round_).values_list("decision", flat=True)) == {"eligible"}
+
+
+def test_a_bulk_not_eligible_over_poor_families_is_confirmed_without_the_well_off_warning(operator):
+    round_ = make_round(2)
+    keys = [f"{e.pk}:{e.version}" for e in round_.entries.order_by("pk")]
+    body = client_for(operator).post(reverse("round-bulk", args=[round_.pk]), {
+        "entry": keys, "bulk-decision": "not_eligible", "bulk-reason": "well_off"}).content.decode()
+    assert 'data-testid="bulk-confirm"' in body and 'data-testid="well-off-warning"' not in body
+    assert 'name="bulk-reason" value="well_off"' in body
