@@ -83,9 +83,21 @@ def test_operator_verifies_the_village_and_submits_after_the_heads_sign_off(open
     page.locator("#id_members-0-sex").select_option("L")
     page.locator("#id_members-0-birth_date").fill(born.isoformat())
     page.locator("#id_members-0-relationship").select_option("head")
+    # No fixed number of members: two more forms after the four shown, the sixth one filled.
+    page.get_by_test_id("add-member").click()
+    page.get_by_test_id("add-member").click()
+    expect(page.locator('input[name="members-TOTAL_FORMS"]')).to_have_value("6")
+    child_born = dt.date(2015, 7, 3)
+    page.locator("#id_members-5-nik").fill(nik_for(round_.village_id, child_born, "P"))
+    page.locator("#id_members-5-name").fill("Sari Usulan")
+    page.locator("#id_members-5-sex").select_option("P")
+    page.locator("#id_members-5-birth_date").fill(child_born.isoformat())
+    page.locator("#id_members-5-relationship").select_option("child")
     shoot(page, "operator", "proposal")
     page.get_by_role("button", name="Simpan usulan").click()
     expect(page.locator(".messages")).to_contain_text("Usulan untuk KK")
+    proposal = RoundFamily.objects.get(round=round_, is_proposal=True).family
+    assert sorted(proposal.members.values_list("name", flat=True)) == ["Sari Usulan", "Suparman Usulan"]
 
     # The Musdesus.
     page.goto(f"/verval/{round_.pk}/musdesus/")
