@@ -202,3 +202,34 @@ def test_retrying_a_held_batch_with_the_broker_down_restarts_it_for_the_next_sch
     assert response.status_code == 200
     assert "sinkronisasi terjadwal berikutnya" in response.content.decode()
     assert CentralBatch.objects.get(pk=held.pk).state == BatchState.DISCOVERED  # what the scheduled pull takes
+
+
+def test_in_process_mode_answers_sync_now_at_once_and_runs_the_work_in_the_background(dinsos, monkeypatch):
+    """`make run` has no worker: the sync used to run (and retry an absent centre) inside the request."""
+    import threading
+    import time
+
+    release, started, finished = threading.Event(), [], []
+
+    def slow_apply(*_args, **_kwargs):
+        started.append(threading.current_thread().name)
+        release.wait(10)  # an absent centre being retried
+        finished.append(True)
+
+    monkeypatch.setitem(app.conf, "CELERY_TASK_ALWAYS_EAGER", True)
+    monkeypatch.setattr(tasks.pull_batches, "apply", slow_apply)
+    monkeypatch.setattr(tasks.push_submissions, "apply", slow_apply)
+    response = client_for(dinsos).post(reverse("sync-now"), follow=True)
+    try:
+        assert response.status_code == 200 and "sinkronisasi dimulai" in response.content.decode().lower()
+        assert not finished  # the page answered while the work was still held back
+        deadline = time.monotonic() + 5
+        while len(started) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sorted(started) == ["task central.pull_batches", "task central.push_submissions"]
+    finally:
+        release.set()
+    deadline = time.monotonic() + 5
+    while len(finished) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(finished) == 2
