@@ -16,6 +16,14 @@ class VillageAccountForm(forms.Form):
                                             "kecamatan code for facilitators (12.09.08)."))
     phone = forms.CharField(label=_("Phone"), max_length=20, required=False)
 
+    def __init__(self, *args, area_choices=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if area_choices:
+            # A picker of the manager's own kecamatan and villages instead of a typed code.
+            self.fields["area_code"] = forms.ChoiceField(
+                label=_("Area"), choices=[("", _("Choose the village or kecamatan"))] + area_choices,
+                help_text=_("A village for operators and village heads, a whole kecamatan for facilitators."))
+
 
 class TokenForm(forms.Form):
     """A six-digit code from an authenticator app."""

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from dtsen_portal.errors import NotAllowed, NotInScope, ServiceError
+from registry.selectors import area_choices
 
 from . import services
 from .forms import TokenForm, VillageAccountForm
@@ -42,7 +43,7 @@ def _manager(user) -> None:
 @login_required
 def account_list(request):
     _manager(request.user)
-    form = VillageAccountForm(request.POST or None)
+    form = VillageAccountForm(request.POST or None, area_choices=area_choices(user=request.user))
     if request.method == "POST" and form.is_valid():
         try:
             user, password = services.user_create(actor=request.user, **form.cleaned_data)

@@ -45,6 +45,21 @@ def villages_in_scope(*, user) -> list[Region] | None:
     return None if len(villages) > VILLAGE_PICKER_LIMIT else villages
 
 
+def area_choices(*, user) -> list[tuple[str, list[tuple[str, str]]]] | None:
+    """The kecamatan and villages of the user's area as grouped choices for an area picker (each kecamatan
+    first, as itself, then its villages), in two queries; None when the area holds too many to list."""
+    villages = villages_in_scope(user=user)
+    if villages is None:
+        return None
+    kecamatan = dict(scope_queryset(user, Region.objects.filter(level=Region.Level.DISTRICT))
+                     .order_by("code").values_list("code", "name"))
+    groups: dict[str, list[tuple[str, str]]] = {
+        code: [(code, _("%(name)s - the whole kecamatan") % {"name": name})] for code, name in kecamatan.items()}
+    for village in sorted(villages, key=lambda v: v.code):
+        groups.setdefault(village.code[:8], []).append((village.code, village.name))
+    return [(f"{_('Kecamatan')} {kecamatan.get(code, code)}", choices) for code, choices in groups.items()]
+
+
 @dataclass
 class AuditEntry:
     when: object

@@ -69,3 +69,10 @@ def test_village_roles_cannot_manage_accounts():
     client = Client()
     client.force_login(UserFactory(role=Role.VILLAGE_OPERATOR, area_id=VILLAGE))
     assert client.get(reverse("account-list")).status_code == 403
+
+
+def test_the_area_is_picked_from_the_regencys_kecamatan_and_villages_not_typed(dinsos_client):
+    page = dinsos_client.get(reverse("account-list")).content.decode()
+    assert '<select name="area_code"' in page
+    assert f'<option value="{VILLAGE}"' in page and f'<option value="{VILLAGE[:8]}"' in page
+    assert "seluruh kecamatan" in page and VILLAGE_OTHER_REGENCY not in page
