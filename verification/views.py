@@ -514,7 +514,7 @@ def approved_export(request, kind: str):
 def round_import(request, pk: int):
     round_ = selectors.round_get(user=request.user, pk=pk)
     session_key = f"round-import-{round_.pk}"
-    rows, problem = [], ""
+    rows, problem, unchanged = [], "", 0
     if request.method == "POST" and request.POST.get("confirm") == "1":
         pending = request.session.pop(session_key, None)
         if not pending:
@@ -528,13 +528,23 @@ def round_import(request, pk: int):
         if upload is None:
             problem = _("Choose a file.")
         else:
-            known = dict(round_.entries.values_list("family__kk_number", "version"))
-            rows, problem = read_decisions(upload.read(), upload.name, known_kk=known)
+            entries = list(round_.entries.values_list("family__kk_number", "version", "decision", "reason", "note"))
+            rows, problem = read_decisions(upload.read(), upload.name,
+                                           known_kk={kk: version for kk, version, *_rest in entries})
+            # Only what changes is shown and imported: a sheet exported, partly edited and sent back
+            # would otherwise re-decide (and re-audit) every family it holds.
+            now = {kk: tuple(rest) for kk, _version, *rest in entries}
+            read = len(rows)
+            rows = [r for r in rows if r.errors or (r.decision, r.reason, r.note) != now.get(r.kk_number)]
+            unchanged = read - len(rows)
+            if read and not rows:
+                problem = _("Every row of the file is as the round already has it: nothing to import.")
             if rows and not any(r.errors for r in rows):
                 request.session[session_key] = [{"kk_number": r.kk_number, "decision": r.decision,
                                                  "reason": r.reason, "note": r.note, "version": r.version}
                                                 for r in rows]
     return render(request, "verification/round_import.html", {
         "round": round_, "rows": rows, "problem": problem, "has_errors": any(r.errors for r in rows),
+        "unchanged": unchanged,
         "can_edit": _can_edit(request.user, round_),
     })

@@ -84,3 +84,26 @@ def test_the_approved_list_holds_only_eligible_families_of_approved_rounds():
     content = client.get(reverse("approved-export", args=["csv"])).getvalue().decode()
     assert first.family.kk_number in content
     assert second.family.kk_number not in content and pending.entries.get().family.kk_number not in content
+
+
+def test_an_import_shows_and_applies_only_the_rows_that_change(operator_client):
+    round_ = make_round(3)
+    kks = sorted(round_.entries.values_list("family__kk_number", flat=True))
+    operator_client.post(reverse("round-import", args=[round_.pk]), {"file": upload([(kks[0], "layak", "", "")])})
+    operator_client.post(reverse("round-import", args=[round_.pk]), {"confirm": "1"})
+    decided = RoundFamily.objects.get(round=round_, family__kk_number=kks[0])
+    version = decided.version
+
+    # The same sheet again, with one more family decided: only that one is shown and imported.
+    file = upload([(kks[0], "layak", "", ""), (kks[1], "tidak layak", "mampu", "punya mobil")])
+    response = operator_client.post(reverse("round-import", args=[round_.pk]), {"file": file})
+    assert [r.kk_number for r in response.context["rows"]] == [kks[1]]
+    assert "1 baris sama dengan yang sudah ada" in response.content.decode()
+    operator_client.post(reverse("round-import", args=[round_.pk]), {"confirm": "1"})
+    assert RoundFamily.objects.get(pk=decided.pk).version == version  # not re-decided
+    assert RoundFamily.objects.get(round=round_, family__kk_number=kks[1]).reason == "well_off"
+
+    # Nothing new at all: said so, nothing to confirm.
+    again = operator_client.post(reverse("round-import", args=[round_.pk]), {"file": upload(
+        [(kks[0], "layak", "", ""), (kks[1], "tidak layak", "mampu", "punya mobil")])}).content.decode()
+    assert "tidak ada yang diimpor" in again and 'name="confirm"' not in again
