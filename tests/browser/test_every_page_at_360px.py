@@ -83,6 +83,8 @@ def test_every_roles_pages_fit_the_screen_and_show_no_codes(browser, live_server
             leaked = [(m.group(1), text[max(0, m.start() - 30):m.end() + 30]) for m in pattern.finditer(text)]
             if leaked:
                 problems.append(f"{role} {path}: codes shown {leaked[:3]}")
+            if ">---------<" in page.content():
+                problems.append(f"{role} {path}: an empty choice reads ---------")
         shoot(page, "ux", f"{role}-{width}-last")
         context.close()
     assert problems == [], "\n".join(problems)
