@@ -61,7 +61,7 @@ BEGIN
                  'EXCEPT SELECT id, name, family_id FROM new_rows) renamed_from' END || ')';
   RETURN NULL;
 END $$;
-"""
+"""  # nosec B608 - constant DDL
 
 # The functions as 0006, 0007 and 0008 left them.
 BACKWARD = _families_function(tallies.FAMILY_CARRIES) + """
@@ -84,7 +84,7 @@ BEGIN
                  'WHERE (n.name, n.family_id) IS DISTINCT FROM (o.name, o.family_id)' END || ')';
   RETURN NULL;
 END $$;
-"""
+"""  # nosec B608 - constant DDL
 
 
 def _postgresql_only(sql: str):
