@@ -140,9 +140,7 @@ def batch_download(*, batch: CentralBatch, client: CentralClient) -> None:
     if batch.state == BatchState.DISCOVERED:
         batch.start_download()
         batch.save(update_fields=["state", "updated_at"])
-    have = set(DownloadedPage.objects.filter(stream=DownloadedPage.Stream.BATCH, ref=batch.batch_id)
-               .values_list("number", flat=True))
-    missing = [number for number in range(1, batch.page_count + 1) if number not in have]
+    have, missing = _stored_and_missing(batch)
     if missing:
         missing = _copy_known_pages(batch, client, missing, have)
     _fetch_pages(batch, client, missing)
@@ -153,6 +151,14 @@ def batch_download(*, batch: CentralBatch, client: CentralClient) -> None:
     batch.refresh_from_db()
     batch.finish_download()
     batch.save(update_fields=["state", "updated_at"])
+
+
+def _stored_and_missing(batch: CentralBatch, first: int = 1, last: int | None = None) -> tuple[set, list[int]]:
+    """The numbers of the batch's pages (``first``..``last``, or all) already stored, and those still missing."""
+    last = batch.page_count if last is None else last
+    have = set(DownloadedPage.objects.filter(stream=DownloadedPage.Stream.BATCH, ref=batch.batch_id,
+                                             number__range=(first, last)).values_list("number", flat=True))
+    return have, [number for number in range(first, last + 1) if number not in have]
 
 
 def _fetch_pages(batch: CentralBatch, client: CentralClient, numbers: list[int]) -> None:
@@ -180,9 +186,7 @@ def batch_ranges_to_stage(*, batch_pk: int, client: CentralClient) -> list[tuple
         batch.start_download()
         batch.save(update_fields=["state", "updated_at"])
     CentralBatch.objects.filter(pk=batch.pk).update(rows_total=batch.family_count + batch.member_count)
-    have = set(DownloadedPage.objects.filter(stream=DownloadedPage.Stream.BATCH, ref=batch.batch_id)
-               .values_list("number", flat=True))
-    missing = [number for number in range(1, batch.page_count + 1) if number not in have]
+    have, missing = _stored_and_missing(batch)
     if missing:
         _copy_known_pages(batch, client, missing, have)
     return unstaged_ranges(batch)
@@ -200,10 +204,9 @@ def batch_stage_pages(*, batch_pk: int, first: int, last: int, client: CentralCl
     batch = CentralBatch.objects.get(pk=batch_pk)
     if batch.state != BatchState.DOWNLOADING:
         return batch.state
-    have = set(DownloadedPage.objects.filter(stream=DownloadedPage.Stream.BATCH, ref=batch.batch_id,
-                                             number__range=(first, last)).values_list("number", flat=True))
+    _have, missing = _stored_and_missing(batch, first, last)
     try:
-        _fetch_pages(batch, client, [n for n in range(first, last + 1) if n not in have])
+        _fetch_pages(batch, client, missing)
         return LAST_RANGE if stage_range(batch, first, last) else STAGED
     except CentralUnavailable as exc:
         _record_error(CentralBatch, batch.pk, exc)

@@ -14,12 +14,12 @@ from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from accounts.models import Role
 from accounts.scope import user_covers_code
 from dtsen_portal.errors import InvalidState, NotAllowed, NotInScope
+from dtsen_portal.formats import month
 from registry.models import Family, Member, Region
 from registry.search import validate_search_length
 from registry.validators import ascii_int, parse_nik
@@ -87,18 +87,9 @@ def recipients_named(*, village: Region, name: str, nik: str = "") -> list[dict]
     for family_id, programme, period in Determination.objects.filter(
             family_id__in=[m.family_id for m in found]).annotate(programme_name=Coalesce(name, "programme")) \
             .values_list("family_id", "programme_name", "period").order_by("programme", "period"):
-        determinations.setdefault(family_id, []).append(f"{programme} · {month_name(period)}")
+        determinations.setdefault(family_id, []).append(f"{programme} · {month(period)}")
     return [{"name": mask_name(m.name), "village": village.name, "programmes": determinations.get(m.family_id, [])}
             for m in found]
-
-
-def month_name(period: str) -> str:
-    """A period "2025-10" as people say it, in the page's language: "Oktober 2025" (as given if it is no month)."""
-    try:
-        year, month = (int(part) for part in period.split("-"))
-        return date_format(dt.date(year, month, 1), "F Y")
-    except (TypeError, ValueError):
-        return period
 
 
 def _reference() -> str:

@@ -30,10 +30,8 @@ def kpm_entries(*, user, period: PaymentPeriod):
             .order_by("family__village_id", "family__kk_number", "pk"))
 
 
-def kpm_sheet(user, period: int) -> tuple[int, list[str], Iterator[tuple]]:
-    """(row count, headers, rows) of the KPM list of payment period ``period`` in ``user``'s area; also what a
-    background Excel export of it writes (``privacy.services.BACKGROUND_EXPORTS``)."""
-    entries = kpm_entries(user=user, period=PaymentPeriod.objects.get(pk=period))
+def kpm_rows(entries) -> tuple[list[str], Iterator[tuple]]:
+    """The headers and rows of a KPM list (``kpm_entries``), read in chunks as they are written."""
     channels = {value: str(label) for value, label in Disbursement.Channel.choices}
     statuses = {value: str(label) for value, label in Disbursement.Status.choices}
     values = entries.values_list(*(field for _header, field in KPM_COLUMNS)).iterator(chunk_size=STREAM_CHUNK_ROWS)
@@ -42,4 +40,11 @@ def kpm_sheet(user, period: int) -> tuple[int, list[str], Iterator[tuple]]:
         for *who, channel, planned, paid, status, reason in values:
             yield (*who, channels.get(channel, channel), planned, paid, statuses.get(status, status), reason)
 
-    return entries.count(), [header for header, _field in KPM_COLUMNS], rows()
+    return [header for header, _field in KPM_COLUMNS], rows()
+
+
+def kpm_sheet(user, period: int) -> tuple[int, list[str], Iterator[tuple]]:
+    """(row count, headers, rows) of the KPM list of payment period ``period`` in ``user``'s area, as a
+    background Excel export writes it (``privacy.services.BACKGROUND_EXPORTS``)."""
+    entries = kpm_entries(user=user, period=PaymentPeriod.objects.get(pk=period))
+    return (entries.count(), *kpm_rows(entries))

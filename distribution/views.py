@@ -32,7 +32,7 @@ from . import limits, services
 from .challenge import challenge_image, challenge_issue
 from .forms import ReportForm, ResolveForm, SearchForm, StatusForm
 from .models import CitizenReport, PaymentPeriod, Programme
-from .spreadsheets import kpm_entries, kpm_sheet
+from .spreadsheets import kpm_entries, kpm_rows
 
 
 def _region_choices(request) -> dict:
@@ -244,14 +244,14 @@ def kpm_export(request, kind: str):
     if period is None:
         raise Http404(_("Not found."))
     filters = {"period": period.pk}
-    if kind in BACKGROUND_KINDS:
-        if request.method == "POST":
-            job = export_job_start(request, name="daftar-kpm", kind=kind, area_code=request.user.area_id,
-                                   filters=filters)
-            return redirect("export-job", job.pk)
-        if kpm_entries(user=request.user, period=period).count() > BACKGROUND_EXPORT_ROWS:
-            return render(request, "privacy/export_start.html", {"action": request.get_full_path()})
-    _total, headers, rows = kpm_sheet(request.user, period.pk)
+    if kind in BACKGROUND_KINDS and request.method == "POST":
+        job = export_job_start(request, name="daftar-kpm", kind=kind, area_code=request.user.area_id,
+                               filters=filters)
+        return redirect("export-job", job.pk)
+    entries = kpm_entries(user=request.user, period=period)
+    if kind in BACKGROUND_KINDS and entries.count() > BACKGROUND_EXPORT_ROWS:
+        return render(request, "privacy/export_start.html", {"action": request.get_full_path()})
+    headers, rows = kpm_rows(entries)
     return streamed_export_response(request, headers, rows, f"daftar-kpm-{period.pk}", kind,
                                     area_code=request.user.area_id, filters=filters)
 

@@ -3,6 +3,8 @@
 Counts are grouped the Indonesian way (1.200 keluarga; 1,200 in English), scores keep their decimals with a
 decimal comma, and GPS coordinates are written with a decimal point and the hemisphere (LU/LS, BT/BB), as
 maps and GPS devices show them, so "2,951200, 99,552100" can no longer read as four numbers."""
+import datetime as dt
+
 from django.utils import formats
 from django.utils.translation import pgettext
 
@@ -19,6 +21,15 @@ def score(value, places: int = 2) -> str:
     text = formats.number_format(round(float(value), places), decimal_pos=places, force_grouping=True)
     separator = formats.get_format("DECIMAL_SEPARATOR")
     return text.rstrip("0").rstrip(separator) if separator in text else text
+
+
+def month(period: str) -> str:
+    """A period "2025-10" as people say it, in the active language: "Oktober 2025" (as given if it is no month)."""
+    try:
+        year, number_ = (int(part) for part in period.split("-"))
+        return formats.date_format(dt.date(year, number_, 1), "F Y")
+    except (TypeError, ValueError):
+        return period
 
 
 def coordinates(latitude, longitude) -> str:

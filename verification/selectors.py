@@ -221,8 +221,24 @@ def next_steps(*, user) -> list[NextStep]:
     return steps
 
 
-def desil_spread(*, round_, entry_ids: list[int]) -> list[tuple[int | None, int]]:
-    """(desil, families) of the selected entries of ``round_``, desil order (unranked last), in one query."""
+WELL_OFF_DESIL = 8  # desil 8-10: a bulk "layak" over these families is asked about twice
+
+
+@dataclass(frozen=True)
+class BulkPreview:
+    """What a bulk decision would touch: (desil, families) in desil order (unranked last), and how many of
+    them are well-off families it would mark eligible."""
+
+    spread: list[tuple[int | None, int]]
+    well_off: int
+
+
+def bulk_preview(*, round_, entry_ids: list[int], decision: str) -> BulkPreview:
+    """The desil spread of the selected entries of ``round_`` (one query), for the confirmation before a bulk
+    decision: marking well-off families layak by mistake is the costly error."""
     rows = (RoundFamily.objects.filter(round=round_, pk__in=entry_ids).values_list("family__desil")
             .annotate(n=Count("pk")).order_by())
-    return sorted(rows, key=lambda row: (row[0] is None, row[0] or 0))
+    spread = sorted(rows, key=lambda row: (row[0] is None, row[0] or 0))
+    well_off = sum(n for desil, n in spread if desil and desil >= WELL_OFF_DESIL) \
+        if decision == RoundFamily.Decision.ELIGIBLE else 0
+    return BulkPreview(spread=spread, well_off=well_off)

@@ -136,6 +136,14 @@ def read_decisions(content: bytes, filename: str, *, known_kk: dict[str, int]) -
     return rows, ""
 
 
+def only_changes(rows: list[ImportRow], *, current: dict[str, tuple]) -> tuple[list[ImportRow], int]:
+    """The rows that change something (or carry an error), and how many were left out as the round already
+    has them (``current``: KK number -> (decision, reason, note)). A sheet exported, partly edited and sent
+    back would otherwise re-decide, and re-audit, every family it holds."""
+    changing = [r for r in rows if r.errors or (r.decision, r.reason, r.note) != current.get(r.kk_number)]
+    return changing, len(rows) - len(changing)
+
+
 def approved_sheet(user) -> tuple[int, list[str], Iterator[tuple]]:
     """The approved list of ``user``'s area as (row count, headers, rows), for an export written in the
     background (``privacy.services.BACKGROUND_EXPORTS``)."""

@@ -47,7 +47,7 @@ from .forms import (
     ScanForm,
 )
 from .models import APPROVED_STATES, Musdesus, RoundFamily, RoundState
-from .spreadsheets import entry_sheet, read_decisions
+from .spreadsheets import entry_sheet, only_changes, read_decisions
 
 ENTRIES_PER_PAGE = 25
 ROUNDS_PER_PAGE = 100  # a regency has up to ~1,500 villages: rendering every round would dominate the page
@@ -104,9 +104,6 @@ def round_detail(request, pk: int):
     })
 
 
-WELL_OFF_DESIL = 8  # desil 8-10: a bulk "layak" over these families is asked about twice
-
-
 @login_required
 @require_POST
 def round_bulk(request, pk: int):
@@ -125,13 +122,12 @@ def round_bulk(request, pk: int):
         # First the selection's desil spread, to be confirmed: a bulk "layak" over well-off families is the
         # costly mistake, and nothing is saved until the operator says yes.
         decision = form.cleaned_data["decision"]
-        spread = selectors.desil_spread(round_=round_, entry_ids=list(versions))
+        preview = selectors.bulk_preview(round_=round_, entry_ids=list(versions), decision=decision)
         return render(request, "verification/bulk_confirm.html", {
             "round": round_, "entries": request.POST.getlist("entry"), "next": _safe_next(request) or "",
             "decision": decision, "decision_label": RoundFamily.Decision(decision).label,
-            "reason": form.cleaned_data["reason"], "spread": spread, "count": len(versions),
-            "well_off": sum(n for desil, n in spread if desil and desil >= WELL_OFF_DESIL)
-            if decision == RoundFamily.Decision.ELIGIBLE else 0})
+            "reason": form.cleaned_data["reason"], "spread": preview.spread, "count": len(versions),
+            "well_off": preview.well_off})
     else:
         _attempt(request, lambda: services.entries_decide_bulk(
             actor=request.user, round_id=round_.pk, versions=versions, decision=form.cleaned_data["decision"],
@@ -531,13 +527,8 @@ def round_import(request, pk: int):
             entries = list(round_.entries.values_list("family__kk_number", "version", "decision", "reason", "note"))
             rows, problem = read_decisions(upload.read(), upload.name,
                                            known_kk={kk: version for kk, version, *_rest in entries})
-            # Only what changes is shown and imported: a sheet exported, partly edited and sent back
-            # would otherwise re-decide (and re-audit) every family it holds.
-            now = {kk: tuple(rest) for kk, _version, *rest in entries}
-            read = len(rows)
-            rows = [r for r in rows if r.errors or (r.decision, r.reason, r.note) != now.get(r.kk_number)]
-            unchanged = read - len(rows)
-            if read and not rows:
+            rows, unchanged = only_changes(rows, current={kk: tuple(rest) for kk, _version, *rest in entries})
+            if unchanged and not rows:
                 problem = _("Every row of the file is as the round already has it: nothing to import.")
             if rows and not any(r.errors for r in rows):
                 request.session[session_key] = [{"kk_number": r.kk_number, "decision": r.decision,
