@@ -5,11 +5,11 @@ finds the work done or half-done (stored pages, committed keys), never doubled. 
 unreachable beyond the client's own retries, the task itself retries with exponential backoff and jitter.
 """
 import logging
-import threading
 
 from celery import shared_task
 from django.core.cache import cache
-from django.db import connections
+
+from dtsen_portal.queue import enqueue
 
 from . import services
 from .client import CentralClient, CentralUnavailable
@@ -30,41 +30,6 @@ class QueueUnavailable(Exception):
     """The broker did not take a task."""
 
 log = logging.getLogger(__name__)
-
-
-def enqueue(task, *args) -> bool:
-    """Send a task from a page; False when it could not be sent, so the page can say so instead of failing.
-
-    With the broker down (Redis stopped) the send fails: nothing is lost, because what the task works on is in
-    the database (approved rounds' submissions, batches to fetch) and the beat schedule sends the task again.
-    In the in-process demo mode (no broker, `make run`) the task runs in a thread of this process, so the page
-    answers at once instead of waiting out the retries against an absent centre; the task records its own
-    outcome on the batch or submission, which the sync page shows."""
-    if task.app.conf.task_always_eager:
-        in_background(task, *args)
-        return True
-    try:
-        task.delay(*args)
-    except Exception as exc:  # kombu's OperationalError, a Redis error, or the in-process task's own failure
-        log.warning("task %s not sent (%s)", task.name, exc.__class__.__name__, exc_info=True)
-        return False
-    return True
-
-
-def in_background(task, *args) -> threading.Thread:
-    """Run ``task`` in a daemon thread of this process (the in-process mode's queue)."""
-
-    def run():
-        try:
-            task.apply(args=args)
-        except Exception:  # noqa: BLE001 - a thread has nobody to raise to: the task recorded what it could
-            log.warning("in-process task %s failed", task.name, exc_info=True)
-        finally:
-            connections.close_all()  # this thread's own database connections
-
-    thread = threading.Thread(target=run, name=f"task {task.name}", daemon=True)
-    thread.start()
-    return thread
 
 
 def _exclusive(name: str):

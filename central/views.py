@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from dtsen_portal.errors import NotInScope, ServiceError
+from dtsen_portal.queue import enqueue
 from privacy.services import export_response, record_view
 from registry.validators import ascii_int
 
@@ -112,7 +113,7 @@ def batch_retry(request, pk: int):
     except ServiceError as exc:
         messages.error(request, str(exc))
     else:
-        if tasks.enqueue(tasks.sync_batch, batch.pk):
+        if enqueue(tasks.sync_batch, batch.pk):
             messages.success(request, _("Batch %(batch)s will be downloaded and applied again.") % {
                 "batch": batch.batch_id})
         else:
@@ -127,7 +128,7 @@ def batch_retry(request, pk: int):
 def sync_now(request):
     _sync_staff(request.user)
     # Both are tried: one may be sent even if the other is not.
-    sent = [tasks.enqueue(tasks.pull_batches), tasks.enqueue(tasks.push_submissions)]
+    sent = [enqueue(tasks.pull_batches), enqueue(tasks.push_submissions)]
     if all(sent):
         messages.success(request, _("Sync started: new batches are pulled and approved rounds are sent."))
     else:

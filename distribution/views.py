@@ -16,7 +16,8 @@ from django.views.decorators.http import require_POST
 from accounts.scope import scope_queryset
 from dtsen_portal.client_address import client_ip
 from dtsen_portal.errors import NotInScope, ServiceError
-from dtsen_portal.formats import number
+from jobs.models import Job
+from jobs.services import job_start
 from privacy.services import (
     BACKGROUND_EXPORT_ROWS,
     BACKGROUND_KINDS,
@@ -200,23 +201,22 @@ def payments(request):
     session_key = f"payment-import-{period.pk}" if period else ""
     rows, problem = [], ""
     if request.method == "POST" and period:
+        back = f"{reverse('payments')}?period={period.pk}"
         action = request.POST.get("action")
         if action == "build":
-            count = services.kpm_build(actor=request.user, period_id=period.pk)
-            messages.success(request, _("%(n)s families added to the KPM list.") % {"n": number(count)})
-            return redirect(f"{reverse('payments')}?period={period.pk}")
+            # A regency's list is hundreds of thousands of rows: built by a worker, followed on the job's page.
+            job = job_start(actor=request.user, kind=Job.Kind.KPM_BUILD, target=f"period:{period.pk}",
+                            params={"period_id": period.pk}, return_url=back)
+            return redirect("job-detail", job.pk)
         if action == "confirm":
             pending = request.session.pop(session_key, None)
             if not pending:
                 messages.error(request, _("Upload the file again; the checked rows were not kept."))
             else:
-                try:
-                    count = services.payment_report_apply(actor=request.user, period_id=period.pk, rows=pending)
-                except ServiceError as exc:
-                    messages.error(request, exc.message)
-                else:
-                    messages.success(request, _("%(n)s payments updated from the report.") % {"n": number(count)})
-            return redirect(f"{reverse('payments')}?period={period.pk}")
+                job = job_start(actor=request.user, kind=Job.Kind.PAYMENT_REPORT, target=f"period:{period.pk}",
+                                params={"period_id": period.pk, "rows": pending}, return_url=back)
+                return redirect("job-detail", job.pk)
+            return redirect(back)
         upload = request.FILES.get("file")
         if upload is None:
             problem = _("Choose a file.")

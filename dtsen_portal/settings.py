@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "monitoring",
     "csp",
     "privacy",
+    "jobs",
 ]
 
 MIDDLEWARE = [

@@ -26,6 +26,7 @@ urlpatterns = [
     path("bansos/", include(distribution_urls.payments)),
     path("pemantauan/", include("monitoring.urls")),
     path("privasi/", include("privacy.urls")),
+    path("pekerjaan/", include("jobs.urls")),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),

@@ -133,10 +133,18 @@ def export_job_start(request, *, name: str, kind: str, area_code: str | None,
     access = record_export(request, export_name=f"{name}.{kind}", area_code=area_code, rows=0, filters=filters)
     job = ExportJob.objects.create(user=request.user, name=name, kind=kind, area_id=area_code or None,
                                    filters=filters, language=translation.get_language() or "", access=access)
+    transaction.on_commit(lambda: _send_export_job(job.pk))
+    return job
+
+
+def _send_export_job(job_id: int) -> None:
+    from dtsen_portal.queue import enqueue
+
     from .tasks import run_export_job
 
-    transaction.on_commit(lambda: run_export_job.delay(job.pk))
-    return job
+    if not enqueue(run_export_job, job_id):  # the page says the export failed; asking again sends a new one
+        ExportJob.objects.filter(pk=job_id).update(state=ExportJob.State.FAILED, finished_at=timezone.now(),
+                                                   error="QueueUnavailable")
 
 
 def export_job_run(job_id: int) -> None:

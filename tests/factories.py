@@ -243,3 +243,21 @@ def client_for(user):
     client = Client()
     client.force_login(user)
     return client
+
+
+def post_and_run_jobs(client, url: str, data: dict):
+    """POST to a page that hands its work to a worker, do that work as the worker would (here, in this test's
+    transaction) and return the page the user is sent to: the job's page with its outcome."""
+    from django.test import TestCase
+
+    from jobs.models import Job
+    from jobs.services import job_run
+
+    before = set(Job.objects.values_list("pk", flat=True))
+    with TestCase.captureOnCommitCallbacks(execute=False) as sent:
+        response = client.post(url, data)
+    started = Job.objects.exclude(pk__in=before).filter(state=Job.State.QUEUED)
+    assert len(sent) == started.count(), "every job started is sent to a worker once committed"
+    for job in started:
+        job_run(job.pk)
+    return client.get(response.url) if response.status_code == 302 else response

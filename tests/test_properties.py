@@ -25,7 +25,7 @@ from dtsen_portal.spreadsheets import read_upload
 from registry.validators import ascii_int, parse_kk, parse_nik
 from verification.models import RoundFamily
 
-from .factories import VILLAGE, UserFactory, round_with_families
+from .factories import VILLAGE, UserFactory, post_and_run_jobs, round_with_families
 
 FEW = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                        HealthCheck.too_slow])
@@ -112,7 +112,7 @@ def test_a_decision_import_of_random_rows_applies_every_row_or_none(import_page,
     content = tablib.Dataset(*rows, headers=("nomor_kk", "keputusan", "alasan", "catatan")).export("csv").encode()
     checked = client.post(reverse("round-import", args=[round_.pk]), {"file": SimpleUploadedFile("k.csv", content)})
     assert checked.status_code == 200
-    client.post(reverse("round-import", args=[round_.pk]), {"confirm": "1"})
+    post_and_run_jobs(client, reverse("round-import", args=[round_.pk]), {"confirm": "1"})
     after = dict(RoundFamily.objects.filter(round=round_).values_list("pk", "decision"))
     if checked.context["problem"] or checked.context["has_errors"]:
         assert after == before

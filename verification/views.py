@@ -16,6 +16,8 @@ from dtsen_portal.errors import Conflict, NotInScope, ServiceError
 from dtsen_portal.formats import number
 from groundcheck import selectors as groundcheck_selectors
 from groundcheck import services as groundcheck_services
+from jobs.models import Job
+from jobs.services import job_start
 from privacy.masking import Context, can_see_full_nik
 from privacy.services import (
     BACKGROUND_EXPORT_ROWS,
@@ -515,10 +517,12 @@ def round_import(request, pk: int):
         pending = request.session.pop(session_key, None)
         if not pending:
             messages.error(request, _("Upload the file again; the checked rows were not kept."))
-        elif _attempt(request, lambda: services.entries_import_decisions(actor=request.user, round_id=round_.pk,
-                                                                           rows=pending),
-                      _("%(n)s decisions imported.") % {"n": number(len(pending))}):
-            return redirect("round-detail", round_.pk)
+        else:
+            # Thousands of rows checked against the round under its lock: done by a worker, not in the request.
+            job = job_start(actor=request.user, kind=Job.Kind.DECISION_IMPORT, target=f"round:{round_.pk}",
+                            params={"round_id": round_.pk, "rows": pending},
+                            return_url=reverse("round-detail", args=[round_.pk]))
+            return redirect("job-detail", job.pk)
     elif request.method == "POST":
         upload = request.FILES.get("file")
         if upload is None:

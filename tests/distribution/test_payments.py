@@ -14,7 +14,7 @@ from registry.services import demo_seed
 from verification.models import RoundFamily
 
 from ..factories import VILLAGE_OTHER_REGENCY as OTHER
-from ..factories import FamilyFactory, UserFactory, client_for, round_with_families, village
+from ..factories import FamilyFactory, UserFactory, client_for, post_and_run_jobs, round_with_families, village
 
 pytestmark = pytest.mark.django_db
 
@@ -94,7 +94,8 @@ def test_reconciliation_adds_up_to_the_imported_report(dinsos, period, demo_kpm)
     client = client_for(dinsos)
     preview = client.post(f"{reverse('payments')}?period={period.pk}", {"file": report_file(rows)}).content.decode()
     assert "Tersalur" in preview and ">disbursed<" not in preview and ">returned<" not in preview
-    client.post(f"{reverse('payments')}?period={period.pk}", {"action": "confirm"})
+    done = post_and_run_jobs(client, f"{reverse('payments')}?period={period.pk}", {"action": "confirm"})
+    assert "40 penyaluran diperbarui dari laporan" in done.content.decode()
     report = services.reconciliation(user=dinsos, period_id=period.pk)["total"]
     paid_in_report = sum(900_000 for r in rows if r[3] in ("diterima", "tersalur"))
     returned_in_report = sum(900_000 for r in rows if r[3] == "retur")

@@ -13,7 +13,7 @@ from accounts.models import Role
 from verification import services
 from verification.models import Musdesus, RoundFamily
 
-from ..factories import VILLAGE, UserFactory, client_for
+from ..factories import VILLAGE, UserFactory, client_for, post_and_run_jobs
 from ..factories import round_with_families as make_round
 
 pytestmark = pytest.mark.django_db
@@ -152,7 +152,7 @@ def test_a_sheet_checked_before_a_newer_decision_is_refused_at_confirmation_and_
     entry = round_.entries.get(family__kk_number=rows[2][header.index("nomor_kk")])
     services.entry_decide(actor=operator, round_id=round_.pk, entry_id=entry.pk, decision="not_eligible",
                           reason="moved", expected_version=entry.version)
-    response = client.post(reverse("round-import", args=[round_.pk]), {"confirm": "1"}, follow=True)
-    assert "sudah diubah di portal" in response.content.decode()
+    response = post_and_run_jobs(client, reverse("round-import", args=[round_.pk]), {"confirm": "1"})
+    assert "sudah diubah di portal" in response.content.decode() and "Tidak dikerjakan" in response.content.decode()
     assert RoundFamily.objects.get(pk=entry.pk).decision == "not_eligible"
     assert not RoundFamily.objects.filter(round=round_).exclude(pk=entry.pk).exclude(decision="").exists()

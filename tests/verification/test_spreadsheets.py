@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 from accounts.models import Role
 from verification.models import RoundFamily
 
-from ..factories import VILLAGE, UserFactory
+from ..factories import VILLAGE, UserFactory, post_and_run_jobs
 from ..factories import round_with_families as make_round
 
 pytestmark = pytest.mark.django_db
@@ -59,7 +59,8 @@ def test_a_clean_import_is_checked_then_applied_on_confirmation(operator_client)
     # The preview speaks the page's words, not the stored codes.
     assert "Tidak layak" in preview and "not_eligible" not in preview and "well_off" not in preview
     assert set(RoundFamily.objects.filter(round=round_).values_list("decision", flat=True)) == {""}
-    operator_client.post(reverse("round-import", args=[round_.pk]), {"confirm": "1"})
+    done = post_and_run_jobs(operator_client, reverse("round-import", args=[round_.pk]), {"confirm": "1"})
+    assert "2 keputusan diimpor" in done.content.decode()
     decided = dict(RoundFamily.objects.filter(round=round_).values_list("family__kk_number", "reason"))
     assert decided == {kks[0]: "", kks[1]: "well_off"}
 
@@ -90,7 +91,7 @@ def test_an_import_shows_and_applies_only_the_rows_that_change(operator_client):
     round_ = make_round(3)
     kks = sorted(round_.entries.values_list("family__kk_number", flat=True))
     operator_client.post(reverse("round-import", args=[round_.pk]), {"file": upload([(kks[0], "layak", "", "")])})
-    operator_client.post(reverse("round-import", args=[round_.pk]), {"confirm": "1"})
+    post_and_run_jobs(operator_client, reverse("round-import", args=[round_.pk]), {"confirm": "1"})
     decided = RoundFamily.objects.get(round=round_, family__kk_number=kks[0])
     version = decided.version
 
@@ -99,7 +100,7 @@ def test_an_import_shows_and_applies_only_the_rows_that_change(operator_client):
     response = operator_client.post(reverse("round-import", args=[round_.pk]), {"file": file})
     assert [r.kk_number for r in response.context["rows"]] == [kks[1]]
     assert "1 baris sama dengan yang sudah ada" in response.content.decode()
-    operator_client.post(reverse("round-import", args=[round_.pk]), {"confirm": "1"})
+    post_and_run_jobs(operator_client, reverse("round-import", args=[round_.pk]), {"confirm": "1"})
     assert RoundFamily.objects.get(pk=decided.pk).version == version  # not re-decided
     assert RoundFamily.objects.get(round=round_, family__kk_number=kks[1]).reason == "well_off"
 
