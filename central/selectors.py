@@ -3,6 +3,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.db.models import Count, Q
+from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
@@ -23,6 +24,8 @@ from .models import (
 )
 
 HELD = BatchClash.State.HELD
+# How long after an approval its pages keep refreshing while the push is on its way.
+SENDING_WATCH = dt.timedelta(minutes=10)
 
 
 def batch_list(*, user):
@@ -62,6 +65,19 @@ def submission_list_base():
 
 def submission_list(*, user):
     return scope_queryset(user, submission_list_base()).order_by("-created_at")
+
+
+def round_latest_submission_id(*, user, round_id: int) -> int | None:
+    """The newest submission of a round (the one its latest approval made), or None."""
+    return scope_queryset(user, Submission.objects.filter(round_id=round_id)).order_by("-created_at", "-pk") \
+        .values_list("pk", flat=True).first()
+
+
+def on_its_way(submission: Submission) -> bool:
+    """Still being sent right after its approval: the pages showing it refresh themselves meanwhile. A
+    submission the centre has kept waiting longer is shown as it stands (its retries run on their own)."""
+    return submission.state == Submission.State.PENDING and \
+        submission.created_at >= timezone.now() - SENDING_WATCH
 
 
 def submission_get(*, user, pk: int) -> Submission:

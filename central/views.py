@@ -38,9 +38,12 @@ def _sync_staff(user) -> None:
 def sync_overview(request):
     _sync_staff(request.user)
     batches = list(selectors.batch_list(user=request.user)[:LIST_LIMIT])
-    running = any(b.state in (BatchState.DOWNLOADING, BatchState.INGESTING) for b in batches)
+    submissions = list(selectors.submission_list(user=request.user)[:LIST_LIMIT])
+    # The page follows work it started (a pull, a push just approved) until the outcome shows.
+    running = any(b.state in (BatchState.DOWNLOADING, BatchState.INGESTING) for b in batches) or \
+        any(selectors.on_its_way(s) for s in submissions)
     return render(request, "central/sync.html", {
-        "batches": batches, "submissions": list(selectors.submission_list(user=request.user)[:LIST_LIMIT]),
+        "batches": batches, "submissions": submissions,
         "publications": list(selectors.desil_publications()), "running": running,
     })
 
@@ -97,7 +100,8 @@ def submission_detail(request, pk: int):
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "central/submission_detail.html", {
-        "submission": submission, "matrix": selectors.submission_matrix(submission), "page": page,
+        "submission": submission, "on_its_way": selectors.on_its_way(submission),
+        "matrix": selectors.submission_matrix(submission), "page": page,
         "query": query.urlencode(), "kinds": SubmissionItem.Kind.choices, "outcomes": SubmissionItem.Outcome.choices,
         "kind": request.GET.get("kind", ""), "outcome": request.GET.get("outcome", ""),
     })

@@ -12,6 +12,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from central import selectors as central_selectors
 from dtsen_portal.errors import Conflict, NotInScope, ServiceError
 from dtsen_portal.formats import number
 from groundcheck import selectors as groundcheck_selectors
@@ -418,7 +419,9 @@ def round_review(request, pk: int):
                                 _("Round approved; its results are being sent to the centre."))
             if approval:
                 _note_pending_delivery(request, approval)
-                return redirect("round-list")
+                # The push runs in the background: its page follows it to the centre's receipt.
+                submission_id = central_selectors.round_latest_submission_id(user=request.user, round_id=round_.pk)
+                return redirect("sync-submission", submission_id) if submission_id else redirect("round-list")
         elif request.POST.get("action") in ("return", "recheck"):
             form = ReturnForm(request.POST, entry_ids=[
                 ascii_int(key.removeprefix("family_note_")) for key in request.POST
@@ -460,6 +463,7 @@ def rounds_bulk_approve(request):
                             % {"n": number(len(ids))})
         if approval:
             _note_pending_delivery(request, approval)
+            return redirect("sync-overview")  # where the pushes just queued are followed to the centre
     return redirect("round-list")
 
 

@@ -233,3 +233,40 @@ def test_in_process_mode_answers_sync_now_at_once_and_runs_the_work_in_the_backg
     while len(finished) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert len(finished) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_in_process_mode_answers_an_approval_at_once_and_its_page_follows_the_push_to_the_unreachable_centre(
+        dinsos, monkeypatch, settings):
+    """Approving used to wait out the retries against an absent centre inside the request (9 s under make run)."""
+    import threading
+    import time
+
+    from central.client import CentralClient, RetryPolicy
+
+    settings.CENTRAL_API_URL = "http://127.0.0.1:1"  # nothing listens there: the centre is unreachable
+    monkeypatch.setitem(app.conf, "CELERY_TASK_ALWAYS_EAGER", True)
+    monkeypatch.setattr(tasks, "CentralClient", lambda: CentralClient(policy=RetryPolicy(attempts=2, base_delay=0.01)))
+    release, real_push = threading.Event(), services.submissions_push
+
+    def held_push(**kwargs):  # the push held back, as the retries against an absent centre hold it
+        release.wait(10)
+        return real_push(**kwargs)
+
+    monkeypatch.setattr(services, "submissions_push", held_push)
+    round_, _entries = submitted_round_from_centre()
+    client = client_for(dinsos)
+    try:
+        response = client.post(reverse("round-review", args=[round_.pk]), {"action": "approve"})
+        submission = Submission.objects.get(round=round_)
+        assert response.status_code == 302 and response.url == reverse("sync-submission", args=[submission.pk])
+        page = client.get(response.url).content.decode()
+        assert "Menunggu dikirim" in page and 'http-equiv="refresh"' in page  # answered while the push waits
+    finally:
+        release.set()
+    deadline = time.monotonic() + 30
+    while Submission.objects.get(pk=submission.pk).state == Submission.State.PENDING and time.monotonic() < deadline:
+        time.sleep(0.1)
+    page = client.get(response.url).content.decode()
+    assert "Gagal: akan dicoba lagi" in page and 'http-equiv="refresh"' not in page
+    assert VerificationRound.objects.get(pk=round_.pk).state == RoundState.APPROVED
