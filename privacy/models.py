@@ -10,6 +10,12 @@ class PersonalDataAccess(models.Model):
         VIEW_NIK = "view_nik", _("Viewed whole NIK")
         EXPORT = "export", _("Exported personal data")
 
+    class ObjectType(models.TextChoices):
+        FAMILY = "family", _("Family")
+        MEMBER = "member", _("Family member")
+        VERVAL_ENTRY = "verval_entry", _("Family in a verval round")
+        CLASH = "clash", _("Data clash")
+
     user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("user"), null=True,
                              on_delete=models.SET_NULL, related_name="personal_data_accesses")
     # Kept apart from the user row so the record still says who it was after the account is deleted.
@@ -17,7 +23,7 @@ class PersonalDataAccess(models.Model):
     role = models.CharField(_("role"), max_length=20)
     at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
-    object_type = models.CharField(_("object type"), max_length=40, blank=True,
+    object_type = models.CharField(_("object type"), max_length=40, blank=True, choices=ObjectType.choices,
                                    help_text=_("What was opened: family, verval entry, clash, ..."))
     object_id = models.CharField(_("object id"), max_length=40, blank=True)
     export_name = models.CharField(_("export"), max_length=100, blank=True)

@@ -2,15 +2,19 @@
 stored code or English word of the model choices shows through the Indonesian text.
 
 The codes looked for are the values of every model choice that are not also Indonesian words on their own
-(``not_eligible``, ``in_verification``, ``disbursed``, ``scheduled`` ...), matched as whole words, case kept."""
+(``not_eligible``, ``in_verification``, ``disbursed``, ``scheduled`` ...), matched as whole words, case kept; the
+English words are the choices' English labels whose Indonesian label differs ("Not eligible", "Waiting to be
+sent"), matched as whole phrases, case kept: one of them on an Indonesian page is a label left untranslated."""
 import io
 import re
 
 import pytest
 from django.apps import apps
 from django.core.management import call_command
+from django.utils import translation
 
 from accounts.models import User
+from jobs.models import Job
 from verification.models import RoundFamily, VerificationRound
 
 from .conftest import log_in, shoot
@@ -21,15 +25,19 @@ PASSWORD = "demo-pass-123"  # noqa: S105 - a test fixture
 WIDTHS = {"phone": {"width": 360, "height": 740}, "laptop": {"width": 1366, "height": 768}}
 # Values that are Indonesian (or the same in both languages) and may rightly stand in the text.
 # ("himbara" and "pos" are also the values a payment report file is written with, named in its help.)
-ALSO_WORDS = {"desil", "batch", "usulan", "demo", "pos", "himbara", "desa", "pkh", "blt", "id", "en", "ok", "l",
+# (Role codes double as the demo's usernames and are Indonesian words: dinsos, admin, operator.)
+ALSO_WORDS = {"dinsos", "admin", "operator", "desil", "batch", "usulan", "demo", "pos", "himbara", "desa", "pkh", "blt", "id", "en", "ok", "l",
               "p", "sd", "smp", "sma", "d3", "s1", "s2", "s3"}
+
+
+APPS = {"registry", "verification", "groundcheck", "distribution", "central", "monitoring", "privacy", "accounts",
+        "jobs"}
 
 
 def choice_codes() -> set[str]:
     codes = set()
     for model in apps.get_models():
-        if model.__module__.split(".")[0] not in {"registry", "verification", "groundcheck", "distribution",
-                                                  "central", "monitoring", "privacy", "accounts"}:
+        if model.__module__.split(".")[0] not in APPS:
             continue
         for field in model._meta.get_fields():
             for value, _label in getattr(field, "flatchoices", None) or []:
@@ -38,13 +46,35 @@ def choice_codes() -> set[str]:
     return codes
 
 
-def pages_of(role: str, round_: VerificationRound, entry: RoundFamily) -> list[str]:
+def english_labels() -> set[str]:
+    """The English labels of the same choices, where the Indonesian label is another word."""
+    labels = set()
+    for model in apps.get_models():
+        if model.__module__.split(".")[0] not in APPS:
+            continue
+        for field in model._meta.get_fields():
+            for _value, label in getattr(field, "flatchoices", None) or []:
+                with translation.override("en"):
+                    english = str(label)
+                with translation.override("id"):
+                    indonesian = str(label)
+                if english != indonesian and len(english) > 3 and english.lower() not in ALSO_WORDS:
+                    labels.add(english)
+    return labels
+
+
+def pages_of(role: str, round_: VerificationRound, entry: RoundFamily, job: Job) -> list[str]:
     village = [f"/verval/{round_.pk}/", f"/verval/{round_.pk}/keluarga/{entry.pk}/", "/keluarga/",
-               "/laporan-warga/", "/pemantauan/perubahan-desil/"]
-    regency = ["/verval/", "/keluarga/", "/laporan-warga/", "/bansos/", "/sinkronisasi/", "/akun/pengguna/",
-               "/privasi/akses/", "/cek-lapangan/penugasan/", "/pemantauan/perubahan-desil/", "/pemantauan/siklus/"]
+               f"/keluarga/{entry.family_id}/", f"/verval/{round_.pk}/impor/", f"/verval/{round_.pk}/usulan/",
+               f"/verval/{round_.pk}/musdesus/", "/laporan-warga/", "/pemantauan/perubahan-desil/"]
+    regency = ["/verval/", "/verval/?state=submitted", f"/verval/{round_.pk}/tinjau/", "/keluarga/",
+               f"/keluarga/{entry.family_id}/", "/laporan-warga/", "/bansos/", "/bansos/ketepatan-sasaran/",
+               "/sinkronisasi/", "/sinkronisasi/bentrok/", "/akun/pengguna/", "/akun/log-masuk/", "/privasi/akses/",
+               "/cek-lapangan/penugasan/", "/pemantauan/perubahan-desil/", "/pemantauan/siklus/"]
     return {"operator": village, "kades": village, "pendamping": ["/cek-lapangan/", "/keluarga/"],
-            "dinsos": regency, "admin": regency}[role] + ["/", "/akun/kata-sandi/"]
+            "dinsos": [*regency, f"/pekerjaan/{job.pk}/"], "admin": regency,
+            "citizen": ["/cek-bansos/", "/cek-bansos/status/"]}[role] + \
+        (["/", "/akun/kata-sandi/"] if role != "citizen" else [])
 
 
 @pytest.fixture
@@ -55,22 +85,27 @@ def demo(regions):
     entry = round_.entries.order_by("pk").first()
     # A decided family, so its decision's label (and any leaked code) is on the pages too.
     RoundFamily.objects.filter(pk=entry.pk).update(decision=RoundFamily.Decision.NOT_ELIGIBLE, reason="well_off")
-    return round_, entry
+    job = Job.objects.create(user=User.objects.get(username="dinsos"), kind=Job.Kind.KPM_BUILD, target="period:1",
+                             state=Job.State.DONE, count=1200)
+    return round_, entry, job
 
 
 @pytest.mark.parametrize("width", list(WIDTHS))
 def test_every_roles_pages_fit_the_screen_and_show_no_codes(browser, live_server, demo, width):
-    round_, entry = demo
-    codes = choice_codes()
+    round_, entry, job = demo
+    codes, labels = choice_codes(), english_labels()
     pattern = re.compile(r"(?<![\w/.-])(" + "|".join(sorted(map(re.escape, codes), key=len, reverse=True))
                          + r")(?![\w/.-])")
+    english = re.compile(r"(?<![\w/.-])(" + "|".join(sorted(map(re.escape, labels), key=len, reverse=True))
+                         + r")(?![\w/.-])")
     problems = []
-    for role in ("operator", "kades", "pendamping", "dinsos", "admin"):
+    for role in ("operator", "kades", "pendamping", "dinsos", "admin", "citizen"):
         context = browser.new_context(base_url=live_server.url, locale="en-US", viewport=WIDTHS[width],
                                       is_mobile=width == "phone", has_touch=width == "phone")
         page = context.new_page()
-        log_in(page, role, PASSWORD)
-        for path in pages_of(role, round_, entry):
+        if role != "citizen":
+            log_in(page, role, PASSWORD)
+        for path in pages_of(role, round_, entry, job):
             response = page.goto(path)
             if response.status != 200:
                 problems.append(f"{role} {path}: HTTP {response.status}")
@@ -83,6 +118,9 @@ def test_every_roles_pages_fit_the_screen_and_show_no_codes(browser, live_server
             leaked = [(m.group(1), text[max(0, m.start() - 30):m.end() + 30]) for m in pattern.finditer(text)]
             if leaked:
                 problems.append(f"{role} {path}: codes shown {leaked[:3]}")
+            untranslated = [(m.group(1), text[max(0, m.start() - 30):m.end() + 30]) for m in english.finditer(text)]
+            if untranslated:
+                problems.append(f"{role} {path}: English labels shown {untranslated[:3]}")
             if ">---------<" in page.content():
                 problems.append(f"{role} {path}: an empty choice reads ---------")
         shoot(page, "ux", f"{role}-{width}-last")
