@@ -104,6 +104,8 @@ class BulkAssignmentForm(forms.Form):
     def __init__(self, *args, facilitators=None, dusun_choices=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["facilitator"].queryset = facilitators
+        self.fields["facilitator"].label_from_instance = (
+            lambda user: f"{user.get_full_name()} ({user.username})" if user.get_full_name() else user.username)
         self.fields["dusun"].choices = [("", _("Choose the dusun")), *((d, d) for d in dusun_choices)]
         self.family_ids: list[int] = []
 

@@ -146,8 +146,9 @@ def assignments_bulk(request):
             messages.error(request, _("This village is not in your area."))
         return render(request, "groundcheck/assignments_bulk.html", {
             "villages": _village_choices(request.user), "village": None})
+    list_dusun = request.GET.get("dusun", "")
     form = BulkAssignmentForm(
-        request.POST or None, initial={"village": village.code},
+        request.POST or None, initial={"village": village.code, "dusun": list_dusun},
         facilitators=selectors.facilitators_in_area(user=request.user).filter(area_id=village.parent_id),
         dusun_choices=selectors.village_dusun(village_code=village.code))
     if request.method == "POST" and form.is_valid():
@@ -173,7 +174,6 @@ def assignments_bulk(request):
         else:
             return render(request, "groundcheck/assignments_bulk_confirm.html", {
                 "form": form, "village": village, "preview": preview, "family_ids": form.family_ids})
-    list_dusun = request.GET.get("dusun", "")
     families = selectors.bulk_assignment_families(user=request.user, village_code=village.code, dusun=list_dusun)
     page = Paginator(families, BULK_FAMILIES_PER_PAGE).get_page(request.GET.get("page"))
     query = request.GET.copy()

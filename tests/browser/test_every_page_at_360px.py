@@ -42,7 +42,8 @@ def pages_of(role: str, round_: VerificationRound, entry: RoundFamily) -> list[s
     village = [f"/verval/{round_.pk}/", f"/verval/{round_.pk}/keluarga/{entry.pk}/", "/keluarga/",
                "/laporan-warga/", "/pemantauan/perubahan-desil/"]
     regency = ["/verval/", "/keluarga/", "/laporan-warga/", "/bansos/", "/sinkronisasi/", "/akun/pengguna/",
-               "/privasi/akses/", "/cek-lapangan/penugasan/", "/pemantauan/perubahan-desil/", "/pemantauan/siklus/"]
+               "/privasi/akses/", "/cek-lapangan/penugasan/", "/cek-lapangan/penugasan/massal/",
+               "/bansos/daftar-kpm/", "/pemantauan/perubahan-desil/", "/pemantauan/siklus/"]
     return {"operator": village, "kades": village, "pendamping": ["/cek-lapangan/", "/keluarga/"],
             "dinsos": regency, "admin": regency}[role] + ["/", "/akun/kata-sandi/"]
 
