@@ -29,6 +29,8 @@ class AccountFilter(filters.FilterSet):
         super().__init__(*args, **kwargs)
         # The manager's own kecamatan (and villages): an area outside them is no choice.
         self.filters["area"].extra["choices"] = list(area_choices)
+        # The page also holds the new-account form, whose fields would otherwise share these ids (id_role).
+        self.form.auto_id = "filter_%s"
 
     def filter_q(self, queryset, name, value):
         value = value.strip()

@@ -115,7 +115,8 @@ class BulkAssignmentForm(forms.Form):
         if scope == "dusun" and not data.get("dusun"):
             self.add_error("dusun", _("Choose the dusun."))
         if scope == "selected":
-            ids = [ascii_int(value) for value in self.data.getlist("family")] if self.data else []
+            values = self.data.getlist("family") if hasattr(self.data, "getlist") else self.data.get("family", [])
+            ids = [ascii_int(str(value)) for value in values]
             if not ids:
                 self.add_error("scope", _("Select at least one family."))
             elif None in ids or len(ids) > MAX_SELECTED_FAMILIES:

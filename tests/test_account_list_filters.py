@@ -91,3 +91,8 @@ def test_the_list_reads_a_fixed_number_of_queries(dinsos, django_assert_num_quer
         with django_assert_num_queries(7):
             response = client.get(reverse("account-list"), {"q": "sari", "area": KECAMATAN, "active": "yes"})
         assert response.status_code == 200
+
+
+def test_the_filter_and_the_new_account_form_share_no_field_id(dinsos):
+    body = client_for(dinsos).get(reverse("account-list")).content.decode()
+    assert body.count('id="id_role"') == 1 and 'id="filter_role"' in body
