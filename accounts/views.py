@@ -16,9 +16,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from dtsen_portal.errors import NotAllowed, NotInScope, ServiceError
-from registry.selectors import area_choices
+from registry.selectors import area_choices, kecamatan_choices
 
 from . import services
+from .filters import AccountFilter
 from .forms import TokenForm, VillageAccountForm
 from .models import LoginEvent, Role, User
 from .scope import scope_queryset
@@ -35,6 +36,9 @@ class PortalLoginView(auth_views.LoginView):
         return super().get_default_redirect_url()
 
 
+ACCOUNTS_PER_PAGE = 50
+
+
 def _manager(user) -> None:
     if not (user.is_administrator or user.role in services.MANAGER_ROLES):
         raise PermissionDenied(_("Accounts are managed by Dinas Sosial staff."))
@@ -43,7 +47,8 @@ def _manager(user) -> None:
 @login_required
 def account_list(request):
     _manager(request.user)
-    form = VillageAccountForm(request.POST or None, area_choices=area_choices(user=request.user))
+    areas = area_choices(user=request.user)
+    form = VillageAccountForm(request.POST or None, area_choices=areas)
     if request.method == "POST" and form.is_valid():
         try:
             user, password = services.user_create(actor=request.user, **form.cleaned_data)
@@ -60,7 +65,15 @@ def account_list(request):
             return redirect("account-list")
     users = scope_queryset(request.user, User.objects.filter(role__in=services.MANAGED_ROLES)
                            .select_related("area")).order_by("area_id", "role", "username")
-    return render(request, "accounts/account_list.html", {"form": form, "users": users})
+    # The picker's villages when the area is small enough to list them, else its kecamatan alone.
+    account_filter = AccountFilter(request.GET, queryset=users,
+                                   area_choices=areas or kecamatan_choices(user=request.user))
+    page = Paginator(account_filter.qs, ACCOUNTS_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "accounts/account_list.html", {
+        "form": form, "filter": account_filter, "users": page.object_list, "page": page,
+        "query": query.urlencode(), "filtered": any(account_filter.form.cleaned_data.values())})
 
 
 @login_required

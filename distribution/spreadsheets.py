@@ -11,6 +11,7 @@ from accounts.scope import scope_queryset
 from dtsen_portal.spreadsheets import STREAM_CHUNK_ROWS
 from registry.models import Member
 
+from .filters import KpmFilter
 from .models import Disbursement, PaymentPeriod
 
 KPM_COLUMNS = (
@@ -30,6 +31,12 @@ def kpm_entries(*, user, period: PaymentPeriod):
             .order_by("family__village_id", "family__kk_number", "pk"))
 
 
+def kpm_filtered(*, user, period: PaymentPeriod, data) -> KpmFilter:
+    """The KPM list's filter over the period's entries (``data``: the query string or a job's filters), so the
+    page and every export list the same families."""
+    return KpmFilter(data, queryset=kpm_entries(user=user, period=period), user=user)
+
+
 def kpm_rows(entries) -> tuple[list[str], Iterator[tuple]]:
     """The headers and rows of a KPM list (``kpm_entries``), read in chunks as they are written."""
     channels = {value: str(label) for value, label in Disbursement.Channel.choices}
@@ -43,8 +50,9 @@ def kpm_rows(entries) -> tuple[list[str], Iterator[tuple]]:
     return [header for header, _field in KPM_COLUMNS], rows()
 
 
-def kpm_sheet(user, period: int) -> tuple[int, list[str], Iterator[tuple]]:
-    """(row count, headers, rows) of the KPM list of payment period ``period`` in ``user``'s area, as a
-    background Excel export writes it (``privacy.services.BACKGROUND_EXPORTS``)."""
-    entries = kpm_entries(user=user, period=PaymentPeriod.objects.get(pk=period))
+def kpm_sheet(user, period: int, **filters) -> tuple[int, list[str], Iterator[tuple]]:
+    """(row count, headers, rows) of the KPM list of payment period ``period`` in ``user``'s area with the
+    page's ``filters`` (area, status, q), as a background Excel export writes it
+    (``privacy.services.BACKGROUND_EXPORTS``)."""
+    entries = kpm_filtered(user=user, period=PaymentPeriod.objects.get(pk=period), data=filters).qs
     return (entries.count(), *kpm_rows(entries))

@@ -17,6 +17,7 @@ staff = [
 
 payments = [
     path("", views.payments, name="payments"),
+    path("daftar-kpm/", views.kpm_list, name="kpm-list"),
     path("daftar-kpm.<sheet:kind>", views.kpm_export, name="kpm-export"),
     path("ketepatan-sasaran/", views.targeting, name="targeting"),
 ]

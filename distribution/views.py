@@ -2,12 +2,14 @@
 the village's queue of those reports, and the regency's payments: KPM list, payment report, reconciliation,
 targeting."""
 import time
+from urllib.parse import urlencode
 
 import tablib
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -33,7 +35,7 @@ from . import limits, services
 from .challenge import challenge_image, challenge_issue
 from .forms import ReportForm, ResolveForm, SearchForm, StatusForm
 from .models import CitizenReport, PaymentPeriod, Programme
-from .spreadsheets import kpm_entries, kpm_rows
+from .spreadsheets import kpm_filtered, kpm_rows
 
 
 def _region_choices(request) -> dict:
@@ -232,6 +234,28 @@ def payments(request):
         "has_errors": any(r["errors"] for r in rows)})
 
 
+KPM_PER_PAGE = 50
+
+
+@login_required
+def kpm_list(request):
+    """A payment period's KPM list: filtered by area, payment status and name or KK, paged; its exports
+    take the same filters."""
+    _regency_staff(request.user)
+    periods = list(PaymentPeriod.objects.select_related("programme"))
+    period = next((p for p in periods if str(p.pk) == request.GET.get("period", "")), periods[0] if periods else None)
+    context = {"periods": periods, "period": period}
+    if period:
+        kpm_filter = kpm_filtered(user=request.user, period=period, data=request.GET)
+        entries = kpm_filter.qs.select_related("family__village__parent")
+        page = Paginator(entries, KPM_PER_PAGE).get_page(request.GET.get("page"))
+        query = request.GET.copy()
+        query.pop("page", None)
+        context.update(filter=kpm_filter, page=page, query=query.urlencode(), filtered=bool(kpm_filter.chosen()),
+                       export_query=urlencode({"period": period.pk, **kpm_filter.chosen()}))
+    return render(request, "distribution/kpm_list.html", context)
+
+
 @login_required
 def kpm_export(request, kind: str):
     """The KPM list of a payment period (``?period=``) in the user's area, every family with its payment.
@@ -243,12 +267,16 @@ def kpm_export(request, kind: str):
     period = PaymentPeriod.objects.filter(pk=period_id).first() if period_id else None
     if period is None:
         raise Http404(_("Not found."))
-    filters = {"period": period.pk}
+    kpm_filter = kpm_filtered(user=request.user, period=period, data=request.GET)
+    if not kpm_filter.is_valid():  # the list's own links carry valid filters only: this URL was edited
+        return HttpResponseBadRequest(" ".join(e for errors in kpm_filter.errors.values() for e in errors),
+                                      content_type="text/plain; charset=utf-8")
+    filters = {"period": period.pk, **kpm_filter.chosen()}
     if kind in BACKGROUND_KINDS and request.method == "POST":
         job = export_job_start(request, name="daftar-kpm", kind=kind, area_code=request.user.area_id,
                                filters=filters)
         return redirect("export-job", job.pk)
-    entries = kpm_entries(user=request.user, period=period)
+    entries = kpm_filter.qs
     if kind in BACKGROUND_KINDS and entries.count() > BACKGROUND_EXPORT_ROWS:
         return render(request, "privacy/export_start.html", {"action": request.get_full_path()})
     headers, rows = kpm_rows(entries)

@@ -1,11 +1,12 @@
-"""The visit form (filled on a phone, possibly offline) and the Dinsos assignment form."""
+"""The visit form (filled on a phone, possibly offline) and the Dinsos assignment forms (one family, many)."""
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from registry.models import Family
+from registry.validators import ascii_int
 
 from .models import Visit
-from .services import CHECKLIST_FIELDS
+from .services import CHECKLIST_FIELDS, MAX_SELECTED_FAMILIES
 
 TRI_STATE = [("", _("not checked")), ("1", _("yes")), ("0", _("no"))]
 OUTSIDE_INDONESIA = _("The GPS position is outside Indonesia; check the phone's location and try again.")
@@ -82,3 +83,44 @@ class AssignmentForm(forms.Form):
     def __init__(self, *args, facilitators=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["facilitator"].queryset = facilitators
+
+
+class BulkAssignmentForm(forms.Form):
+    """Many families of one village to one facilitator: the whole village, one dusun, or the ticked families.
+    The ids are only parsed here; whether they are families of this village is the service's check."""
+
+    SCOPES = [("village", _("Every family of the village")), ("dusun", _("Every family of one dusun")),
+              ("selected", _("Only the families ticked below"))]
+
+    village = forms.CharField(widget=forms.HiddenInput, max_length=13)
+    facilitator = forms.ModelChoiceField(label=_("Facilitator"), queryset=None,
+                                         empty_label=_("Choose the facilitator"))
+    scope = forms.ChoiceField(label=_("Which families"), choices=SCOPES, widget=forms.RadioSelect,
+                              initial="selected")
+    dusun = forms.ChoiceField(label=_("Dusun"), required=False)
+    note = forms.CharField(label=_("What to check"), required=False, max_length=2000,
+                           widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, facilitators=None, dusun_choices=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["facilitator"].queryset = facilitators
+        self.fields["facilitator"].label_from_instance = (
+            lambda user: f"{user.get_full_name()} ({user.username})" if user.get_full_name() else user.username)
+        self.fields["dusun"].choices = [("", _("Choose the dusun")), *((d, d) for d in dusun_choices)]
+        self.family_ids: list[int] = []
+
+    def clean(self):
+        data = super().clean()
+        scope = data.get("scope")
+        if scope == "dusun" and not data.get("dusun"):
+            self.add_error("dusun", _("Choose the dusun."))
+        if scope == "selected":
+            values = self.data.getlist("family") if hasattr(self.data, "getlist") else self.data.get("family", [])
+            ids = [ascii_int(str(value)) for value in values]
+            if not ids:
+                self.add_error("scope", _("Select at least one family."))
+            elif None in ids or len(ids) > MAX_SELECTED_FAMILIES:
+                self.add_error("scope", _("The selection could not be read; select the families again."))
+            else:
+                self.family_ids = ids
+        return data

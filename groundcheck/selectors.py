@@ -1,9 +1,9 @@
 """Reads of ground-checks, scoped: facilitators see their own assignments, Dinsos its regency's."""
-from django.db.models import OuterRef, Subquery
+from django.db.models import Exists, OuterRef, Subquery
 
 from accounts.models import Role, User
 from accounts.scope import scope_queryset
-from registry.models import Member
+from registry.models import Family, Member
 
 from .models import Assignment, Visit
 
@@ -38,3 +38,21 @@ def visits_of_entry(entry):
 def area_visits(*, user):
     return scope_queryset(user, Visit.objects.select_related("family__village", "facilitator")).order_by(
         "family__village_id", "-visited_at")
+
+
+def bulk_assignment_families(*, user, village_code: str, dusun: str = ""):
+    """A village's families in the user's area for the bulk assignment list, with their head and whether
+    each already waits for a ground-check, in dusun and address order (one query per page)."""
+    families = scope_queryset(user, Family.objects.filter(village_id=village_code))
+    if dusun:
+        families = families.filter(dusun=dusun)
+    head = Member.objects.filter(family=OuterRef("pk"), relationship=Member.Relationship.HEAD).order_by("id")
+    waiting = Assignment.objects.filter(family=OuterRef("pk"), completed_at__isnull=True)
+    return families.annotate(head_name=Subquery(head.values("name")[:1]), waiting=Exists(waiting)).order_by(
+        "dusun", "rw", "rt", "kk_number")
+
+
+def village_dusun(*, village_code: str) -> list[str]:
+    """The dusun of a village as its families' register rows name them."""
+    return list(Family.objects.filter(village_id=village_code).exclude(dusun="").order_by("dusun")
+                .values_list("dusun", flat=True).distinct())

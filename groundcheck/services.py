@@ -6,16 +6,17 @@ disagrees with the register, the family is flagged in its village's open round w
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Role, User
 from accounts.scope import user_covers_code
 from dtsen_portal.errors import InvalidState, NotAllowed, NotInScope
-from registry.models import Family
+from registry.models import Family, Region
 from verification.models import EDITABLE_STATES, RoundFamily
 
 from .models import Assignment, Visit, VisitPhoto
@@ -133,3 +134,90 @@ def visit_record(*, actor, assignment_id: int, client_uuid, visited_at: dt.datet
             raise
         return visit, False
     return visit, True
+
+
+# Families one selection may name: a page of the bulk assignment list holds far fewer.
+MAX_SELECTED_FAMILIES = 1000
+
+
+@dataclass(frozen=True)
+class BulkAssignment:
+    """What a bulk assignment did (or, previewed, would do): families assigned and families skipped because
+    they already wait for a ground-check."""
+
+    assigned: int
+    skipped: int
+
+
+def _bulk_targets(*, actor, facilitator_id: int, village_code: str, dusun: str = "", family_ids=None):
+    """The guards of a bulk assignment, then (facilitator, the families chosen).
+
+    Refuses, before anything is written: a role other than Dinsos, a village outside the actor's area, a
+    facilitator who does not serve the village's kecamatan (another kecamatan or regency), an empty
+    selection, and any selected id that is not a family of this village (and dusun)."""
+    if not (actor.is_administrator or actor.role in DINSOS_ROLES):
+        raise NotAllowed(_("Your role may not do this."))
+    village_code = str(village_code or "")
+    if (not user_covers_code(actor, village_code) or Region.level_of(village_code) != Region.Level.VILLAGE
+            or not Region.objects.filter(pk=village_code).exists()):
+        raise NotInScope(_("This village is not in your area."))
+    facilitator = User.objects.filter(pk=facilitator_id, role=Role.FACILITATOR, is_active=True).first()
+    if facilitator is None or not user_covers_code(facilitator, village_code):
+        raise InvalidState(_("Choose an active facilitator of this village's kecamatan."))
+    families = Family.objects.filter(village_id=village_code)
+    if dusun:
+        families = families.filter(dusun=dusun)
+    if family_ids is not None:
+        wanted = set(family_ids)
+        if not wanted:
+            raise InvalidState(_("Select at least one family."))
+        if len(wanted) > MAX_SELECTED_FAMILIES:
+            raise InvalidState(_("Select at most %(n)d families at once.") % {"n": MAX_SELECTED_FAMILIES})
+        families = families.filter(pk__in=wanted)
+        if families.count() != len(wanted):
+            # A forged or stale id: name nothing about it, and assign nobody.
+            raise NotInScope(_("Some of the selected families are not in this village; nothing was assigned."))
+    return facilitator, families
+
+
+def _waiting():
+    # A family already waiting for a ground-check (anyone's open assignment) is skipped.
+    return Exists(Assignment.objects.filter(family=OuterRef("pk"), completed_at__isnull=True))
+
+
+def assignments_bulk_preview(*, actor, facilitator_id: int, village_code: str, dusun: str = "",
+                             family_ids=None) -> BulkAssignment:
+    """What ``assignments_create_bulk`` would do with the same arguments (same guards), in one count query."""
+    _facilitator, families = _bulk_targets(actor=actor, facilitator_id=facilitator_id, village_code=village_code,
+                                           dusun=dusun, family_ids=family_ids)
+    counts = families.aggregate(total=Count("pk"), waiting=Count("pk", filter=_waiting()))
+    if not counts["total"]:
+        raise InvalidState(_("No family matches this choice."))
+    return BulkAssignment(assigned=counts["total"] - counts["waiting"], skipped=counts["waiting"])
+
+
+@transaction.atomic
+def assignments_create_bulk(*, actor, facilitator_id: int, village_code: str, dusun: str = "", family_ids=None,
+                            note: str = "") -> BulkAssignment:
+    """Dinsos gives one facilitator many families at once: every family of a village, of one of its dusun,
+    or a selection (``family_ids``). Families already waiting for a ground-check (by anyone) are skipped and
+    counted. Each assignment records who assigned it, as ``assignment_create`` does; the writes are
+    set-based (a few queries whatever the number of families)."""
+    facilitator, families = _bulk_targets(actor=actor, facilitator_id=facilitator_id, village_code=village_code,
+                                          dusun=dusun, family_ids=family_ids)
+    rows = list(families.annotate(waiting=_waiting()).values_list("pk", "waiting"))
+    if not rows:
+        raise InvalidState(_("No family matches this choice."))
+    to_assign = [pk for pk, waiting in rows if not waiting]
+    # Each family's entry in its village's newest open round (as _open_entry finds it), in one query:
+    # ordered oldest first, so the dict keeps the newest.
+    entries = dict(RoundFamily.objects.filter(family_id__in=to_assign, round__state__in=EDITABLE_STATES)
+                   .order_by("round__created_at", "round_id").values_list("family_id", "pk"))
+    note = note.strip()
+    # ignore_conflicts: a family given to this facilitator by a concurrent request meanwhile stays assigned
+    # once (the one-open-assignment constraint) instead of failing the whole batch.
+    Assignment.objects.bulk_create(
+        [Assignment(family_id=pk, facilitator=facilitator, entry_id=entries.get(pk), source=Assignment.Source.DINSOS,
+                    note=note, assigned_by=actor) for pk in to_assign],
+        batch_size=1000, ignore_conflicts=True)
+    return BulkAssignment(assigned=len(to_assign), skipped=len(rows) - len(to_assign))

@@ -1,25 +1,30 @@
 """Ground-check pages: the facilitator's phone page (works offline), the visit endpoint, the service
-worker, and the Dinsos assignment page."""
+worker, and the Dinsos assignment pages (one family, many at once)."""
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts.models import Role
+from accounts.scope import scope_queryset
 from dtsen_portal.errors import NotInScope, ServiceError
+from dtsen_portal.formats import number
 from privacy.services import export_response
-from registry.models import Family
+from registry.models import Family, Region
+from registry.selectors import area_choices
 
 from . import selectors, services
-from .forms import AssignmentForm, VisitForm
+from .forms import AssignmentForm, BulkAssignmentForm, VisitForm
 from .spreadsheets import VisitResource
 
 
@@ -112,3 +117,67 @@ def visits_export(request, kind: str):
     visits = selectors.area_visits(user=request.user)
     dataset = VisitResource().export(queryset=visits)
     return export_response(request, dataset, "hasil-cek-lapangan", kind, area_code=request.user.area_id)
+
+
+BULK_FAMILIES_PER_PAGE = 100
+
+
+def _village_choices(user) -> list | None:
+    """The villages of the user's area grouped by kecamatan (the area picker without its whole-kecamatan
+    entries), or None when the area holds too many to list."""
+    groups = area_choices(user=user)
+    if groups is None:
+        return None
+    return [(label, [(code, name) for code, name in choices if Region.level_of(code) == Region.Level.VILLAGE])
+            for label, choices in groups]
+
+
+@login_required
+def assignments_bulk(request):
+    """Many families of one village to one facilitator: pick the village, then the facilitator and the
+    families (the whole village, a dusun, or ticked ones), see how many will be assigned, confirm."""
+    if not (request.user.is_administrator or request.user.role in services.DINSOS_ROLES):
+        raise PermissionDenied(_("Assignments are made by Dinas Sosial staff."))
+    code = (request.POST.get("village") or request.GET.get("village", "")).strip()[:13]
+    village = (scope_queryset(request.user, Region.objects.filter(level=Region.Level.VILLAGE, pk=code))
+               .select_related("parent").first() if code else None)
+    if village is None:
+        if code:
+            messages.error(request, _("This village is not in your area."))
+        return render(request, "groundcheck/assignments_bulk.html", {
+            "villages": _village_choices(request.user), "village": None})
+    list_dusun = request.GET.get("dusun", "")
+    form = BulkAssignmentForm(
+        request.POST or None, initial={"village": village.code, "dusun": list_dusun},
+        facilitators=selectors.facilitators_in_area(user=request.user).filter(area_id=village.parent_id),
+        dusun_choices=selectors.village_dusun(village_code=village.code))
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        chosen = {"actor": request.user, "facilitator_id": data["facilitator"].pk, "village_code": village.code,
+                  "dusun": data["dusun"] if data["scope"] == "dusun" else "",
+                  "family_ids": form.family_ids if data["scope"] == "selected" else None}
+        try:
+            if request.POST.get("confirm") == "1":
+                done = services.assignments_create_bulk(**chosen, note=data["note"])
+                name = data["facilitator"].get_full_name() or data["facilitator"].username
+                text = ngettext("%(n)s family assigned to %(name)s.", "%(n)s families assigned to %(name)s.",
+                                done.assigned) % {"n": number(done.assigned), "name": name}
+                if done.skipped:
+                    text += " " + ngettext("%(n)s skipped: it already waits for a ground-check.",
+                                           "%(n)s skipped: they already wait for a ground-check.",
+                                           done.skipped) % {"n": number(done.skipped)}
+                messages.success(request, text)
+                return redirect("groundcheck-assignments")
+            preview = services.assignments_bulk_preview(**chosen)
+        except ServiceError as exc:
+            form.add_error(None, exc.message)
+        else:
+            return render(request, "groundcheck/assignments_bulk_confirm.html", {
+                "form": form, "village": village, "preview": preview, "family_ids": form.family_ids})
+    families = selectors.bulk_assignment_families(user=request.user, village_code=village.code, dusun=list_dusun)
+    page = Paginator(families, BULK_FAMILIES_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "groundcheck/assignments_bulk.html", {
+        "village": village, "form": form, "page": page, "query": query.urlencode(), "list_dusun": list_dusun,
+        "checked": set(form.family_ids)})

@@ -60,6 +60,19 @@ def area_choices(*, user) -> list[tuple[str, list[tuple[str, str]]]] | None:
     return [(f"{_('Kecamatan')} {kecamatan.get(code, code)}", choices) for code, choices in groups.items()]
 
 
+def kecamatan_choices(*, user) -> list[tuple[str, str]]:
+    """The kecamatan of the user's area as (code, name) choices, in one query: a filter by kecamatan stays
+    short even in a regency of hundreds of villages."""
+    return list(scope_queryset(user, Region.objects.filter(level=Region.Level.DISTRICT))
+                .order_by("name", "code").values_list("code", "name"))
+
+
+def area_filter_choices(*, user) -> list:
+    """Choices of a list's area filter: the kecamatan with their villages where the area is small enough to
+    list them (``area_choices``), else the kecamatan alone."""
+    return area_choices(user=user) or kecamatan_choices(user=user)
+
+
 @dataclass
 class AuditEntry:
     when: object

@@ -1,13 +1,14 @@
-"""Search, filters and sort order of a round's family list."""
+"""Search, filters and sort order of a round's family list; the filters of the regency's round list."""
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
 
+from accounts.scope import area_q
 from registry.models import Member
 from registry.validators import is_ascii_digits
 
-from .models import RoundFamily
+from .models import RoundFamily, RoundState, VerificationRound
 
 # The list's order by dusun and KK number: PostgreSQL keeps copies of both on each round entry (migration
 # 0007) so the order is served by an index of the round's own rows; elsewhere through the family.
@@ -90,3 +91,36 @@ class EntryApiFilter(EntryFilter):
     @property
     def qs(self):
         return super(EntryFilter, self).qs
+
+
+class RoundFilter(filters.FilterSet):
+    """The regency's round list: by state (``?state=submitted`` is the review queue), by kecamatan, and by
+    the village's name or code. Rounds are few (a regency's villages times its batches) and their counts come
+    from the tallies, so these filters never touch the families. A value that is no choice (a hand-edited URL)
+    is left out, and the list shows unfiltered by it."""
+
+    state = filters.ChoiceFilter(choices=RoundState.choices, label=_("State"), empty_label=_("All states"))
+    kecamatan = filters.ChoiceFilter(method="filter_kecamatan", label=_("Kecamatan"),
+                                     empty_label=_("All kecamatan"))
+    q = filters.CharFilter(method="filter_q", label=_("Village name or code"), max_length=100)
+
+    class Meta:
+        model = VerificationRound
+        fields = []
+
+    def __init__(self, *args, kecamatan_choices=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        # The user's own kecamatan: a code outside the area is no choice, so it cannot widen the list.
+        self.filters["kecamatan"].extra["choices"] = list(kecamatan_choices)
+
+    def filter_kecamatan(self, queryset, name, value):
+        return queryset.filter(area_q(value, "village__pk"))
+
+    def filter_q(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        # A code is digits and dots ("12.09.08.2002", or its last part "2002"); anything else is a name.
+        if all(ch.isascii() and (ch.isdigit() or ch == ".") for ch in value):
+            return queryset.filter(village__pk__contains=value)
+        return queryset.filter(village__name__icontains=value)

@@ -34,7 +34,7 @@ from registry.validators import ascii_int
 from . import selectors, services
 from .berita_acara import render_berita_acara
 from .documents import berita_acara_data
-from .filters import EntryFilter
+from .filters import EntryFilter, RoundFilter
 from .forms import (
     AttendeeFormSet,
     BulkDecisionForm,
@@ -81,12 +81,14 @@ def _can_edit(user, round_) -> bool:
 
 @login_required
 def round_list(request):
-    rounds = selectors.round_list(user=request.user, state=request.GET.get("state"))
-    page = Paginator(rounds, ROUNDS_PER_PAGE).get_page(request.GET.get("page"))
+    round_filter = RoundFilter(request.GET, queryset=selectors.round_list(user=request.user),
+                               kecamatan_choices=registry_selectors.kecamatan_choices(user=request.user))
+    page = Paginator(round_filter.qs, ROUNDS_PER_PAGE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "verification/round_list.html", {
-        "rounds": page.object_list, "page": page, "query": query.urlencode(),
+        "rounds": page.object_list, "page": page, "query": query.urlencode(), "filter": round_filter,
+        "filtered": any(round_filter.form.cleaned_data.values()),
         "regency_staff": _regency_staff(request.user)})
 
 

@@ -26,8 +26,8 @@ WIDTHS = {"phone": {"width": 360, "height": 740}, "laptop": {"width": 1366, "hei
 # Values that are Indonesian (or the same in both languages) and may rightly stand in the text.
 # ("himbara" and "pos" are also the values a payment report file is written with, named in its help.)
 # (Role codes double as the demo's usernames and are Indonesian words: dinsos, admin, operator.)
-ALSO_WORDS = {"dinsos", "admin", "operator", "desil", "batch", "usulan", "demo", "pos", "himbara", "desa", "pkh", "blt", "id", "en", "ok", "l",
-              "p", "sd", "smp", "sma", "d3", "s1", "s2", "s3"}
+ALSO_WORDS = {"dinsos", "admin", "operator", "desil", "batch", "usulan", "demo", "pos", "himbara", "desa", "pkh",
+              "blt", "id", "en", "ok", "l", "p", "sd", "smp", "sma", "d3", "s1", "s2", "s3"}
 
 
 APPS = {"registry", "verification", "groundcheck", "distribution", "central", "monitoring", "privacy", "accounts",
@@ -70,7 +70,8 @@ def pages_of(role: str, round_: VerificationRound, entry: RoundFamily, job: Job)
     regency = ["/verval/", "/verval/?state=submitted", f"/verval/{round_.pk}/tinjau/", "/keluarga/",
                f"/keluarga/{entry.family_id}/", "/laporan-warga/", "/bansos/", "/bansos/ketepatan-sasaran/",
                "/sinkronisasi/", "/sinkronisasi/bentrok/", "/akun/pengguna/", "/akun/log-masuk/", "/privasi/akses/",
-               "/cek-lapangan/penugasan/", "/pemantauan/perubahan-desil/", "/pemantauan/siklus/"]
+               "/cek-lapangan/penugasan/", "/cek-lapangan/penugasan/massal/", "/bansos/daftar-kpm/",
+               "/pemantauan/perubahan-desil/", "/pemantauan/siklus/"]
     return {"operator": village, "kades": village, "pendamping": ["/cek-lapangan/", "/keluarga/"],
             "dinsos": [*regency, f"/pekerjaan/{job.pk}/"], "admin": regency,
             "citizen": ["/cek-bansos/", "/cek-bansos/status/"]}[role] + \

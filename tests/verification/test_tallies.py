@@ -252,8 +252,8 @@ def test_regency_rounds_list_runs_a_fixed_number_of_queries(dinsos, django_asser
     client.get(reverse("round-list"))
     for code in (VILLAGE, VILLAGE_SAME_KECAMATAN, VILLAGE_OTHER_KECAMATAN):
         round_with_families(2, code=code, state=RoundState.OPEN)
-        # session, user, area (header), how many rounds, the page of rounds with their counts
-        with django_assert_num_queries(5):
+        # session, user, area (header), the filter's kecamatan, how many rounds, the page with their counts
+        with django_assert_num_queries(6):
             response = client.get(reverse("round-list"))
         assert response.status_code == 200
     assert {(r.total, r.decided) for r in response.context["rounds"]} == {(2, 0)}
