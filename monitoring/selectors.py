@@ -480,8 +480,8 @@ class VerificationBehind:
         return getattr(self.entry.round, "musdesus", None)
 
     def corrections_text(self) -> str:
-        return "; ".join(f"{c.member_label + ' · ' if c.member_label else ''}{capfirst(c.field_label)}: "
-                         f"{c.old_value or '-'} -> {c.new_value or '-'}" for c in self.corrections)
+        return "; ".join(f"{c.member_label + ' · ' if c.member_label else ''}{capfirst(c.label)}: "
+                         f"{c.before or '-'} -> {c.after or '-'}" for c in self.corrections)
 
 
 def desil_change_reasons(changes: list[DesilChange], *, cutoff) -> list[DesilChange]:

@@ -7,11 +7,12 @@ transitions, since the state field is protected).
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, transition
 
-from registry.models import Family, Region
+from registry.models import Family, Member, Region
 
 
 class RoundState(models.TextChoices):
@@ -265,6 +266,38 @@ class FieldCorrection(models.Model):
 
     def __str__(self):
         return f"{self.field}: {self.old_value} → {self.new_value}"
+
+    # Shown in the reader's language from the coded values: the stored texts are in the language of whoever
+    # made the correction (English for some older rows), so they are only the fallback.
+    def _register_field(self):
+        model = Member if (self.member_id or self.member_label) else Family
+        try:
+            return model._meta.get_field(self.field)
+        except FieldDoesNotExist:  # a member added to the card (ADDED), or a field since removed
+            return None
+
+    def _shown(self, raw, text: str) -> str:
+        field = self._register_field()
+        if field is None or raw is None:
+            return text
+        if field.choices:
+            return str(dict(field.flatchoices).get(raw, text))
+        if isinstance(raw, bool):
+            return str(_("yes") if raw else _("no"))
+        return text
+
+    @property
+    def label(self) -> str:
+        field = self._register_field()
+        return str(field.verbose_name) if field is not None else self.field_label
+
+    @property
+    def before(self) -> str:
+        return self._shown(self.old_raw, self.old_value)
+
+    @property
+    def after(self) -> str:
+        return self._shown(self.new_raw, self.new_value)
 
 
 class Musdesus(models.Model):

@@ -84,3 +84,21 @@ def test_village_roles_and_other_regencies_cannot_review(queued):
         assert client_for(user).post(reverse("round-review", args=[round_.pk]), {"action": "approve"}).status_code \
             == 404
     assert state(round_) == RoundState.SUBMITTED
+
+
+def test_a_correction_stored_in_english_is_shown_in_the_readers_language_from_its_coded_values(dinsos):
+    """Corrections made before the portal kept Bahasa Indonesia whatever the browser said were stored with English
+    texts ("floor: Wood/board -> Ceramic"); the pages read their coded values instead."""
+    from verification.models import FieldCorrection
+
+    round_, entries = submitted_round()
+    FieldCorrection.objects.create(entry=entries[0], field="floor_type", field_label="floor", old_value="Wood/board",
+                                   new_value="Ceramic", old_raw="wood", new_raw="ceramic", corrected_by=dinsos)
+    FieldCorrection.objects.create(entry=entries[0], field="has_car", field_label="car", old_value="no",
+                                   new_value="yes", old_raw=False, new_raw=True, corrected_by=dinsos)
+    client = client_for(dinsos)
+    for url in (reverse("round-review", args=[round_.pk]), reverse("round-entry", args=[round_.pk, entries[0].pk])):
+        page = client.get(url).content.decode()
+        assert "Kayu/papan" in page and "Keramik" in page and "Wood/board" not in page, url
+        assert "Lantai" in page or "lantai" in page
+        assert ">Ceramic<" not in page and ">floor<" not in page
