@@ -25,6 +25,7 @@
   let flushing = false;
   let flushAgain = false;  // asked to send while a round of sending was under way
   let editing = null;  // the refused outbox record being corrected, if any
+  let dropKeptPhotos = false;  // its photos are not to be sent again (one the portal could not read, say)
 
   function openDb() {
     return new Promise((resolve, reject) => {
@@ -306,6 +307,8 @@
       let status = f[`check_${name}`] || "";
       if (!status && value) status = value === item.dataset.registerValue ? "agree" : "change";
       if (!status && mismatches.includes(name)) status = "disagree";
+      // The family's row (and so the register) is no longer on the page: keep what was recorded as a value.
+      if (status !== "change" && !item.dataset.registerValue) status = value ? "change" : "";
       setStatus(item, status);
       if (status === "change") inputOf(item).value = value;
     });
@@ -319,7 +322,7 @@
     const kept = document.getElementById("kept-photos");
     const count = (record.photos || []).length;
     kept.hidden = !count;
-    kept.textContent = count ? `${msg.msgKeptPhotos} ${count}` : "";
+    kept.querySelector("span").textContent = `${msg.msgKeptPhotos} ${count}`;
     showServerErrors(errors);
   }
 
@@ -328,6 +331,7 @@
     form.reset();
     clearErrors();
     editing = record || null;
+    dropKeptPhotos = false;
     const register = row ? JSON.parse(row.dataset.register || "{}") : {};
     items.forEach((item) => {
       const [value, label] = register[item.dataset.item] || ["", ""];
@@ -442,7 +446,8 @@
     submit.disabled = true;
     progress.textContent = chosen.length ? msg.msgSaving : "";
     try {
-      const photos = chosen.length ? await Promise.all(chosen.map(shrinkPhoto)) : (editing ? editing.photos : []);
+      const kept = editing && !dropKeptPhotos ? editing.photos || [] : [];
+      const photos = chosen.length ? await Promise.all(chosen.map(shrinkPhoto)) : kept;
       // A corrected visit keeps its id (the portal stored nothing under it) and the time it was made.
       fields.visited_at = editing ? editing.fields.visited_at : new Date().toISOString();
       const row = rowOf(fields.assignment);
@@ -474,6 +479,10 @@
   document.querySelectorAll("button[data-visit]").forEach((b) => b.addEventListener("click",
     () => openForm(b.dataset.visit)));
   document.getElementById("visit-cancel").addEventListener("click", closeForm);
+  document.getElementById("drop-kept-photos").addEventListener("click", () => {
+    dropKeptPhotos = true;
+    document.getElementById("kept-photos").hidden = true;
+  });
   form.addEventListener("submit", saveVisit);
   window.addEventListener("online", () => { showNetwork(); flush(); });
   window.addEventListener("offline", showNetwork);

@@ -29,7 +29,7 @@ def assignments(regions):
                               password=make_password(PASSWORD))
     dinsos = UserFactory(role=Role.DINSOS, area_id="12.09")
     return [services.assignment_create(actor=dinsos, family_id=e.family_id, facilitator_id=facilitator.pk)
-            for e in round_with_families(2).entries.order_by("pk")]
+            for e in round_with_families(3).entries.order_by("pk")]
 
 
 def phone(browser, live_server, where):
@@ -82,6 +82,10 @@ def test_a_visit_that_agrees_takes_a_few_taps_with_one_item_changed_and_its_phot
     page.get_by_role("button", name="Semua sesuai").click()
     expect(answer(page, "wall_type", "Sesuai")).to_be_checked()
     expect(answer(page, "has_livestock", "Sesuai")).to_be_checked()
+    answer(page, "wall_type", "Sesuai").click()  # tapped again: back to "not checked"
+    expect(answer(page, "wall_type", "Sesuai")).not_to_be_checked()
+    answer(page, "wall_type", "Sesuai").click()
+    expect(answer(page, "wall_type", "Sesuai")).to_be_checked()
     # Nothing in the register to agree with: only "Ubah" is offered, and it is left unanswered.
     expect(answer(page, "floor_area_m2", "Sesuai")).to_be_hidden()
     expect(answer(page, "floor_area_m2", "Ubah")).to_be_visible()
@@ -113,6 +117,18 @@ def test_a_visit_that_agrees_takes_a_few_taps_with_one_item_changed_and_its_phot
     assert kept["size"] < 5 * 1024 * 1024
     assert kept["fields"]["floor_type"] == "ceramic" and kept["fields"]["wall_type"] == "woven_bamboo"
 
+    # What the phone cannot decode, and a photo small enough already, go as they are.
+    untouched = page.evaluate("""async () => {
+        const shrink = window.dtsenGroundcheck.shrinkPhoto;
+        const heic = new File([new Uint8Array([0, 0, 0, 24, 102, 116, 121, 112, 104, 101, 105, 99])], "iphone.heic",
+                              {type: "image/heic"});
+        const canvas = Object.assign(document.createElement("canvas"), {width: 800, height: 600});
+        const small = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.9));
+        const smallFile = new File([small], "kecil.jpg", {type: "image/jpeg"});
+        return [(await shrink(heic)) === heic, (await shrink(smallFile)) === smallFile];
+    }""")
+    assert untouched == [True, True]
+
     context.set_offline(False)
     expect(page.locator("#outbox-count")).to_have_text("0", timeout=15000)
     fits(page)
@@ -126,19 +142,27 @@ def test_a_visit_that_agrees_takes_a_few_taps_with_one_item_changed_and_its_phot
     context.close()
 
 
-def record_with_all_agreeing(page, assignment, findings):
+def small_photo() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (800, 600), (120, 90, 60)).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+def record_with_all_agreeing(page, assignment, findings, photo=None):
     open_visit(page, assignment)
     page.get_by_role("button", name="Semua sesuai").click()
     answer(page, "roof_type", "Tidak sesuai").check()
     page.get_by_role("radio", name="Verifikasi ulang").check()
     page.locator("#id_findings").fill(findings)
+    if photo:
+        page.locator("#id_photos").set_input_files({"name": "rumah.jpg", "mimeType": "image/jpeg", "buffer": photo})
     page.get_by_role("button", name="Simpan kunjungan").click()
 
 
 def test_a_refused_visit_is_corrected_and_sent_again_and_another_is_discarded(browser, live_server, assignments):
     context, page = phone(browser, live_server, LONDON)  # the phone's GPS is wrong
     outbox = page.get_by_test_id("outbox-list")
-    record_with_all_agreeing(page, assignments[0], "Atap bocor")
+    record_with_all_agreeing(page, assignments[0], "Atap bocor", photo=small_photo())
     record_with_all_agreeing(page, assignments[1], "Dicatat dua kali")
     refused = outbox.locator("li.refused")
     expect(refused).to_have_count(2, timeout=15000)
@@ -168,10 +192,15 @@ def test_a_refused_visit_is_corrected_and_sent_again_and_another_is_discarded(br
     assert visit.assignment_id == assignments[0].pk and str(visit.client_uuid) in stored_ids
     assert float(visit.latitude) == pytest.approx(2.96) and visit.findings == "Atap bocor"
     assert visit.mismatches == ["roof_type"] and visit.checklist["wall_type"] == "woven_bamboo"
+    assert visit.photos.count() == 1  # the photo taken at the house went with the corrected visit
 
     second = outbox.locator("li", has_text=assignments[1].family.kk_number)
     second.get_by_role("button", name="Buang").click()
     expect(second).to_contain_text("Buang kunjungan ini?")
+    expect(second.get_by_role("button", name="Perbaiki dan kirim ulang")).to_be_hidden()
+    second.get_by_role("button", name="Tidak, simpan").click()  # changed their mind: nothing is lost
+    expect(second.get_by_role("button", name="Ya, buang")).to_be_hidden()
+    second.get_by_role("button", name="Buang").click()
     fits(page)
     shoot(page, "ux-facilitator", "refused-discard")
     second.get_by_role("button", name="Ya, buang").click()
@@ -180,4 +209,16 @@ def test_a_refused_visit_is_corrected_and_sent_again_and_another_is_discarded(br
     assert page.evaluate("window.dtsenGroundcheck.outboxAll().then((rs) => rs.length)") == 0
     assert Visit.objects.count() == 1 and not Visit.objects.filter(assignment=assignments[1]).exists()
     shoot(page, "ux-facilitator", "outbox-empty")
+
+    # A photo the portal cannot read: the visit is refused with the portal's word on it, and sent without it.
+    record_with_all_agreeing(page, assignments[2], "Foto rusak", photo=b"bukan foto sama sekali")
+    broken = outbox.locator("li.refused")
+    expect(broken).to_contain_text("rumah.jpg", timeout=15000)
+    broken.get_by_role("button", name="Perbaiki dan kirim ulang").click()
+    expect(page.locator("[data-error-for=photos]")).to_contain_text("rumah.jpg")
+    expect(page.locator("#kept-photos")).to_contain_text("1")
+    page.get_by_role("button", name="Kirim tanpa foto ini").click()
+    page.get_by_role("button", name="Simpan kunjungan").click()
+    expect(page.locator("#outbox-count")).to_have_text("0", timeout=15000)
+    assert Visit.objects.get(assignment=assignments[2]).photos.count() == 0
     context.close()
