@@ -44,6 +44,9 @@ class VisitForm(forms.Form):
     findings = forms.CharField(label=_("Findings"), required=False, max_length=4000,
                                widget=forms.Textarea(attrs={"rows": 3}))
     photos = MultiplePhotoField(label=_("Photos of the house (up to 4)"), required=False)
+    # Items found "not as in the register" whose value the facilitator did not note (one value per item).
+    mismatches = forms.MultipleChoiceField(label=_("Not as in the register"), required=False,
+                                           widget=forms.MultipleHiddenInput)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -58,6 +61,7 @@ class VisitForm(forms.Form):
                                                       choices=[("", _("not checked"))] + list(model_field.choices))
             else:
                 self.fields[name] = forms.IntegerField(label=label, required=False, min_value=1, max_value=5000)
+        self.fields["mismatches"].choices = [(name, self.fields[name].label) for name in CHECKLIST_FIELDS]
 
     def clean(self):
         data = super().clean()
@@ -72,6 +76,12 @@ class VisitForm(forms.Form):
     def checklist(self) -> dict:
         return {name: self.cleaned_data[name] for name in CHECKLIST_FIELDS
                 if self.cleaned_data.get(name) not in (None, "")}
+
+    def mismatched(self) -> list[str]:
+        """The items marked "not as in the register" with no value noted (a noted value says more)."""
+        checked = self.checklist()
+        return [name for name in CHECKLIST_FIELDS
+                if name in self.cleaned_data.get("mismatches", ()) and name not in checked]
 
 
 class AssignmentForm(forms.Form):

@@ -68,6 +68,8 @@ class Visit(models.Model):
                                     validators=LONGITUDE_VALIDATORS)
     accuracy_m = models.PositiveIntegerField(_("GPS accuracy (m)"), null=True, blank=True)
     checklist = models.JSONField(_("housing and assets found"), default=dict)
+    # Items the facilitator marked "not as in the register" without noting what was seen (field names).
+    mismatches = models.JSONField(_("items not as in the register (value not noted)"), default=list, blank=True)
     findings = models.TextField(_("findings"), blank=True)
     recommendation = models.CharField(_("recommendation"), max_length=10, choices=Recommendation.choices)
     # (field, label, register value, visit value) for every item that disagrees with the register.

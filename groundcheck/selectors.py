@@ -1,4 +1,6 @@
 """Reads of ground-checks, scoped: facilitators see their own assignments, Dinsos its regency's."""
+import json
+
 from django.db.models import Exists, OuterRef, Subquery
 
 from accounts.models import Role, User
@@ -6,6 +8,7 @@ from accounts.scope import scope_queryset
 from registry.models import Family, Member
 
 from .models import Assignment, Visit
+from .services import CHECKLIST_FIELDS, checklist_display
 
 
 def _with_head(queryset):
@@ -20,6 +23,15 @@ def my_assignments(*, user, open_only: bool = True):
     if open_only:
         assignments = assignments.filter(completed_at__isnull=True)
     return _with_head(assignments).order_by("family__village_id", "family__dusun", "family__rw", "family__rt")
+
+
+def phone_assignments(*, user) -> list[Assignment]:
+    """The facilitator's open assignments, each carrying ``register_json``: the register's checklist values
+    (``register_checklist``) the visit form shows beside each item, kept in the page for use offline."""
+    rows = list(my_assignments(user=user))
+    for assignment in rows:
+        assignment.register_json = json.dumps(register_checklist(assignment.family))
+    return rows
 
 
 def area_assignments(*, user):
@@ -56,3 +68,21 @@ def village_dusun(*, village_code: str) -> list[str]:
     """The dusun of a village as its families' register rows name them."""
     return list(Family.objects.filter(village_id=village_code).exclude(dusun="").order_by("dusun")
                 .values_list("dusun", flat=True).distinct())
+
+
+def register_checklist(family) -> dict[str, list[str]]:
+    """The register's value of each checklist item as the visit form writes it, with its label:
+    {field: [form value, label]}; the form value is "" when the register holds nothing."""
+    values = {}
+    for field in CHECKLIST_FIELDS:
+        value = getattr(family, field)
+        form_value = _form_value(value)
+        values[field] = [form_value, checklist_display(field, value) if form_value else ""]
+    return values
+
+
+def _form_value(value) -> str:
+    # As VisitForm reads it back: yes/no as "1"/"0" (its TRI_STATE), nothing as "".
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return "" if value is None else str(value)

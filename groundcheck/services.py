@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from accounts.models import Role, User
 from accounts.scope import user_covers_code
 from dtsen_portal.errors import InvalidState, NotAllowed, NotInScope
+from dtsen_portal.formats import number
 from registry.models import Family, Region
 from verification.models import EDITABLE_STATES, RoundFamily
 
@@ -29,7 +30,8 @@ MAX_PHOTOS = 4
 DINSOS_ROLES = (Role.DINSOS, Role.ADMIN)
 
 
-def _display(field: str, value) -> str:
+def checklist_display(field: str, value) -> str:
+    """A checklist value as people read it: the choice's label, yes/no, or the number; "-" when empty."""
     model_field = Family._meta.get_field(field)
     if value in (None, ""):
         return "-"
@@ -37,18 +39,24 @@ def _display(field: str, value) -> str:
         return str(dict(model_field.flatchoices).get(value, value))
     if isinstance(value, bool):
         return _("yes") if value else _("no")
-    return str(value)
+    return number(value)
 
 
-def differences(family: Family, checklist: dict) -> list[list[str]]:
-    """[field, label, register, visit] for each checklist item that disagrees with the register."""
+def differences(family: Family, checklist: dict, mismatches=()) -> list[list[str]]:
+    """[field, label, register, visit] for each checklist item that disagrees with the register.
+
+    An item in ``mismatches`` (the facilitator said "not as in the register" without noting what was seen)
+    disagrees too; its visit side says so in words."""
     found = []
     for field in CHECKLIST_FIELDS:
+        label = str(Family._meta.get_field(field).verbose_name)
+        register = checklist_display(field, getattr(family, field))
         if field not in checklist or checklist[field] in (None, ""):
+            if field in mismatches:
+                found.append([field, label, register, _("not as in the register (value not noted)")])
             continue  # not checked on this visit
         if getattr(family, field) != checklist[field]:
-            found.append([field, str(Family._meta.get_field(field).verbose_name),
-                          _display(field, getattr(family, field)), _display(field, checklist[field])])
+            found.append([field, label, register, checklist_display(field, checklist[field])])
     return found
 
 
@@ -97,9 +105,13 @@ def assignment_request_by_village(*, actor, entry_id: int, note: str) -> Assignm
 
 def visit_record(*, actor, assignment_id: int, client_uuid, visited_at: dt.datetime, checklist: dict,
                  findings: str, recommendation: str, latitude=None, longitude=None, accuracy_m=None,
-                 photos=()) -> tuple[Visit, bool]:
+                 photos=(), mismatches=()) -> tuple[Visit, bool]:
     """Store a visit once (by the phone's id); returns (visit, created). Flags the family in its open round
-    when the findings disagree with the register."""
+    when the findings disagree with the register.
+
+    ``checklist`` holds what was seen, item by item; ``mismatches`` names the items the facilitator found
+    not as in the register without noting the value (an item with a value in ``checklist`` is judged by
+    that value instead)."""
     existing = Visit.objects.filter(client_uuid=client_uuid).first()
     if existing:
         if existing.facilitator_id != actor.pk:
@@ -107,19 +119,26 @@ def visit_record(*, actor, assignment_id: int, client_uuid, visited_at: dt.datet
         return existing, False
     if len(photos) > MAX_PHOTOS:
         raise InvalidState(_("At most %(n)d photos per visit.") % {"n": MAX_PHOTOS})
+    if set(mismatches) - set(CHECKLIST_FIELDS):
+        raise InvalidState(_("Unknown checklist item."))
+    mismatches = [f for f in CHECKLIST_FIELDS if f in set(mismatches) and checklist.get(f) in (None, "")]
     cleaned = [clean_photo(photo) for photo in photos]  # before the transaction: image work is slow
     try:
         with transaction.atomic():
-            assignment = Assignment.objects.select_for_update().select_related("family").get(pk=assignment_id)
+            assignment = (Assignment.objects.select_for_update().select_related("family")
+                          .filter(pk=assignment_id).first())
+            if assignment is None:
+                raise NotInScope(_("Not found."))
             if assignment.facilitator_id != actor.pk:
                 raise NotAllowed(_("This family is not assigned to you."))
             family = assignment.family
             entry = _open_entry(family.pk)
-            found = differences(family, checklist)
+            found = differences(family, checklist, mismatches)
             visit = Visit.objects.create(
                 client_uuid=client_uuid, assignment=assignment, family=family, facilitator=actor, entry=entry,
                 visited_at=visited_at, latitude=latitude, longitude=longitude, accuracy_m=accuracy_m,
-                checklist=checklist, findings=findings.strip(), recommendation=recommendation, differences=found)
+                checklist=checklist, mismatches=mismatches, findings=findings.strip(),
+                recommendation=recommendation, differences=found)
             for content, width, height in cleaned:
                 VisitPhoto.objects.create(visit=visit, image=content, width=width, height=height)
             if assignment.completed_at is None:

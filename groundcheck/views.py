@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, JsonResponse
+from django.http import JsonResponse
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -37,7 +37,7 @@ def _facilitator(user) -> None:
 def facilitator_home(request):
     _facilitator(request.user)
     return render(request, "groundcheck/home.html", {
-        "assignments": list(selectors.my_assignments(user=request.user)),
+        "assignments": selectors.phone_assignments(user=request.user),
         "done": list(selectors.my_assignments(user=request.user, open_only=False)
                      .filter(completed_at__isnull=False).order_by("-completed_at")[:20]),
         "form": VisitForm(),
@@ -65,9 +65,11 @@ def visit_submit(request):
             actor=request.user, assignment_id=data["assignment"], client_uuid=data["client_uuid"],
             visited_at=data["visited_at"], checklist=form.checklist(), findings=data["findings"],
             recommendation=data["recommendation"], latitude=data["latitude"], longitude=data["longitude"],
-            accuracy_m=data["accuracy_m"], photos=data["photos"])
+            accuracy_m=data["accuracy_m"], photos=data["photos"], mismatches=form.mismatched())
     except NotInScope:
-        raise Http404 from None
+        # JSON, so the phone shows it beside the visit instead of waiting on it forever.
+        return JsonResponse({"status": "refused", "errors": {"__all__": [_("This family is not assigned to you.")]}},
+                            status=404)
     except ServiceError as exc:
         return JsonResponse({"status": "refused", "errors": {"__all__": [exc.message]}}, status=403)
     except ValidationError as exc:

@@ -23,7 +23,7 @@ class VisitSerializer(ReadModelSerializer):
     class Meta:
         model = Visit
         fields = ["id", "client_uuid", "assignment", "family", "kk_number", "facilitator", "visited_at", "latitude",
-                  "longitude", "accuracy_m", "checklist", "findings", "recommendation", "differences",
+                  "longitude", "accuracy_m", "checklist", "mismatches", "findings", "recommendation", "differences",
                   "received_at"]
 
 
@@ -55,6 +55,10 @@ class VisitCreateSerializer(serializers.Serializer):
     recommendation = serializers.ChoiceField(choices=Visit.Recommendation.choices)
     findings = serializers.CharField(required=False, allow_blank=True, default="", max_length=4000)
     checklist = ChecklistSerializer(required=False, default=dict)
+    mismatches = serializers.ListField(
+        child=serializers.ChoiceField(choices=services.CHECKLIST_FIELDS), required=False, default=list,
+        max_length=len(services.CHECKLIST_FIELDS),
+        help_text="Checklist items found not as in the register whose value was not noted.")
 
     def validate(self, data):
         if (data.get("latitude") is None) != (data.get("longitude") is None):
@@ -84,5 +88,5 @@ class VisitViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
             actor=request.user, assignment_id=data["assignment"], client_uuid=data["client_uuid"],
             visited_at=data["visited_at"], checklist=checklist, findings=data["findings"],
             recommendation=data["recommendation"], latitude=data.get("latitude"),
-            longitude=data.get("longitude"), accuracy_m=data.get("accuracy_m"))
+            longitude=data.get("longitude"), accuracy_m=data.get("accuracy_m"), mismatches=data["mismatches"])
         return Response(VisitSerializer(visit).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)

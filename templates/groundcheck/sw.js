@@ -1,5 +1,5 @@
 {% load static %}// Service worker of the ground-check page: it keeps the page and its files for use without a signal.
-const CACHE = "dtsen-groundcheck-v1";
+const CACHE = "dtsen-groundcheck-v2";
 const PAGE = "{% url 'groundcheck-home' %}";
 const FILES = [PAGE, "{% static 'css/portal.css' %}", "{% static 'js/groundcheck.js' %}"];
 

@@ -30,6 +30,7 @@ def assignments(regions):
 
 def record_visit(page, assignment, floor: str, recommendation: str):
     page.locator(f"li[data-assignment='{assignment.pk}'] button[data-visit]").click()
+    page.locator("[data-item=floor_type]").get_by_role("radio", name="Ubah").check()
     page.locator("#id_floor_type").select_option(floor)
     page.get_by_role("radio", name=recommendation).check()
     page.locator("#id_findings").fill("Dicatat tanpa sinyal")
