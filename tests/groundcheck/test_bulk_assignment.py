@@ -123,7 +123,7 @@ def test_bad_choices_are_refused_and_nothing_is_created(dinsos, facilitator, mer
 
 def test_a_forged_id_outside_the_village_refuses_the_whole_selection(dinsos, facilitator, meranti):
     away = family(VILLAGE_OTHER_REGENCY)
-    with pytest.raises(NotInScope, match="nothing was assigned"):
+    with pytest.raises(NotInScope, match="tidak ada yang ditugaskan"):
         bulk(dinsos, facilitator, family_ids=[meranti["I"][0].pk, away.pk])
     with pytest.raises(NotInScope):
         bulk(dinsos, facilitator, family_ids=[meranti["I"][0].pk, 999_999_999])
