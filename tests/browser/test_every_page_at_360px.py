@@ -39,7 +39,8 @@ def choice_codes() -> set[str]:
 
 
 def pages_of(role: str, round_: VerificationRound, entry: RoundFamily) -> list[str]:
-    village = [f"/verval/{round_.pk}/", f"/verval/{round_.pk}/keluarga/{entry.pk}/", "/keluarga/",
+    village = [f"/verval/{round_.pk}/", f"/verval/{round_.pk}/keluarga/{entry.pk}/",
+               f"/verval/{round_.pk}/musdesus/kop-surat/", "/keluarga/",
                "/laporan-warga/", "/pemantauan/perubahan-desil/"]
     regency = ["/verval/", "/keluarga/", "/laporan-warga/", "/bansos/", "/sinkronisasi/", "/akun/pengguna/",
                "/privasi/akses/", "/cek-lapangan/penugasan/", "/pemantauan/perubahan-desil/", "/pemantauan/siklus/"]
