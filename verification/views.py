@@ -381,7 +381,7 @@ def musdesus_reopen(request, pk: int):
 def letterhead(request, pk: int):
     """The village's letterhead for its berita acara, reached from the round's Musdesus page."""
     round_ = selectors.round_get(user=request.user, pk=pk)
-    current = VillageLetterhead.objects.filter(village_id=round_.village_id).first()
+    current = VillageLetterhead.objects.select_related("updated_by").filter(village_id=round_.village_id).first()
     can_edit = request.user.is_administrator or request.user.role in services.VILLAGE_ROLES + services.HEAD_ROLES
     initial = {"address": current.address, "phone": current.phone, "email": current.email} if current else {}
     form = LetterheadForm(request.POST or None, request.FILES or None, initial=initial)

@@ -238,3 +238,16 @@ def test_an_accepted_usulan_without_an_open_round_waits_for_the_next_round():
     assert accepted.resolution == _in_indonesian("Accepted by the village.")
     assert _status_page(accepted).context["progress"] == _in_indonesian(
         "Accepted; it will be discussed in the next verval round.")
+
+
+def test_a_search_reads_a_fixed_number_of_queries_whatever_the_number_of_namesakes(recipient,
+                                                                                   django_assert_num_queries):
+    for n in range(5):
+        family = FamilyFactory(village=village(VILLAGE))
+        MemberFactory(family=family, name="Siti Aminah")
+        Determination.objects.create(determination_id=f"D-S{n}", central_id=f"XS{n}", family=family,
+                                     village_id=VILLAGE, programme="PKH", period="2026-11")
+    # the four levels of the picker, the village, the recipients with their families, their programmes
+    with django_assert_num_queries(7):
+        response = Client().get(reverse("cek-bansos"), {**PLACE, "name": "Siti Aminah"})
+    assert len(response.context["results"]) == 6

@@ -235,3 +235,12 @@ def test_every_change_of_the_letterhead_is_kept_in_its_history(operator, round_)
     history = VillageLetterhead.objects.get().history.order_by("history_date")
     assert [(h.address, h.history_user_id) for h in history] == [("Jalan Satu", operator.pk),
                                                                   ("Jalan Dua", operator.pk)]
+
+
+def test_the_letterhead_page_reads_a_fixed_number_of_queries(operator, round_, django_assert_num_queries):
+    client = client_for(operator)
+    save_page(client, round_, logo=upload("logo.png", logo_png()))
+    client.get(reverse("round-letterhead", args=[round_.pk]))  # the session and the user are read once warm
+    # session, user, the round with its regions, the letterhead with who changed it, the user's area (header)
+    with django_assert_num_queries(5):
+        assert client.get(reverse("round-letterhead", args=[round_.pk])).status_code == 200
