@@ -1,12 +1,18 @@
 """How much of Cek Bansos one client and one village may use, counted in the cache.
 
-A client is one IPv4 address or one IPv6 /64, taken from the deployment's trusted proxies only
-(``dtsen_portal.client_address``). Each client and each village has a free allowance per hour, enough for a
-school or a village office behind one address. Beyond it every request needs a challenge drawn here
-(``distribution.challenge``): a person goes on, a script has to read pictures. A ceiling per client holds even
-with solved challenges. Spam cannot use up a village's reports: a report counts against the village only
-once it passed the client's limit and, when asked, the challenge; then the village asks the next reporters
-for a challenge instead of refusing them.
+Searches are counted three ways. A browser is known by the signed, random id of its Cek Bansos cookie (issued
+by the page; it names no one): each browser has a small free allowance. Searches that come without that cookie
+share one such allowance per address, so a script that throws its cookies away gains nothing. Everyone behind
+one address (an IPv4 address or an IPv6 /64, from the deployment's trusted proxies only:
+``dtsen_portal.client_address``) shares a much larger allowance, so a school or a village office on one
+connection is not stopped because its 21st pupil searches, while a script rotating cookies is still held to it.
+Each village has a free allowance too. Beyond any of them a request needs a challenge drawn here
+(``distribution.challenge``): a person goes on, a script has to read pictures. Ceilings per browser and per
+address hold even with solved challenges.
+
+Reports are counted per address (a few free, then a challenge for each). Spam cannot use up a village's
+reports: a report counts against the village only once it passed the client's limit and, when asked, the
+challenge; then the village asks the next reporters for a challenge instead of refusing them.
 
 Every cache call goes through ``_cache``: with the cache down the page says Cek Bansos is unavailable for a
 while (it fails closed) instead of answering 500 or searching without limits.
@@ -29,8 +35,10 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 HOUR = 3600
 
-SEARCH_FREE_PER_IP = 20  # searches an hour before a challenge
-SEARCH_MAX_PER_IP = 300  # searches an hour, challenges or not (a class of 40 pupils, several names each)
+SEARCH_FREE_PER_CLIENT = 20  # searches an hour by one browser (or by all cookieless requests of an address)
+SEARCH_MAX_PER_CLIENT = 300  # searches an hour by one browser, challenges or not
+SEARCH_FREE_PER_IP = 120  # searches an hour by everyone behind one address (a class of 40 pupils, 3 names each)
+SEARCH_MAX_PER_IP = 1000  # searches an hour by everyone behind one address, challenges or not
 SEARCH_FREE_PER_VILLAGE = 100  # searches of one village an hour, from anywhere, before everyone gets a challenge
 SEARCHES_PER_CHALLENGE = 10
 REPORT_FREE_PER_IP = 3
@@ -88,13 +96,22 @@ def _solve(*, challenge: str, answer: str, ip: str, uses: int, asked: str) -> No
         raise ChallengeRequired(_("That picture has been used; type the letters in this new one."))
 
 
-def search_allow(*, ip: str, village_code: str, challenge: str = "", answer: str = "") -> None:
-    """Count one search; raise if the client is over its ceiling or must solve a challenge first."""
-    used = _count(f"cekbansos:search:ip:{rate_key(ip)}")
-    if used > SEARCH_MAX_PER_IP:
+def search_allow(*, ip: str, village_code: str, client: str = "", returning: bool = False, challenge: str = "",
+                 answer: str = "") -> None:
+    """Count one search; raise if the browser or the address is over its ceiling or must solve a challenge.
+
+    ``client`` is the browser's id; ``returning`` says the request brought it (a cookie the portal signed). A
+    first request (no cookie yet) counts against the address's cookieless allowance, and against its new id.
+    """
+    address = rate_key(ip)
+    at_address = _count(f"cekbansos:search:ip:{address}")
+    by_client = _count(f"cekbansos:search:client:{client}") if client else 0
+    own = by_client if returning and client else _count(f"cekbansos:search:anonymous:{address}")
+    if at_address > SEARCH_MAX_PER_IP or by_client > SEARCH_MAX_PER_CLIENT or own > SEARCH_MAX_PER_CLIENT:
         raise TooManyRequests(_("Too many requests from here; please try again in an hour."))
     village_key = f"cekbansos:search:village:{village_code}"
-    if used > SEARCH_FREE_PER_IP or _used(village_key) >= SEARCH_FREE_PER_VILLAGE:
+    if own > SEARCH_FREE_PER_CLIENT or at_address > SEARCH_FREE_PER_IP \
+            or _used(village_key) >= SEARCH_FREE_PER_VILLAGE:
         _solve(challenge=challenge, answer=answer, ip=ip, uses=SEARCHES_PER_CHALLENGE, asked=_(
             "Many searches come from your connection or for this village. Type the letters and digits in the "
             "picture to go on."))

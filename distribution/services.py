@@ -20,10 +20,11 @@ from accounts.models import Role
 from accounts.scope import user_covers_code
 from dtsen_portal.errors import InvalidState, NotAllowed, NotInScope
 from dtsen_portal.formats import month
+from privacy.masking import mask_nik
 from registry.models import Family, Member, Region
 from registry.search import validate_search_length
 from registry.validators import ascii_int, parse_nik
-from verification.models import EDITABLE_STATES, RoundFamily
+from verification.models import EDITABLE_STATES, RoundFamily, VerificationRound
 
 from . import limits
 from .models import CitizenReport, Determination, Programme
@@ -46,8 +47,8 @@ def village_or_error(code: str) -> Region:
     return village
 
 
-def cek_bansos(*, village_code: str, name: str, nik: str = "", ip: str, challenge: str = "",
-               answer: str = "") -> list[dict]:
+def cek_bansos(*, village_code: str, name: str, nik: str = "", ip: str, client: str = "", returning: bool = False,
+               challenge: str = "", answer: str = "") -> list[dict]:
     """Recipients in a village with exactly this name (case and spacing aside; and this NIK, if given):
     masked names and programmes/periods only.
 
@@ -62,7 +63,8 @@ def cek_bansos(*, village_code: str, name: str, nik: str = "", ip: str, challeng
     # Letters, not just characters: "%%%" or "___" is no name (and is compared literally, never as a pattern).
     if sum(c.isalpha() for c in name) < MIN_NAME_LENGTH:
         raise InvalidState(_("Type the whole name as on the KTP (at least %(n)d letters).") % {"n": MIN_NAME_LENGTH})
-    limits.search_allow(ip=ip, village_code=village_code, challenge=challenge, answer=answer)
+    limits.search_allow(ip=ip, village_code=village_code, client=client, returning=returning, challenge=challenge,
+                        answer=answer)
     return recipients_named(village=village_or_error(village_code), name=name, nik=nik)
 
 
@@ -88,7 +90,13 @@ def recipients_named(*, village: Region, name: str, nik: str = "") -> list[dict]
             family_id__in=[m.family_id for m in found]).annotate(programme_name=Coalesce(name, "programme")) \
             .values_list("family_id", "programme_name", "period").order_by("programme", "period"):
         determinations.setdefault(family_id, []).append(f"{programme} · {month(period)}")
-    return [{"name": mask_name(m.name), "village": village.name, "programmes": determinations.get(m.family_id, [])}
+    # Two recipients named "Hasan" both read "H****": the family card number, masked by the portal's one rule
+    # for whoever may not read the whole number (privacy.masking: the regency's four digits and the card's
+    # serial), tells them apart. The family knows it from its own card; a neighbour learns nothing from a
+    # serial. Birth year (a personal fact) and dusun or RT (an address) would say more, and the page promises
+    # neither, so they are not shown.
+    return [{"name": mask_name(m.name), "kk": mask_nik(m.family.kk_number), "village": village.name,
+             "programmes": determinations.get(m.family_id, [])}
             for m in found]
 
 
@@ -173,6 +181,24 @@ def report_status(reference: str) -> CitizenReport | None:
     return CitizenReport.objects.select_related("village").filter(reference=reference.strip().upper()).first()
 
 
+def report_progress(report: CitizenReport) -> str:
+    """Where a citizen's report stands, as the citizen reads it on the status page: only what was recorded.
+
+    "Accepted into the verval" only when the report was taken into a round (``report.entry``: the family's
+    entry, or the usulan the village entered for it). A report accepted while the village's round was past its
+    decisions (submitted or approved) was taken into nothing, so it waits for the next round; an accepted
+    usulan waits for the village to enter it while its round is still open.
+    """
+    if report.status != CitizenReport.Status.ACCEPTED:
+        return report.get_status_display()
+    if report.entry_id:
+        return str(CitizenReport.Status.ACCEPTED.label)
+    open_round = VerificationRound.objects.filter(village_id=report.village_id, state__in=EDITABLE_STATES)
+    if report.kind == CitizenReport.Kind.PROPOSAL and open_round.exists():
+        return _("Accepted; the village has yet to enter it as an usulan in its current verval round.")
+    return _("Accepted; it will be discussed in the next verval round.")
+
+
 @transaction.atomic
 def report_resolve(*, actor, report_id: int, accept: bool, resolution: str) -> CitizenReport:
     """The village operator accepts a report into the verification or rejects it, saying why."""
@@ -186,13 +212,15 @@ def report_resolve(*, actor, report_id: int, accept: bool, resolution: str) -> C
     if not accept and not resolution.strip():
         raise InvalidState(_("Say why the report is rejected; the citizen will read it."))
     report.status = CitizenReport.Status.ACCEPTED if accept else CitizenReport.Status.REJECTED
-    report.resolution = resolution.strip() or _("Accepted into the village's verification.")
     report.resolved_by, report.resolved_at = actor, timezone.now()
     if accept and report.family_id:
         open_entries = RoundFamily.objects.filter(family_id=report.family_id, round__state__in=EDITABLE_STATES)
         open_entries.update(flagged=True)
         # The round the report is taken into: its submission carries the report to the centre.
         report.entry = open_entries.order_by("-round__created_at").first()
+    # Without the operator's words the outcome says only what happened: taken into a round, or accepted.
+    report.resolution = resolution.strip() or (_("Accepted into the village's verification.") if report.entry_id
+                                               else _("Accepted by the village."))
     report.save()
     return report
 

@@ -1,10 +1,13 @@
 """Cek Bansos (the public page where a citizen checks recipients, proposes or objects, and follows up),
 the village's queue of those reports, and the regency's payments: KPM list, payment report, reconciliation,
 targeting."""
+import re
+import secrets
 import time
 from urllib.parse import urlencode
 
 import tablib
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -37,22 +40,66 @@ from .forms import ReportForm, ResolveForm, SearchForm, StatusForm
 from .models import CitizenReport, PaymentPeriod, Programme
 from .spreadsheets import kpm_filtered, kpm_rows
 
+REGION_LEVELS = ("province", "regency", "kecamatan", "village")
 
-def _region_choices(request) -> dict:
+
+def _region_choices(chosen: dict[str, str]) -> dict:
     """The province → regency → kecamatan → village pickers, filled from what was chosen so far
-    (server-side, so the page works on any phone without JavaScript)."""
-    chosen = {level: request.GET.get(level, "") for level in ("province", "regency", "kecamatan", "village")}
-    levels = [("province", None), ("regency", "province"), ("kecamatan", "regency"), ("village", "kecamatan")]
-    options, parent_ok = {}, True
-    for level, parent in levels:
-        if parent is None:
-            options[level] = Region.objects.filter(level=Region.Level.PROVINCE).only("code", "name")
-        elif parent_ok and chosen[parent]:
-            options[level] = Region.objects.filter(parent_id=chosen[parent]).only("code", "name").order_by("name")
+    (server-side, so the page works on any phone without JavaScript).
+
+    A choice is kept only when it lies in the one above it: after the province changes, the old regency,
+    kecamatan and village are dropped rather than left selected under the wrong province."""
+    chosen = {level: str(chosen.get(level) or "") for level in REGION_LEVELS}
+    options, parent = {}, None
+    for level in REGION_LEVELS:
+        if level == "province":
+            regions = Region.objects.filter(level=Region.Level.PROVINCE)
+        elif parent:
+            regions = Region.objects.filter(parent_id=parent).order_by("name")
         else:
-            options[level] = []
-        parent_ok = parent_ok and bool(chosen[level])
+            options[level], chosen[level] = [], ""
+            continue
+        options[level] = list(regions.only("code", "name"))
+        if chosen[level] not in {region.code for region in options[level]}:
+            chosen[level] = ""
+        parent = chosen[level]
     return {"chosen": chosen, "options": options}
+
+
+def _chosen_in(query) -> dict[str, str]:
+    return {level: query.get(level, "") for level in REGION_LEVELS}
+
+
+def _chosen_above(village_code: str) -> dict[str, str]:
+    """The whole chain down to a village from its code alone ("12.09.08.2002" lies in "12.09.08", "12.09"
+    and "12"): a form that carries only the village still shows the picker as it was chosen."""
+    parts = village_code.split(".")
+    return dict(zip(REGION_LEVELS, (".".join(parts[:depth]) for depth in range(1, 5)), strict=False))
+
+
+# A random id in a signed cookie tells the browsers behind one shared address apart, so that the limits
+# (distribution.limits) count each browser on its own. It holds nothing about the person and serves only the
+# service's protection against abuse; a forged or expired one is ignored and replaced.
+CLIENT_COOKIE = "cekbansos"
+CLIENT_COOKIE_SALT = "distribution.client"
+CLIENT_COOKIE_AGE = 30 * 24 * 3600
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{16}$")
+
+
+def _client(request) -> tuple[str, bool]:
+    """(the browser's id, whether the request brought it); a browser without one gets a new id."""
+    known = request.get_signed_cookie(CLIENT_COOKIE, default="", salt=CLIENT_COOKIE_SALT, max_age=CLIENT_COOKIE_AGE)
+    if _CLIENT_ID.match(known):
+        return known, True
+    return secrets.token_urlsafe(12), False
+
+
+def _remember_client(response, client: tuple[str, bool]):
+    client_id, returning = client
+    if not returning:
+        response.set_signed_cookie(CLIENT_COOKIE, client_id, salt=CLIENT_COOKIE_SALT, max_age=CLIENT_COOKIE_AGE,
+                                   httponly=True, samesite="Lax", secure=settings.SESSION_COOKIE_SECURE)
+    return response
 
 
 # A stored report answers after a whole number of these, so whether the NIK was found (and a facilitator
@@ -76,8 +123,12 @@ def _challenge_context(request, exc: ServiceError | None, form) -> dict:
 
 
 def cek_bansos(request):
-    context = _region_choices(request)
+    chosen = _chosen_in(request.GET)
+    if chosen["village"] and not chosen["province"]:
+        chosen = _chosen_above(chosen["village"])  # a link that names only the village
+    context = _region_choices(chosen)
     village = context["chosen"]["village"]
+    client = _client(request)
     results, searched, status, problem = [], False, 200, None
     fields = ("name", "nik", "website", "challenge", "answer")
     search = SearchForm({"village": village, **{f: request.GET.get(f, "") for f in fields}}) \
@@ -86,7 +137,8 @@ def cek_bansos(request):
         data = search.cleaned_data
         try:
             results = services.cek_bansos(village_code=village, name=data["name"], nik=data["nik"],
-                                          ip=client_ip(request), challenge=data["challenge"], answer=data["answer"])
+                                          ip=client_ip(request), client=client[0], returning=client[1],
+                                          challenge=data["challenge"], answer=data["answer"])
             searched = True
         except ServiceError as exc:
             problem = exc
@@ -95,7 +147,7 @@ def cek_bansos(request):
     context.update({"search": search, "results": results, "searched": searched,
                     "report_form": ReportForm(initial={"village": village}), "status_form": StatusForm(),
                     **_challenge_context(request, problem, search)})
-    return render(request, "distribution/cek_bansos.html", context, status=status)
+    return _remember_client(render(request, "distribution/cek_bansos.html", context, status=status), client)
 
 
 @require_POST
@@ -114,11 +166,14 @@ def report_submit(request):
         else:
             _answer_at_quantum(started)
             return redirect(f"{reverse('cek-bansos-status')}?reference={report.reference}&baru=1")
-    context = _region_choices(request) | {"report_form": form, "search": SearchForm(), "status_form": StatusForm()}
-    context["chosen"]["village"] = request.POST.get("village", "")
+    # The form carries only the village: the picker above it is rebuilt from the village's code, so a refused
+    # report comes back with the village still chosen and the citizen's text beside its errors.
+    context = _region_choices(_chosen_above(request.POST.get("village", ""))) | {
+        "report_form": form, "search": SearchForm(), "status_form": StatusForm()}
     if isinstance(problem, limits.ChallengeRequired):
         context["report_challenge"] = challenge_issue(ip=client_ip(request))
-    return render(request, "distribution/cek_bansos.html", context, status=status)
+    return _remember_client(render(request, "distribution/cek_bansos.html", context, status=status),
+                            _client(request))
 
 
 def challenge_picture(request):
@@ -140,8 +195,9 @@ def report_status(request):
         report = services.report_status(reference)
         if report is None:
             form.add_error("reference", _("No report with this reference number."))
-    return render(request, "distribution/report_status.html", {"form": form, "report": report,
-                                                               "new": request.GET.get("baru") == "1"})
+    return render(request, "distribution/report_status.html", {
+        "form": form, "report": report, "progress": services.report_progress(report) if report else "",
+        "new": request.GET.get("baru") == "1"})
 
 
 @login_required

@@ -1,4 +1,4 @@
-"""Uploaded files (evidence photos, visit photos, signed berita acara scans) hold personal data: they are
+"""Uploaded files (evidence photos, visit photos, signed berita acara scans, village logos) hold personal data: they are
 served only to signed-in users whose area covers the record the file belongs to, never as public files.
 
 Every file is sent as a download (``Content-Disposition: attachment``) with the type of what the portal
@@ -21,6 +21,7 @@ OWNERS = (
     ("verification.RoundFamily", "evidence"),
     ("verification.Musdesus", "signed_scan"),
     ("groundcheck.VisitPhoto", "image"),
+    ("verification.VillageLetterhead", "logo"),
 )
 # Only the types the portal writes; the stored extension is ours (see dtsen_portal.uploads), not the user's.
 SERVED_TYPES = {".jpg": "image/jpeg", ".png": "image/png", ".pdf": "application/pdf"}

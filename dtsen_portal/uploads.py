@@ -240,6 +240,50 @@ def clean_image(upload, *, max_side: int = EVIDENCE_MAX_SIDE, keep_png: bool = T
     return ContentFile(data, name=_generated_name(extension))
 
 
+# A village's logo on its letterhead: PNG or JPEG only (what a printed letterhead takes), small once rebuilt.
+LOGO_MAX_SIDE = 600
+LOGO_ALLOWED = _("Only a PNG or JPEG image is accepted as the logo; this file is %(kind)s.")
+_LOGO_TYPES = {"image/jpeg", "image/png"}
+_OTHER_ACCEPTED = {"image/webp": _("a WebP image"), "application/pdf": _("a PDF file")}
+
+
+def clean_logo(upload) -> ContentFile:
+    """A re-encoded copy of an uploaded logo (PNG stays PNG, for its transparency), under a generated name.
+
+    The same checks as every photo (size, header, pixel count, a full decode); only the accepted kinds are
+    narrower, and a refusal says "logo" rather than "photo or PDF".
+    """
+    _check_size(upload)
+    head = _read_head(upload)
+    kind = _accepted_type(head)
+    if kind not in _LOGO_TYPES:
+        described = _OTHER_ACCEPTED.get(kind) or _describe(head)
+        raise ValidationError(LOGO_ALLOWED, code="file_type", params={"kind": described})
+    try:
+        image = open_image(upload, max_side=LOGO_MAX_SIDE)
+    except ValidationError as error:
+        if error.code == "file_type":  # first bytes of a JPEG or PNG, but no such image behind them
+            raise ValidationError(LOGO_ALLOWED, code="file_type", params={"kind": _describe(head)}) from None
+        raise
+    if image.format not in ("JPEG", "PNG"):
+        raise ValidationError(LOGO_ALLOWED, code="file_type", params={"kind": UNKNOWN_KIND})
+    data, extension, _width, _height = reencode_image(image, max_side=LOGO_MAX_SIDE, keep_png=True)
+    return ContentFile(data, name=_generated_name(extension))
+
+
+class LogoField(forms.FileField):
+    """A form field whose cleaned value is the rebuilt logo (``clean_logo``), never the upload itself."""
+
+    def clean(self, data, initial=None):
+        upload = super().clean(data, initial)
+        if not upload or upload is initial:
+            return upload
+        try:
+            return clean_logo(upload)
+        finally:
+            upload.close()
+
+
 # PDF ----------------------------------------------------------------------------------------------------------
 
 # Names that make a PDF do something when opened or clicked, or carry another file inside it.

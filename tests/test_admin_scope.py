@@ -100,7 +100,7 @@ def _world_in(code: str) -> None:
     """One object of every register model the admin shows, in village ``code``."""
     from central.models import BatchClash, BatchHeldRow, CentralBatch, UnmatchedRanking
     from groundcheck.models import Assignment, Visit, VisitPhoto
-    from verification.models import FieldCorrection
+    from verification.models import FieldCorrection, VillageLetterhead
 
     round_, entries = submitted_round(code=code, n=1)
     entry = entries[0]
@@ -118,6 +118,7 @@ def _world_in(code: str) -> None:
                                    new_value="Jl. Baru", corrected_by=round_.musdesus.recorded_by)
     BatchClash.objects.create(batch=made[CentralBatch], central_id=f"C-{uuid.uuid4().hex[:8]}", village_id=code,
                               kind="kk", reason="KK sama", central_version={}, register_family=family)
+    VillageLetterhead.objects.create(village_id=code, address=f"Kantor Desa {code}", phone="0623 41234")
     UnmatchedRanking.objects.create(period=dt.date(2026, 10, 20), central_id=f"U-{uuid.uuid4().hex[:8]}",
                                     village_code=code, desil=2)
     BatchHeldRow.objects.create(batch=made[CentralBatch], page=1, position=1, central_id=f"H-{uuid.uuid4().hex[:8]}",

@@ -1,5 +1,6 @@
 """Admin of verification rounds: read mostly; state moves go through verification.services."""
 from django.contrib import admin
+from simple_history.admin import SimpleHistoryAdmin
 
 from accounts.admin import ScopedAdminMixin
 from accounts.admin_scope import EvidenceAdminMixin, ReferenceAdminMixin
@@ -14,6 +15,7 @@ from .models import (
     UpdatePeriod,
     VerificationRound,
     VillageDesilTally,
+    VillageLetterhead,
     VillageMemberTally,
 )
 
@@ -132,3 +134,12 @@ class VillageDesilTallyAdmin(TallyAdmin):
 @admin.register(VillageMemberTally)
 class VillageMemberTallyAdmin(TallyAdmin):
     list_display = ["village_id", "living"]
+
+
+@admin.register(VillageLetterhead)
+class VillageLetterheadAdmin(EvidenceAdminMixin, ScopedAdminMixin, SimpleHistoryAdmin):
+    """Shown with its history; changed on the village's own page, where the logo is checked and rebuilt."""
+
+    list_display = ["village", "address", "phone", "email", "updated_by", "updated_at"]
+    list_select_related = ["village", "updated_by"]
+    search_fields = ["=village__code", "village__name"]

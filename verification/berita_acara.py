@@ -6,6 +6,10 @@ reads the database, this module only lays out text. ``berita_acara_text`` gives 
 (handy for checks and previews); ``render_berita_acara`` builds the PDF with reportlab's platypus, using
 only the standard Helvetica fonts so that nothing has to be installed or downloaded.
 
+The first page opens with the village's letterhead (kop surat): the regency's, kecamatan's and village's names
+from the region table, the office's address, phone and e-mail when the village gave them, its logo at the
+left, and a double rule under it.
+
 The appendix lists every family's decision (up to a few thousand rows) on landscape pages in one table whose
 header row repeats on each page.
 
@@ -31,10 +35,13 @@ from reportlab.lib.enums import TA_CENTER, TA_JUSTIFY
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
+from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import (
     BaseDocTemplate,
     Frame,
+    HRFlowable,
+    Image,
     KeepTogether,
     NextPageTemplate,
     PageBreak,
@@ -102,6 +109,16 @@ class DecisionLine:
 
 
 @dataclass(frozen=True)
+class Letterhead:
+    """What the village adds to the letterhead (kop surat); the names come from the region table."""
+
+    address: str = ""
+    phone: str = ""
+    email: str = ""
+    logo: bytes | None = None  # a PNG or JPEG the portal rebuilt on upload (dtsen_portal.uploads.clean_logo)
+
+
+@dataclass(frozen=True)
 class BeritaAcara:
     village_name: str
     village_kind: str  # "Desa" / "Kelurahan"
@@ -120,6 +137,7 @@ class BeritaAcara:
     signed_by: str | None  # village head, once signed off; the sign-off shows only when both are set
     signed_at: datetime.datetime | None
     document_number: str
+    letterhead: Letterhead = Letterhead()
 
 
 # --- Indonesian wording --------------------------------------------------------------------------------
@@ -190,6 +208,28 @@ def _with_prefix(name: str, prefixes: tuple[str, ...], default: str) -> str:
     if not name:
         return ""  # an unknown level is left out rather than printed as a bare "Kecamatan"
     return name if name.lower().startswith(prefixes) else f"{default} {name}"
+
+
+def letterhead_parts(*, regency_name: str, kecamatan_name: str, village_kind: str, village_name: str,
+                     address: str = "", phone: str = "", email: str = "") -> tuple[list[str], list[str]]:
+    """The letterhead's lines as printed, in two groups: the names (``PEMERINTAH KABUPATEN ASAHAN``,
+    ``KECAMATAN MERANTI``, ``DESA MERANTI``) and the office's address and its phone and e-mail, when given."""
+    regency = _with_prefix(regency_name, ("kabupaten", "kab.", "kota"), "Kabupaten")
+    names = [f"PEMERINTAH {regency}" if regency else "",
+             _with_prefix(kecamatan_name, ("kecamatan", "distrik"), "Kecamatan"),
+             f"{village_kind} {village_name}".strip()]
+    phone, email = phone.strip(), email.strip()
+    contact = "   ".join(part for part in (f"Telp. {phone}" if phone else "", f"E-mail: {email}" if email else "")
+                         if part)
+    return [name.upper() for name in names if name], [line for line in (address.strip(), contact) if line]
+
+
+def _letterhead_parts(data: BeritaAcara) -> tuple[list[str], list[str]]:
+    # The field limits again, so a value from anywhere (the admin, a test) cannot stretch the header.
+    return letterhead_parts(regency_name=data.regency_name, kecamatan_name=data.kecamatan_name,
+                            village_kind=data.village_kind, village_name=data.village_name,
+                            address=bounded(data.letterhead.address, 200), phone=data.letterhead.phone[:20],
+                            email=data.letterhead.email[:120])
 
 
 def _village_label(data: BeritaAcara) -> str:
@@ -346,6 +386,12 @@ def _styles() -> dict[str, ParagraphStyle]:
         "sign": ParagraphStyle("sign", parent=body, alignment=TA_CENTER, spaceAfter=0),
         "small": ParagraphStyle("small", parent=body, fontSize=8.5, leading=11, alignment=TA_CENTER,
                                 spaceAfter=0),
+        "kop": ParagraphStyle("kop", parent=body, fontName="Helvetica-Bold", fontSize=12.5, leading=15,
+                              alignment=TA_CENTER, spaceAfter=0),
+        "kop_village": ParagraphStyle("kop_village", parent=body, fontName="Helvetica-Bold", fontSize=15,
+                                      leading=18, alignment=TA_CENTER, spaceAfter=0),
+        "kop_detail": ParagraphStyle("kop_detail", parent=body, fontSize=9, leading=11.5, alignment=TA_CENTER,
+                                     spaceAfter=0),
         "cell": ParagraphStyle("cell", fontName="Helvetica", fontSize=8, leading=9.6),
         "head": ParagraphStyle("head", fontName="Helvetica-Bold", fontSize=8, leading=9.6),
         "table": ParagraphStyle("table", fontName="Helvetica", fontSize=9.5, leading=12),
@@ -396,6 +442,35 @@ def _signature_block(w: _Wording, s, width: float) -> list:
     columns = Table([[left, right]], colWidths=[width / 2, width / 2])
     columns.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP")]))
     return [place_date, Spacer(1, 2 * mm), columns]
+
+
+LOGO_SIZE = 22 * mm  # the logo's box at the left of the letterhead; the same width is kept free at the right
+
+
+def _logo(logo: bytes | None):
+    """The logo as a flowable, or "" when there is none or it cannot be read (the letterhead reads without)."""
+    if not logo:
+        return ""
+    try:
+        ImageReader(io.BytesIO(logo)).getSize()  # read now: a failure while the PDF is built cannot be caught
+    except Exception:  # noqa: BLE001 - a stored file that no longer decodes must not stop the minutes
+        return ""
+    return Image(io.BytesIO(logo), width=LOGO_SIZE, height=LOGO_SIZE, kind="proportional", mask="auto")
+
+
+def _letterhead(data: BeritaAcara, s, width: float) -> list:
+    """The kop surat: the logo at the left, the names and the office's address centred, a double rule under."""
+    names, details = _letterhead_parts(data)
+    text = [Paragraph(_markup(line), s["kop_village"] if i == len(names) - 1 else s["kop"])
+            for i, line in enumerate(names)]
+    text += [Paragraph(_markup(line), s["kop_detail"]) for line in details]
+    side = LOGO_SIZE + 4 * mm
+    table = Table([[_logo(data.letterhead.logo), text, ""]], colWidths=[side, width - 2 * side, side])
+    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("ALIGN", (0, 0), (0, 0), "LEFT"),
+                               ("LEFTPADDING", (0, 0), (-1, -1), 0), ("RIGHTPADDING", (0, 0), (-1, -1), 0)]))
+    return [table,
+            HRFlowable(width="100%", thickness=2, color=colors.black, spaceBefore=3, spaceAfter=1.2),
+            HRFlowable(width="100%", thickness=0.6, color=colors.black, spaceBefore=0, spaceAfter=8 * mm)]
 
 
 # Appendix columns: widths in mm on landscape A4 (257 mm between margins); the rest goes to "Catatan".
@@ -476,6 +551,7 @@ def render_berita_acara(data: BeritaAcara) -> bytes:
     width = A4[0] - 2 * MARGIN
     body = s["body"]
     story = [
+        *_letterhead(data, s, width),
         Paragraph(TITLE, s["title"]),
         Paragraph(SUBTITLE, s["title"]),
         Paragraph(_markup(w.number), s["number"]),

@@ -1,11 +1,18 @@
 """The data of a round's berita acara Musdesus, read from the database for the PDF renderer."""
+import logging
+
 from django.db.models import Count
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from .berita_acara import Attendee, BeritaAcara, DecisionLine
-from .models import Musdesus, RoundFamily, VerificationRound
+from dtsen_portal.uploads import MAX_UPLOAD_BYTES
+from registry.models import Region
+
+from .berita_acara import Attendee, BeritaAcara, DecisionLine, Letterhead, letterhead_parts
+from .models import Musdesus, RoundFamily, VerificationRound, VillageLetterhead
 from .selectors import round_entries
+
+logger = logging.getLogger(__name__)
 
 
 def _decision_label(entry) -> str:
@@ -45,6 +52,7 @@ def _berita_acara_data(round_: VerificationRound, musdesus: Musdesus) -> BeritaA
                                                           "family__kk_number")
     ]
     signer = musdesus.signed_off_by
+    letterhead = _letterhead_as_signed(village, musdesus)
     return BeritaAcara(
         village_name=village.name, village_kind=str(village.village_kind or _("Desa")),
         kecamatan_name=kecamatan.name if kecamatan else "", regency_name=regency.name if regency else "",
@@ -54,4 +62,46 @@ def _berita_acara_data(round_: VerificationRound, musdesus: Musdesus) -> BeritaA
         decisions=lines, summary=decision_summary(round_),
         signed_by=(signer.get_full_name() or signer.username) if signer else None,
         signed_at=musdesus.signed_off_at, document_number=musdesus.document_number,
+        letterhead=Letterhead(address=letterhead.address, phone=letterhead.phone, email=letterhead.email,
+                              logo=_logo_bytes(letterhead.logo)) if letterhead else Letterhead(),
     )
+
+
+def _letterhead_as_signed(village: Region, musdesus: Musdesus):
+    """The village's letterhead as it was when the head signed the minutes (the current one for a draft), so
+    a signed document prints the same whenever it is opened; None when there was none yet."""
+    current = VillageLetterhead.objects.filter(village=village).first()
+    if current is None or musdesus.signed_off_at is None:
+        return current
+    try:
+        return current.history.as_of(musdesus.signed_off_at)
+    except VillageLetterhead.DoesNotExist:
+        return None  # set up after the sign-off: the signed minutes had the names alone
+
+
+def _logo_bytes(logo) -> bytes | None:
+    if not logo:
+        return None
+    try:
+        if logo.size > MAX_UPLOAD_BYTES:
+            return None  # not a file the upload would have stored
+        with logo.open("rb") as file:
+            return file.read()
+    except OSError:
+        # A missing file must not stop the minutes; the letterhead reads without its logo.
+        logger.warning("Letterhead logo %s cannot be read", logo.name)
+        return None
+
+
+def letterhead_lines(village: Region, letterhead: VillageLetterhead | None) -> tuple[list[str], list[str]]:
+    """The letterhead's names and its address and contact lines as the berita acara prints them (for the
+    page that edits them)."""
+    kecamatan = village.parent
+    regency = kecamatan.parent if kecamatan else None
+    with translation.override("id"):
+        names, details = letterhead_parts(
+            regency_name=regency.name if regency else "", kecamatan_name=kecamatan.name if kecamatan else "",
+            village_kind=str(village.village_kind or _("Desa")), village_name=village.name,
+            address=letterhead.address if letterhead else "", phone=letterhead.phone if letterhead else "",
+            email=letterhead.email if letterhead else "")
+    return names, details

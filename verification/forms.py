@@ -3,10 +3,10 @@ from django import forms
 from django.forms import formset_factory
 from django.utils.translation import gettext_lazy as _
 
-from dtsen_portal.uploads import DocumentField
+from dtsen_portal.uploads import DocumentField, LogoField
 from registry.models import Family, Member
 
-from .models import NOTE_MAX_LENGTH, ROUND_NOTE_MAX_LENGTH, Musdesus, RoundFamily
+from .models import NOTE_MAX_LENGTH, ROUND_NOTE_MAX_LENGTH, Musdesus, RoundFamily, VillageLetterhead
 from .services import FAMILY_CORRECTABLE, MEMBER_CORRECTABLE, PROPOSAL_FAMILY_FIELDS
 
 
@@ -130,3 +130,20 @@ class GroundcheckRequestForm(forms.Form):
 class ScanForm(forms.Form):
     scan = DocumentField(label=_("Scan of the signed berita acara (PDF or photo)"),
                          widget=forms.ClearableFileInput(attrs={"accept": "image/*,application/pdf"}))
+
+
+class LetterheadForm(forms.Form):
+    """The village's letterhead; the logo comes back rebuilt (``clean_logo``) or the form is invalid."""
+
+    address = forms.CharField(label=_("Office address"), required=False,
+                              max_length=VillageLetterhead._meta.get_field("address").max_length,
+                              help_text=_("e.g. Jalan Lintas Sumatera No. 12, Meranti 21264"))
+    phone = forms.RegexField(label=_("Office phone (optional)"), regex=r"^[0-9+ ()-]{6,20}$", required=False,
+                             max_length=20, error_messages={
+                                 "invalid": _("A phone number has 6 to 20 digits, spaces, brackets, + or -.")})
+    email = forms.EmailField(label=_("Office e-mail (optional)"), required=False,
+                             max_length=VillageLetterhead._meta.get_field("email").max_length)
+    logo = LogoField(label=_("Logo (PNG or JPEG, optional)"), required=False,
+                     help_text=_("At most 5 MB; it is printed at the left of the letterhead."),
+                     widget=forms.FileInput(attrs={"accept": "image/png,image/jpeg"}))
+    remove_logo = forms.BooleanField(label=_("Remove the current logo"), required=False)

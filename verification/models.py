@@ -11,6 +11,7 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, transition
+from simple_history.models import HistoricalRecords
 
 from registry.models import Family, Member, Region
 
@@ -348,6 +349,36 @@ class MusdesusAttendee(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.role})"
+
+
+class VillageLetterhead(models.Model):
+    """The village's letterhead (kop surat) on its berita acara: the office's address, phone, e-mail and logo.
+
+    The names of the regency, kecamatan and village come from the region table, so a village that never
+    filled this in still gets a correct letterhead. Changed only through ``verification.services.
+    letterhead_save``; the history keeps every earlier state, so minutes signed off earlier are printed with
+    the letterhead they were signed under (their logo files are kept for that reason).
+    """
+
+    village = models.OneToOneField(Region, verbose_name=_("village"), on_delete=models.PROTECT,
+                                   related_name="letterhead")
+    address = models.CharField(_("office address"), max_length=200, blank=True)
+    phone = models.CharField(_("phone"), max_length=20, blank=True)
+    email = models.EmailField(_("e-mail"), max_length=120, blank=True)
+    logo = models.FileField(_("logo"), upload_to="kop-surat/%Y/%m/", blank=True)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("changed by"), null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="+")
+    updated_at = models.DateTimeField(_("changed at"), auto_now=True)
+
+    history = HistoricalRecords()
+    area_scope_path = "village_id"
+
+    class Meta:
+        verbose_name = _("village letterhead")
+        verbose_name_plural = _("village letterheads")
+
+    def __str__(self):
+        return f"{self.village_id}"
 
 
 # -- tallies ------------------------------------------------------------------------------------------------

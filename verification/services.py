@@ -38,6 +38,7 @@ from .models import (
     RoundState,
     UpdatePeriod,
     VerificationRound,
+    VillageLetterhead,
 )
 
 VILLAGE_ROLES = (Role.VILLAGE_OPERATOR,)
@@ -579,6 +580,36 @@ def musdesus_upload_scan(*, actor, round_id: int, scan) -> Musdesus:
     musdesus.signed_scan = scan
     musdesus.save(update_fields=["signed_scan"])
     return musdesus
+
+
+_NOT_GIVEN = object()
+
+
+@transaction.atomic
+def letterhead_save(*, actor, village_code: str, address: str, phone: str, email: str, logo=_NOT_GIVEN,
+                    ) -> VillageLetterhead:
+    """The village operator or head sets the village's letterhead for its berita acara.
+
+    ``logo`` is a rebuilt image (``dtsen_portal.uploads.clean_logo``), ``None`` to remove the logo, or left
+    out to keep it. The earlier state stays in the history (and its logo file on disk): minutes signed
+    before the change are still printed with it.
+    """
+    if actor is SYSTEM or not user_covers_code(actor, village_code):
+        raise NotInScope(_("Not found."))
+    # The village's row is locked, so two people saving the first letterhead at once cannot both create it.
+    village = Region.objects.select_for_update().filter(code=village_code, level=Region.Level.VILLAGE).first()
+    if village is None:
+        raise NotInScope(_("Not found."))
+    if not (actor.is_administrator or actor.role in VILLAGE_ROLES + HEAD_ROLES):
+        raise NotAllowed(_("Your role may not do this."))
+    letterhead = VillageLetterhead.objects.filter(village=village).first() or VillageLetterhead(village=village)
+    letterhead.address, letterhead.phone, letterhead.email = address.strip(), phone.strip(), email.strip()
+    if logo is not _NOT_GIVEN:
+        letterhead.logo = logo or ""
+    letterhead.updated_by = actor
+    letterhead._history_user = actor
+    letterhead.save()
+    return letterhead
 
 
 def round_submit(*, actor, round_id: int) -> VerificationRound:

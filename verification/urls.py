@@ -19,6 +19,7 @@ urlpatterns = [
     path("<int:pk>/musdesus/tanda-tangan/", views.musdesus_sign, name="round-musdesus-sign"),
     path("<int:pk>/musdesus/pindaian/", views.musdesus_scan, name="round-musdesus-scan"),
     path("<int:pk>/musdesus/buka/", views.musdesus_reopen, name="round-musdesus-reopen"),
+    path("<int:pk>/musdesus/kop-surat/", views.letterhead, name="round-letterhead"),
     path("<int:pk>/kirim/", views.round_submit, name="round-submit"),
     path("<int:pk>/berita-acara.pdf", views.berita_acara_pdf, name="round-berita-acara"),
 ]

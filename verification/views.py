@@ -33,7 +33,7 @@ from registry.validators import ascii_int
 
 from . import selectors, services
 from .berita_acara import render_berita_acara
-from .documents import berita_acara_data
+from .documents import berita_acara_data, letterhead_lines
 from .filters import EntryFilter, RoundFilter
 from .forms import (
     AttendeeFormSet,
@@ -41,6 +41,7 @@ from .forms import (
     DecisionForm,
     FamilyCorrectionForm,
     GroundcheckRequestForm,
+    LetterheadForm,
     MemberAddForm,
     MemberChangeForm,
     MusdesusForm,
@@ -49,7 +50,7 @@ from .forms import (
     ReturnForm,
     ScanForm,
 )
-from .models import APPROVED_STATES, Musdesus, RoundFamily, RoundState
+from .models import APPROVED_STATES, Musdesus, RoundFamily, RoundState, VillageLetterhead
 from .spreadsheets import entry_sheet, only_changes, read_decisions
 
 ENTRIES_PER_PAGE = 25
@@ -379,6 +380,28 @@ def musdesus_reopen(request, pk: int):
     _attempt(request, lambda: services.musdesus_reopen(actor=request.user, round_id=round_.pk),
              _("The round is open for changes again; the Musdesus must be recorded and signed again."))
     return redirect("round-detail", round_.pk)
+
+
+@login_required
+def letterhead(request, pk: int):
+    """The village's letterhead for its berita acara, reached from the round's Musdesus page."""
+    round_ = selectors.round_get(user=request.user, pk=pk)
+    current = VillageLetterhead.objects.select_related("updated_by").filter(village_id=round_.village_id).first()
+    can_edit = request.user.is_administrator or request.user.role in services.VILLAGE_ROLES + services.HEAD_ROLES
+    initial = {"address": current.address, "phone": current.phone, "email": current.email} if current else {}
+    form = LetterheadForm(request.POST or None, request.FILES or None, initial=initial)
+    if request.method == "POST" and form.is_valid():  # the service refuses a role that may not edit
+        data = form.cleaned_data
+        logo = {"logo": data["logo"]} if data["logo"] else {"logo": None} if data["remove_logo"] else {}
+        done = _attempt(request, lambda: services.letterhead_save(
+            actor=request.user, village_code=round_.village_id, address=data["address"], phone=data["phone"],
+            email=data["email"], **logo), _("Letterhead saved; the berita acara now carries it."))
+        if done:
+            return redirect("round-letterhead", round_.pk)
+    names, details = letterhead_lines(round_.village, current)
+    return render(request, "verification/letterhead.html", {
+        "round": round_, "form": form, "letterhead": current, "can_edit": can_edit, "names": names,
+        "details": details})
 
 
 @login_required

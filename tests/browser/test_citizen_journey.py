@@ -50,3 +50,37 @@ def test_citizen_checks_a_name_objects_and_follows_up_by_reference(open_page, re
     page.get_by_role("button", name="Cek status").click()
     expect(page.get_by_test_id("status")).to_have_text("Diterima, menunggu desa")
     shoot(page, "citizen", "status")
+
+
+def _no_sideways_scroll(page) -> None:
+    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 1, f"{page.url} is {overflow}px wider than the screen"
+
+
+def test_on_a_phone_a_refused_report_keeps_the_village_chosen_and_the_picker_goes_on_working(open_page, regions):
+    cache.clear()
+    page = open_page(phone=True)
+    page.goto(f"/cek-bansos/?province=12&regency=12.09&kecamatan={KECAMATAN}&village={VILLAGE}")
+    page.get_by_role("radio", name="Usulan").check()
+    page.locator("#id_subject_name").fill("Keluarga Bapak Sitorus")
+    page.locator("#id_reporter_name").fill("Ketua RT 03")
+    page.get_by_role("button", name="Kirim").click()  # no reason given: refused
+
+    page.wait_for_url("**/cek-bansos/lapor/")
+    expect(page.get_by_test_id("error-summary")).to_be_visible()
+    expect(page.locator(".field.has-error #id_reason")).to_be_visible()  # the message stands at its field
+    for level, code in (("province", "12"), ("regency", "12.09"), ("kecamatan", KECAMATAN), ("village", VILLAGE)):
+        expect(page.locator(f"#id_{level}")).to_have_value(code)
+    expect(page.locator("#id_subject_name")).to_have_value("Keluarga Bapak Sitorus")
+    _no_sideways_scroll(page)
+    shoot(page, "ux", "citizen-report-refused")
+    assert not CitizenReport.objects.exists()
+
+    # Choosing another kecamatan from the refused page goes back to Cek Bansos, not to the report's address.
+    other = "12.09.09"
+    page.locator("#id_kecamatan").select_option(other)
+    page.wait_for_url(f"**/cek-bansos/?**kecamatan={other}**")
+    expect(page.locator("#id_province")).to_have_value("12")
+    expect(page.locator("#id_village")).to_have_value("")
+    _no_sideways_scroll(page)
+    shoot(page, "ux", "citizen-picker-after-refusal")

@@ -66,7 +66,8 @@ def english_labels() -> set[str]:
 def pages_of(role: str, round_: VerificationRound, entry: RoundFamily, job: Job) -> list[str]:
     village = [f"/verval/{round_.pk}/", f"/verval/{round_.pk}/keluarga/{entry.pk}/", "/keluarga/",
                f"/keluarga/{entry.family_id}/", f"/verval/{round_.pk}/impor/", f"/verval/{round_.pk}/usulan/",
-               f"/verval/{round_.pk}/musdesus/", "/laporan-warga/", "/pemantauan/perubahan-desil/"]
+               f"/verval/{round_.pk}/musdesus/", f"/verval/{round_.pk}/musdesus/kop-surat/", "/laporan-warga/",
+               "/pemantauan/perubahan-desil/"]
     regency = ["/verval/", "/verval/?state=submitted", f"/verval/{round_.pk}/tinjau/", "/keluarga/",
                f"/keluarga/{entry.family_id}/", "/laporan-warga/", "/bansos/", "/bansos/ketepatan-sasaran/",
                "/sinkronisasi/", "/sinkronisasi/bentrok/", "/akun/pengguna/", "/akun/log-masuk/", "/privasi/akses/",

@@ -79,11 +79,13 @@ def test_a_rotated_x_forwarded_for_does_not_lift_the_search_limit(recipient):
 
 @override_settings(TRUSTED_PROXIES=["10.0.0.0/8"])
 def test_behind_a_trusted_proxy_each_citizen_has_their_own_limit(recipient):
-    proxy = Client(REMOTE_ADDR="10.0.0.2")
+    def proxy():
+        return Client(REMOTE_ADDR="10.0.0.2")  # no cookie kept: only the address tells the citizens apart
+
     for _ in range(20):
-        assert found(search(proxy, forwarded_for="6.6.6.6, 203.0.113.7"))
-    assert not found(search(proxy, forwarded_for="7.7.7.7, 203.0.113.7"))  # the forged hop is ignored
-    assert found(search(proxy, forwarded_for="203.0.113.8"))
+        assert found(search(proxy(), forwarded_for="6.6.6.6, 203.0.113.7"))
+    assert not found(search(proxy(), forwarded_for="7.7.7.7, 203.0.113.7"))  # the forged hop is ignored
+    assert found(search(proxy(), forwarded_for="203.0.113.8"))
 
 
 # -- limits a shared connection can live with, and the challenge --------------------------------------------
@@ -100,6 +102,48 @@ def test_over_the_free_searches_a_solved_challenge_lets_a_school_go_on(recipient
     for _ in range(10):
         assert found(search(school, challenge=token, answer=f" {answer} "))
     assert not found(search(school, challenge=token, answer=answer))  # a solved challenge is good for 10
+
+
+def browser_at(address: str) -> Client:
+    """A citizen's own browser behind ``address``: it opens Cek Bansos first and so carries its cookie."""
+    browser = Client(REMOTE_ADDR=address)
+    opened = browser.get(reverse("cek-bansos"), PLACE)
+    assert opened.cookies["cekbansos"]["httponly"] and opened.cookies["cekbansos"]["samesite"] == "Lax"
+    return browser
+
+
+def test_forty_pupils_behind_one_school_address_all_get_answers_without_a_challenge(recipient):
+    # Before: the 21st search from the address asked everyone there for a picture, and after 29 the next.
+    answers = [search(browser_at("203.0.113.50")) for _ in range(40)]
+    assert all(found(answer) for answer in answers)
+    assert not any('name="challenge"' in answer.content.decode() for answer in answers)
+
+
+def test_one_browser_on_a_shared_address_is_limited_but_its_neighbours_are_not(recipient):
+    greedy = browser_at("203.0.113.51")
+    answered = [found(search(greedy)) for _ in range(25)]
+    assert answered == [True] * 20 + [False] * 5
+    assert 'name="challenge"' in search(greedy).content.decode()
+    assert found(search(browser_at("203.0.113.51")))  # the next pupil's browser still gets its answer
+
+
+def test_a_script_that_drops_or_forges_its_cookie_is_limited_per_address(recipient):
+    def script():
+        client = Client(REMOTE_ADDR="203.0.113.52")
+        client.cookies["cekbansos"] = "forged-value-not-signed"
+        return client
+
+    answered = [found(search(script())) for _ in range(22)]
+    assert answered == [True] * 20 + [False] * 2
+
+
+def test_a_script_rotating_cookies_is_held_to_the_addresss_allowance(recipient, monkeypatch):
+    from distribution import limits
+
+    monkeypatch.setattr(limits, "SEARCH_FREE_PER_IP", 30)  # the same rule as 120, sooner
+    answered = [found(search(browser_at("203.0.113.53"))) for _ in range(32)]
+    assert answered == [True] * 30 + [False] * 2
+    assert found(search(browser_at("203.0.113.54")))  # another address is not affected
 
 
 def test_the_challenge_image_is_a_png_drawn_here(recipient):
@@ -128,10 +172,11 @@ def test_a_challenge_does_not_travel_to_another_address_nor_outlive_its_ten_minu
     assert found(search(other, challenge=token, answer=solve(token)))
 
 
-def test_the_hard_limit_holds_even_with_solved_challenges(recipient, monkeypatch):
+@pytest.mark.parametrize("ceiling", ["SEARCH_MAX_PER_IP", "SEARCH_MAX_PER_CLIENT"])
+def test_the_hard_limit_holds_even_with_solved_challenges(recipient, monkeypatch, ceiling):
     from distribution import limits
 
-    monkeypatch.setattr(limits, "SEARCH_MAX_PER_IP", 25)
+    monkeypatch.setattr(limits, ceiling, 25)
     client = Client(REMOTE_ADDR="203.0.113.40")
     for _ in range(21):
         asked = search(client)
