@@ -16,7 +16,11 @@ def _problems(form) -> list[tuple[str, str, str]]:
         return []
     found = [("", "", str(e)) for e in form.non_field_errors()]
     for field in form:
-        found += [(field.id_for_label or "", str(field.label), str(e)) for e in field.errors]
+        # A choice of radio buttons has no one input to link: its first button is where the eye goes.
+        anchor = field.id_for_label or (f"{field.auto_id}_0" if field.auto_id and field.subwidgets else "")
+        # "What do you want to report?: ..." reads badly; the label's own end mark gives way to the colon.
+        label = str(field.label).rstrip("?:")
+        found += [(anchor, label, str(e)) for e in field.errors]
     return found
 
 

@@ -68,3 +68,29 @@ def log_in(page, username: str, password: str):
     page.get_by_label("Kata sandi").fill(password)
     page.get_by_role("button", name="Masuk").click()
     page.wait_for_url("**/")
+
+
+DEMO_PASSWORD = "demo-pass-123"  # noqa: S105 - a test fixture
+
+
+@pytest.fixture
+def demo(regions):
+    """The demo regency of `make run` (small), every role's account with DEMO_PASSWORD: (its operator's round, a
+    decided family of it, a finished background job of Dinsos)."""
+    import io
+
+    from django.core.management import call_command
+
+    from accounts.models import User
+    from jobs.models import Job
+    from verification.models import RoundFamily, VerificationRound
+
+    call_command("seed_demo", regency="12.72", households=60, seed=5, password=DEMO_PASSWORD, stdout=io.StringIO())
+    operator = User.objects.get(username="operator")
+    round_ = VerificationRound.objects.get(village_id=operator.area_id)
+    entry = round_.entries.order_by("pk").first()
+    # A decided family, so its decision's label (and any leaked code) is on the pages too.
+    RoundFamily.objects.filter(pk=entry.pk).update(decision=RoundFamily.Decision.NOT_ELIGIBLE, reason="well_off")
+    job = Job.objects.create(user=User.objects.get(username="dinsos"), kind=Job.Kind.KPM_BUILD, target="period:1",
+                             state=Job.State.DONE, count=1200)
+    return round_, entry, job

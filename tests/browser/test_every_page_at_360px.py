@@ -5,23 +5,20 @@ The codes looked for are the values of every model choice that are not also Indo
 (``not_eligible``, ``in_verification``, ``disbursed``, ``scheduled`` ...), matched as whole words, case kept; the
 English words are the choices' English labels whose Indonesian label differs ("Not eligible", "Waiting to be
 sent"), matched as whole phrases, case kept: one of them on an Indonesian page is a label left untranslated."""
-import io
 import re
 
 import pytest
 from django.apps import apps
-from django.core.management import call_command
 from django.utils import translation
 
-from accounts.models import User
 from jobs.models import Job
 from verification.models import RoundFamily, VerificationRound
 
+from .conftest import DEMO_PASSWORD as PASSWORD
 from .conftest import log_in, shoot
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
-PASSWORD = "demo-pass-123"  # noqa: S105 - a test fixture
 WIDTHS = {"phone": {"width": 360, "height": 740}, "laptop": {"width": 1366, "height": 768}}
 # Values that are Indonesian (or the same in both languages) and may rightly stand in the text.
 # ("himbara" and "pos" are also the values a payment report file is written with, named in its help.)
@@ -77,19 +74,6 @@ def pages_of(role: str, round_: VerificationRound, entry: RoundFamily, job: Job)
             "dinsos": [*regency, f"/pekerjaan/{job.pk}/"], "admin": regency,
             "citizen": ["/cek-bansos/", "/cek-bansos/status/"]}[role] + \
         (["/", "/akun/kata-sandi/"] if role != "citizen" else [])
-
-
-@pytest.fixture
-def demo(regions):
-    call_command("seed_demo", regency="12.72", households=60, seed=5, password=PASSWORD, stdout=io.StringIO())
-    operator = User.objects.get(username="operator")
-    round_ = VerificationRound.objects.get(village_id=operator.area_id)
-    entry = round_.entries.order_by("pk").first()
-    # A decided family, so its decision's label (and any leaked code) is on the pages too.
-    RoundFamily.objects.filter(pk=entry.pk).update(decision=RoundFamily.Decision.NOT_ELIGIBLE, reason="well_off")
-    job = Job.objects.create(user=User.objects.get(username="dinsos"), kind=Job.Kind.KPM_BUILD, target="period:1",
-                             state=Job.State.DONE, count=1200)
-    return round_, entry, job
 
 
 @pytest.mark.parametrize("width", list(WIDTHS))
