@@ -353,7 +353,17 @@ def musdesus(request, pk: int):
 @login_required
 @require_POST
 def musdesus_sign(request, pk: int):
+    """The kades signs off the berita acara: first a page of what is being signed (the Musdesus, the decisions
+    it ratifies, the PDF), then the signature itself on a second, explicit confirmation."""
     round_ = selectors.round_get(user=request.user, pk=pk)
+    if request.POST.get("confirm") != "1":
+        record = Musdesus.objects.filter(round=round_).first()
+        if record is None or record.signed_off_at:
+            return redirect("round-musdesus", round_.pk)
+        progress = services.round_progress(round_)
+        decisions = [(label, progress["by_decision"].get(value, 0)) for value, label in RoundFamily.Decision.choices]
+        return render(request, "verification/musdesus_sign_confirm.html", {
+            "round": round_, "record": record, "progress": progress, "decisions": decisions})
     _attempt(request, lambda: services.musdesus_sign_off(actor=request.user, round_id=round_.pk),
              _("Berita acara signed off."))
     return redirect("round-musdesus", round_.pk)

@@ -112,6 +112,8 @@ def test_the_loop_from_the_village_to_the_centre_and_back_in_the_browser(open_pa
     log_in(page, "kades", PASSWORD)
     page.goto(f"/verval/{round_.pk}/musdesus/")
     page.get_by_role("button", name="Tanda tangani berita acara").click()
+    expect(page.get_by_test_id("sign-summary")).to_contain_text("keluarga")  # what is signed, before signing
+    page.get_by_role("button", name="Ya, tanda tangani berita acara").click()
     expect(page.get_by_test_id("signed")).to_be_visible()
     shoot(page, "loop", "kades-signoff")
     page.get_by_role("button", name="Keluar").click()

@@ -121,6 +121,9 @@ def test_operator_verifies_the_village_and_submits_after_the_heads_sign_off(open
     log_in(page, "kades", PASSWORD)
     page.goto(f"/verval/{round_.pk}/musdesus/")
     page.get_by_role("button", name="Tanda tangani berita acara").click()
+    expect(page.get_by_test_id("sign-summary")).to_contain_text("keluarga")  # what is signed, before signing
+    shoot(page, "operator", "signoff-confirm")
+    page.get_by_role("button", name="Ya, tanda tangani berita acara").click()
     expect(page.get_by_test_id("signed")).to_be_visible()
     shoot(page, "operator", "signoff")
     page.get_by_role("button", name="Keluar").click()

@@ -265,3 +265,22 @@ def test_members_of_another_family_cannot_be_changed_through_this_one(operator):
         services.member_update(actor=operator, round_id=round_.pk, entry_id=entry.pk, member_id=stranger.pk,
                                changes={"life_status": "moved"}, expected_version=1)
     assert Member.objects.get(pk=stranger.pk).life_status == "present"
+
+
+def test_signing_off_first_shows_what_is_signed_and_signs_only_on_the_explicit_confirmation(operator, head):
+    from django.urls import reverse
+
+    from ..factories import client_for
+
+    round_ = make_round(2)
+    decide_all(round_, operator)
+    hold_musdesus(round_, operator)
+    client, url = client_for(head), reverse("round-musdesus-sign", args=[round_.pk])
+    summary = client.post(url).content.decode()
+    assert Musdesus.objects.get(round=round_).signed_off_at is None  # nothing signed by the first button
+    assert "Tanda tangani berita acara?" in summary and "2 keluarga" in summary and 'name="confirm"' in summary
+    assert round_.musdesus.document_number in summary
+    client.post(url, {"confirm": "1"})
+    assert Musdesus.objects.get(round=round_).signed_off_by == head
+    # Once signed, the confirmation page is not offered again.
+    assert client.post(url).url == reverse("round-musdesus", args=[round_.pk])
