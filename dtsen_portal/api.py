@@ -103,6 +103,15 @@ class ReadModelSerializer(serializers.ModelSerializer):
         fields = super().get_fields()
         for field in fields.values():
             field.read_only, field.required = True, False
+        # Every stored code comes with its label (in the request's language) for people reading the answer:
+        # "state": "in_verification", "state_display": "Dalam verval".
+        model = getattr(getattr(self, "Meta", None), "model", None)
+        for name, field in list(fields.items()):
+            display = f"{name}_display"
+            if (isinstance(field, serializers.ChoiceField) and not isinstance(field, serializers.MultipleChoiceField)
+                    and field.source in (None, name) and display not in fields
+                    and hasattr(model, f"get_{name}_display")):
+                fields[display] = serializers.CharField(source=f"get_{name}_display", read_only=True)
         return fields
 
 

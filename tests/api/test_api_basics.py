@@ -87,3 +87,18 @@ def test_schema_and_docs_are_served(client):
     docs = client.get("/api/docs/")
     assert docs.status_code == 200
     assert b"cdn" not in docs.content.lower()
+
+
+def test_every_stored_code_comes_with_its_label_in_the_requests_language():
+    from tests.factories import round_with_families
+    from verification.models import RoundFamily
+
+    round_ = round_with_families(1)
+    RoundFamily.objects.filter(round=round_).update(decision="not_eligible", reason="well_off")
+    client = token_client(UserFactory(role=Role.DINSOS, area_id=REGENCY))
+    entry = client.get("/api/v1/decisions/").json()["results"][0]
+    assert (entry["decision"], entry["decision_display"]) == ("not_eligible", "Tidak layak")
+    assert entry["reason_display"] == "Mampu"
+    assert client.get(f"/api/v1/rounds/{round_.pk}/").json()["state_display"] == "Dibuka"
+    english = client.get("/api/v1/decisions/", HTTP_ACCEPT_LANGUAGE="en").json()["results"][0]
+    assert english["decision_display"] == "Not eligible"
