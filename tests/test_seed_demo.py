@@ -148,3 +148,33 @@ def test_make_reset_removes_only_the_sqlite_demo_and_refuses_another_database(tm
     done = subprocess.run(["make", "-s", "reset"], cwd=tmp_path, capture_output=True, text=True, env=env)  # noqa: S607
     assert done.returncode == 0, done.stderr
     assert not (tmp_path / "db.sqlite3").exists() and not (tmp_path / ".mock-central").exists()
+
+
+@pytest.mark.integration
+def test_make_runs_setup_builds_the_demo_on_a_fresh_sqlite_database_and_again_after(tmp_path):
+    """`make run` is SQLite with in-process tasks: every migration must apply there (a table remade on SQLite
+    takes every index of the model's state, PostgreSQL's trigram indexes included), and the demo builds twice."""
+    import os
+    import sqlite3
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    database = tmp_path / "db.sqlite3"
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL")}
+    env.update(DATABASE_URL=f"sqlite:///{database}", DJANGO_DEBUG="1")
+
+    def manage(*args):
+        done = subprocess.run([sys.executable, "manage.py", *args], cwd=root, env=env, capture_output=True,
+                              text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return done.stdout
+
+    manage("migrate", "--noinput")
+    manage("load_regions", "--only", "12.09")
+    first = manage("seed_demo", "--keep", "--regency", "12.09", "--households", "40", "--seed", "3")
+    again = manage("seed_demo", "--keep", "--regency", "12.09", "--households", "40", "--seed", "3")
+    assert "operator" in first and "operator" in again
+    with sqlite3.connect(database) as db:
+        assert db.execute("SELECT count(*) FROM registry_family WHERE origin = 'demo'").fetchone()[0] >= 40
