@@ -18,7 +18,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration]
 PASSWORD = "uji-bayar-123"
 
 
-def test_payment_report_import_and_reconciliation(open_page, regions, tmp_path):
+def test_payment_report_import_and_reconciliation(open_page, regions, tmp_path, monkeypatch):
+    from dtsen_portal.celery import app
+
+    # No worker here: the jobs run in a thread of the live server, as under `make run`.
+    monkeypatch.setitem(app.conf, "CELERY_TASK_ALWAYS_EAGER", True)
     UserFactory(username="dinsos", role=Role.DINSOS, area_id="12.09", password=make_password(PASSWORD))
     demo_seed(regency="12.09", households=60, seed=4, as_of=dt.date(2026, 11, 23))
     determined = services.demo_determinations_create(regency="12.09")
@@ -26,7 +30,10 @@ def test_payment_report_import_and_reconciliation(open_page, regions, tmp_path):
     log_in(page, "dinsos", PASSWORD)
     page.get_by_role("link", name="Penyaluran").click()
     page.get_by_role("button", name="Susun daftar KPM").click()
-    expect(page.locator(".messages")).to_contain_text(f"{determined} keluarga")
+    # The job's page follows the work (it refreshes itself) to its outcome, then leads back to the period.
+    expect(page.get_by_test_id("job")).to_contain_text(f"{determined} keluarga", timeout=20_000)
+    shoot(page, "payments", "kpm-job")
+    page.get_by_role("link", name="Kembali").click()
     expect(page.get_by_test_id("planned")).to_have_text(services.rupiah(900_000 * determined))
     shoot(page, "payments", "kpm")
 
@@ -40,6 +47,8 @@ def test_payment_report_import_and_reconciliation(open_page, regions, tmp_path):
     expect(page.get_by_test_id("payment-preview")).to_be_visible()
     shoot(page, "payments", "preview")
     page.get_by_role("button", name="Terapkan laporan").click()
+    expect(page.get_by_test_id("job")).to_contain_text(f"{len(paid)} penyaluran diperbarui", timeout=20_000)
+    page.get_by_role("link", name="Kembali").click()
     expect(page.get_by_test_id("paid")).to_have_text(services.rupiah(900_000 * len(paid)))
     expect(page.get_by_test_id("outstanding")).to_have_text(services.rupiah(900_000 * 2))
     shoot(page, "payments", "reconciliation")
