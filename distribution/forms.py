@@ -5,6 +5,9 @@ from django.utils.translation import gettext_lazy as _
 from .challenge import MAX_TOKEN_LENGTH
 from .models import CitizenReport
 
+OBJECTION_NEEDS_IDENTITY = _("An objection can be sent only by someone registered in the same village: fill in "
+                             "your NIK, KK number and date of birth.")
+
 
 class HoneypotMixin(forms.Form):
     # Hidden from people by CSS; a bot that fills every field gives itself away.
@@ -41,10 +44,36 @@ class ReportForm(ChallengeMixin, HoneypotMixin):
     subject_nik = forms.RegexField(label=_("Their NIK (optional)"), regex=r"^[0-9]{16}$", required=False,
                                    max_length=16, error_messages={"invalid": _("A NIK has 16 digits.")})
     reason = forms.CharField(label=_("Reason"), max_length=1000, widget=forms.Textarea(attrs={"rows": 4}))
-    reporter_name = forms.CharField(label=_("Your name"), max_length=120)
+    reporter_name = forms.CharField(label=_("Your name"), max_length=120,
+                                    help_text=_("As on your family card (KK)."))
+    # The reporter's own identity, checked against the register: all three with the name, or none to send as
+    # someone not registered (an usulan only). A mismatch is never told apart from a match, except that an
+    # objection is then refused with one neutral message.
+    reporter_nik = forms.RegexField(label=_("Your NIK"), regex=r"^[0-9]{16}$", required=False, max_length=16,
+                                    error_messages={"invalid": _("A NIK has 16 digits.")},
+                                    help_text=_("Leave your NIK, KK number and date of birth empty if you are not "
+                                                "registered; only an usulan can then be sent."))
+    reporter_kk = forms.RegexField(label=_("Your family card (KK) number"), regex=r"^[0-9]{16}$", required=False,
+                                   max_length=16, error_messages={"invalid": _("A KK number has 16 digits.")})
+    reporter_birth_date = forms.DateField(label=_("Your date of birth"), required=False,
+                                          widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     reporter_phone = forms.RegexField(label=_("Your phone (optional)"), regex=r"^[0-9+ -]{6,20}$", required=False,
                                       max_length=20, error_messages={
                                           "invalid": _("A phone number has 6 to 20 digits, spaces, + or -.")})
+
+    IDENTITY = ("reporter_nik", "reporter_kk", "reporter_birth_date")
+
+    def clean(self):
+        data = super().clean()
+        given = [f for f in self.IDENTITY if data.get(f)]
+        if given and len(given) < len(self.IDENTITY):
+            for name in self.IDENTITY:
+                if name not in given and name not in self.errors:
+                    self.add_error(name, _("Fill in your NIK, KK number and date of birth together, or none of "
+                                           "them to send as someone not registered."))
+        elif not given and data.get("kind") == CitizenReport.Kind.OBJECTION and not self.errors.get("reporter_nik"):
+            self.add_error("reporter_nik", OBJECTION_NEEDS_IDENTITY)
+        return data
 
 
 class ResolveForm(forms.Form):

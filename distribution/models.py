@@ -2,7 +2,7 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from registry.models import Family, Region
+from registry.models import Family, Member, Region
 from verification.models import CentreOutcome
 
 
@@ -56,6 +56,11 @@ class CitizenReport(models.Model):
     reason = models.TextField(_("reason"), max_length=1000)
     reporter_name = models.CharField(_("reporter's name"), max_length=120)
     reporter_phone = models.CharField(_("reporter's phone"), max_length=20, blank=True)
+    # Whether the reporter's NIK, KK, name and birth date matched one living person of the register, and whom;
+    # an objection needs a match in its own village. The reporter's numbers themselves are not kept.
+    reporter_verified = models.BooleanField(_("reporter identified in the register"), default=False)
+    reporter_member = models.ForeignKey(Member, verbose_name=_("reporter in the register"), null=True, blank=True,
+                                        on_delete=models.SET_NULL, related_name="+")
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.RECEIVED,
                               db_index=True)
     resolution = models.TextField(_("outcome"), blank=True)

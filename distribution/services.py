@@ -112,12 +112,42 @@ def _tidy(text: str) -> str:
     return "\n".join(" ".join(line.split()) for line in text.strip().splitlines()).strip()
 
 
+def _name_key(name: str) -> str:
+    """"  siti   AMINAH" and "Siti Aminah" are one name: case and spacing aside."""
+    return " ".join(name.split()).casefold()
+
+
+def reporter_identify(*, nik: str, kk: str, name: str, birth_date: dt.date | None) -> Member | None:
+    """The living person of the register with exactly this NIK, family card number, name (case and spacing
+    aside) and birth date, or None. One query, whichever of the four is wrong; the caller never says which."""
+    if not (nik and kk and birth_date):
+        return None
+    member = Member.objects.select_related("family").filter(
+        nik=nik.strip(), family__kk_number=kk.strip(), birth_date=birth_date,
+        life_status=Member.LifeStatus.PRESENT).first()
+    return member if member is not None and _name_key(member.name) == _name_key(name) else None
+
+
+def objection_refused_message() -> str:
+    # One message for every reason an objection's reporter is not accepted (unknown NIK, another KK, another
+    # name or birth date, another village): it must not tell which of the four was wrong.
+    return _("An objection can be accepted only from someone registered in this village. Check that your NIK, "
+             "KK number, name and date of birth are exactly as on your family card (KK), or send an usulan "
+             "instead.")
+
+
 def report_submit(*, kind: str, village_code: str, subject_name: str, reason: str, reporter_name: str,
-                  subject_nik: str = "", reporter_phone: str = "", ip: str, challenge: str = "",
+                  subject_nik: str = "", reporter_phone: str = "", reporter_nik: str = "", reporter_kk: str = "",
+                  reporter_birth_date: dt.date | None = None, ip: str, challenge: str = "",
                   answer: str = "") -> CitizenReport:
     """A citizen's proposal or objection; lands in the village's queue (and, for an objection about a
     known family, in a facilitator's assignments). Returns the report with its reference number; the same
     report sent again within a day returns the first one.
+
+    The reporter is identified against the register (``reporter_identify``: NIK, KK, name and birth date all
+    matching) or files as not registered. An usulan is taken either way, with the same answer; an objection
+    only from someone registered in the report's village, else refused with one neutral message and nothing
+    stored. The report keeps whether the reporter was identified and as whom, never the numbers typed.
 
     The input is checked first, then the client's limits (and the challenge, when asked); only a stored
     report counts against the village, so spam cannot use up the village's reports.
@@ -125,6 +155,14 @@ def report_submit(*, kind: str, village_code: str, subject_name: str, reason: st
     if kind not in CitizenReport.Kind.values:
         raise InvalidState(_("Choose proposal or objection."))
     village = village_or_error(village_code)
+    identity = (reporter_nik.strip(), reporter_kk.strip(), reporter_birth_date)
+    if any(identity) and not all(identity):
+        message = _("Fill in your NIK, KK number and date of birth together, or none of them to send as someone "
+                    "not registered.")
+        raise InvalidState(message, field_errors={"reporter_nik": [message]})
+    if kind == CitizenReport.Kind.OBJECTION and not all(identity):
+        message = objection_refused_message()
+        raise InvalidState(message, field_errors={"reporter_nik": [message]})
     subject_nik = subject_nik.strip()
     if subject_nik:
         try:
@@ -132,9 +170,14 @@ def report_submit(*, kind: str, village_code: str, subject_name: str, reason: st
         except ValidationError as exc:
             raise InvalidState(" ".join(exc.messages), field_errors={"subject_nik": exc.messages}) from None
     limits.report_allow(ip=ip, village_code=village.code, challenge=challenge, answer=answer)
+    reporter = reporter_identify(nik=identity[0], kk=identity[1], name=reporter_name, birth_date=identity[2])
+    if kind == CitizenReport.Kind.OBJECTION and (reporter is None or reporter.family.village_id != village.pk):
+        message = objection_refused_message()
+        raise InvalidState(message, field_errors={"reporter_nik": [message]})
     report, created = _report_store(
         kind=kind, village=village, subject_name=_tidy(subject_name), subject_nik=subject_nik,
-        reason=_tidy(reason), reporter_name=_tidy(reporter_name), reporter_phone=reporter_phone.strip())
+        reason=_tidy(reason), reporter_name=_tidy(reporter_name), reporter_phone=reporter_phone.strip(),
+        reporter=reporter)
     if created:
         limits.report_counted(village_code=village.code)
     return report
@@ -142,7 +185,7 @@ def report_submit(*, kind: str, village_code: str, subject_name: str, reason: st
 
 @transaction.atomic
 def _report_store(*, kind: str, village: Region, subject_name: str, subject_nik: str, reason: str,
-                  reporter_name: str, reporter_phone: str) -> tuple[CitizenReport, bool]:
+                  reporter_name: str, reporter_phone: str, reporter: Member | None) -> tuple[CitizenReport, bool]:
     same = CitizenReport.objects.filter(
         village=village, kind=kind, status=CitizenReport.Status.RECEIVED, subject_nik=subject_nik,
         subject_name__iexact=subject_name, reporter_name__iexact=reporter_name, reason=reason,
@@ -156,7 +199,7 @@ def _report_store(*, kind: str, village: Region, subject_name: str, subject_nik:
     report = CitizenReport.objects.create(
         reference=_reference(), kind=kind, village=village, family=member.family if member else None,
         subject_name=subject_name, subject_nik=subject_nik, reason=reason, reporter_name=reporter_name,
-        reporter_phone=reporter_phone)
+        reporter_phone=reporter_phone, reporter_verified=reporter is not None, reporter_member=reporter)
     if member is not None and facilitator is not None:
         _assign_objection(report, facilitator)
     return report, True

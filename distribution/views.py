@@ -161,8 +161,14 @@ def report_submit(request):
             report = services.report_submit(village_code=form.cleaned_data["village"], ip=client_ip(request), **data)
         except ServiceError as exc:
             problem = exc
-            form.add_error(None, exc.message)
+            for field, errors in exc.field_errors.items():
+                for error in errors:
+                    form.add_error(field, error)
+            if not exc.field_errors:
+                form.add_error(None, exc.message)
             status = STATUS_FOR.get(type(exc), 400)
+            # A refused objection answers in the same time whichever of the reporter's details did not match.
+            _answer_at_quantum(started)
         else:
             _answer_at_quantum(started)
             return redirect(f"{reverse('cek-bansos-status')}?reference={report.reference}&baru=1")

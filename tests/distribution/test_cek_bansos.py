@@ -12,7 +12,16 @@ from distribution.models import CitizenReport, Determination
 from groundcheck.models import Assignment
 from verification.models import RoundFamily, RoundState, VerificationRound
 
-from ..factories import KECAMATAN, VILLAGE, FamilyFactory, MemberFactory, UserFactory, round_with_families, village
+from ..factories import (
+    KECAMATAN,
+    VILLAGE,
+    FamilyFactory,
+    MemberFactory,
+    UserFactory,
+    registered_reporter,
+    round_with_families,
+    village,
+)
 
 pytestmark = pytest.mark.django_db
 PLACE = {"province": "12", "regency": "12.09", "kecamatan": KECAMATAN, "village": VILLAGE}
@@ -61,7 +70,7 @@ def test_searches_are_limited_per_address(recipient):
 
 def report(client, **fields):
     data = {"kind": "sanggahan", "village": VILLAGE, "subject_name": "Siti Aminah", "subject_nik": "",
-            "reason": "Sudah mampu, punya toko", "reporter_name": "Warga", "reporter_phone": "", "website": ""}
+            "reason": "Sudah mampu, punya toko", "reporter_phone": "", "website": "", **registered_reporter()}
     data.update(fields)
     return client.post(reverse("cek-bansos-report"), data, follow=True)
 
