@@ -2,6 +2,9 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from groundcheck.forms import OUTSIDE_INDONESIA
+from groundcheck.photos import clean_photo
+
 from .challenge import MAX_TOKEN_LENGTH
 from .models import CitizenReport
 
@@ -35,7 +38,8 @@ class SearchForm(ChallengeMixin, HoneypotMixin):
 
 
 class ReportForm(ChallengeMixin, HoneypotMixin):
-    SPECIAL_FIELDS = ("kind", "village", "website", "challenge", "answer")  # laid out by hand in the template
+    # Laid out by hand in the template.
+    SPECIAL_FIELDS = ("kind", "village", "website", "challenge", "answer", "latitude", "longitude")
 
     kind = forms.ChoiceField(label=_("What do you want to report?"), choices=CitizenReport.Kind.choices,
                              widget=forms.RadioSelect)
@@ -61,10 +65,28 @@ class ReportForm(ChallengeMixin, HoneypotMixin):
                                       max_length=20, error_messages={
                                           "invalid": _("A phone number has 6 to 20 digits, spaces, + or -.")})
 
+    # Evidence. The photo is checked and re-encoded as the facilitators' photos are; the position comes from
+    # the phone (static/js/report-location.js) and must lie in Indonesia, as a visit's does.
+    photo = forms.FileField(label=_("Photo of the house (optional)"), required=False,
+                            widget=forms.ClearableFileInput(attrs={"accept": "image/*", "capture": "environment"}))
+    latitude = forms.DecimalField(label=_("Latitude"), required=False, max_digits=9, decimal_places=6,
+                                  min_value=-11.5, max_value=6.5,
+                                  error_messages={"min_value": OUTSIDE_INDONESIA, "max_value": OUTSIDE_INDONESIA})
+    longitude = forms.DecimalField(label=_("Longitude"), required=False, max_digits=9, decimal_places=6,
+                                   min_value=94.5, max_value=141.5,
+                                   error_messages={"min_value": OUTSIDE_INDONESIA, "max_value": OUTSIDE_INDONESIA})
+
     IDENTITY = ("reporter_nik", "reporter_kk", "reporter_birth_date")
+
+    def clean_photo(self):
+        upload = self.cleaned_data.get("photo")
+        return clean_photo(upload)[0] if upload else None
 
     def clean(self):
         data = super().clean()
+        if (data.get("latitude") is None) != (data.get("longitude") is None) and not (
+                self.errors.get("latitude") or self.errors.get("longitude")):
+            self.add_error("latitude", _("Send both latitude and longitude, or neither."))
         given = [f for f in self.IDENTITY if data.get(f)]
         if given and len(given) < len(self.IDENTITY):
             for name in self.IDENTITY:

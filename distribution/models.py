@@ -3,6 +3,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from registry.models import Family, Member, Region
+from registry.validators import LATITUDE_VALIDATORS, LONGITUDE_VALIDATORS
 from verification.models import CentreOutcome
 
 
@@ -61,6 +62,13 @@ class CitizenReport(models.Model):
     reporter_verified = models.BooleanField(_("reporter identified in the register"), default=False)
     reporter_member = models.ForeignKey(Member, verbose_name=_("reporter in the register"), null=True, blank=True,
                                         on_delete=models.SET_NULL, related_name="+")
+    # Evidence: a photo of the house, re-encoded as the facilitators' photos are (groundcheck.photos) and served
+    # only through dtsen_portal.media to staff whose area covers the village; and where it was taken.
+    photo = models.FileField(_("photo of the house"), upload_to="citizen-reports/%Y/%m/", blank=True)
+    latitude = models.DecimalField(_("latitude"), max_digits=9, decimal_places=6, null=True, blank=True,
+                                   validators=LATITUDE_VALIDATORS)
+    longitude = models.DecimalField(_("longitude"), max_digits=9, decimal_places=6, null=True, blank=True,
+                                    validators=LONGITUDE_VALIDATORS)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.RECEIVED,
                               db_index=True)
     resolution = models.TextField(_("outcome"), blank=True)

@@ -136,10 +136,26 @@ def objection_refused_message() -> str:
              "instead.")
 
 
+def _check_position(latitude, longitude) -> None:
+    """Both or neither, inside Indonesia: the model's validators, the ones a visit's position passes."""
+    if (latitude is None) != (longitude is None):
+        message = _("Send both latitude and longitude, or neither.")
+        raise InvalidState(message, field_errors={"latitude": [message]})
+    if latitude is None:
+        return
+    from groundcheck.forms import OUTSIDE_INDONESIA
+
+    for field, value in (("latitude", latitude), ("longitude", longitude)):
+        try:
+            CitizenReport._meta.get_field(field).run_validators(value)
+        except ValidationError:
+            raise InvalidState(str(OUTSIDE_INDONESIA), field_errors={field: [str(OUTSIDE_INDONESIA)]}) from None
+
+
 def report_submit(*, kind: str, village_code: str, subject_name: str, reason: str, reporter_name: str,
                   subject_nik: str = "", reporter_phone: str = "", reporter_nik: str = "", reporter_kk: str = "",
-                  reporter_birth_date: dt.date | None = None, ip: str, challenge: str = "",
-                  answer: str = "") -> CitizenReport:
+                  reporter_birth_date: dt.date | None = None, photo=None, latitude=None, longitude=None,
+                  ip: str, challenge: str = "", answer: str = "") -> CitizenReport:
     """A citizen's proposal or objection; lands in the village's queue (and, for an objection about a
     known family, in a facilitator's assignments). Returns the report with its reference number; the same
     report sent again within a day returns the first one.
@@ -148,6 +164,10 @@ def report_submit(*, kind: str, village_code: str, subject_name: str, reason: st
     matching) or files as not registered. An usulan is taken either way, with the same answer; an objection
     only from someone registered in the report's village, else refused with one neutral message and nothing
     stored. The report keeps whether the reporter was identified and as whom, never the numbers typed.
+
+    Evidence: ``photo`` is an image already checked and re-encoded by ``groundcheck.photos.clean_photo`` (the
+    form does it), written to storage only with the report; ``latitude``/``longitude`` lie in Indonesia (both
+    or neither).
 
     The input is checked first, then the client's limits (and the challenge, when asked); only a stored
     report counts against the village, so spam cannot use up the village's reports.
@@ -174,10 +194,11 @@ def report_submit(*, kind: str, village_code: str, subject_name: str, reason: st
     if kind == CitizenReport.Kind.OBJECTION and (reporter is None or reporter.family.village_id != village.pk):
         message = objection_refused_message()
         raise InvalidState(message, field_errors={"reporter_nik": [message]})
+    _check_position(latitude, longitude)
     report, created = _report_store(
         kind=kind, village=village, subject_name=_tidy(subject_name), subject_nik=subject_nik,
         reason=_tidy(reason), reporter_name=_tidy(reporter_name), reporter_phone=reporter_phone.strip(),
-        reporter=reporter)
+        reporter=reporter, evidence={"photo": photo or "", "latitude": latitude, "longitude": longitude})
     if created:
         limits.report_counted(village_code=village.code)
     return report
@@ -185,7 +206,8 @@ def report_submit(*, kind: str, village_code: str, subject_name: str, reason: st
 
 @transaction.atomic
 def _report_store(*, kind: str, village: Region, subject_name: str, subject_nik: str, reason: str,
-                  reporter_name: str, reporter_phone: str, reporter: Member | None) -> tuple[CitizenReport, bool]:
+                  reporter_name: str, reporter_phone: str, reporter: Member | None,
+                  evidence: dict) -> tuple[CitizenReport, bool]:
     same = CitizenReport.objects.filter(
         village=village, kind=kind, status=CitizenReport.Status.RECEIVED, subject_nik=subject_nik,
         subject_name__iexact=subject_name, reporter_name__iexact=reporter_name, reason=reason,
@@ -199,7 +221,8 @@ def _report_store(*, kind: str, village: Region, subject_name: str, subject_nik:
     report = CitizenReport.objects.create(
         reference=_reference(), kind=kind, village=village, family=member.family if member else None,
         subject_name=subject_name, subject_nik=subject_nik, reason=reason, reporter_name=reporter_name,
-        reporter_phone=reporter_phone, reporter_verified=reporter is not None, reporter_member=reporter)
+        reporter_phone=reporter_phone, reporter_verified=reporter is not None, reporter_member=reporter,
+        **evidence)
     if member is not None and facilitator is not None:
         _assign_objection(report, facilitator)
     return report, True

@@ -152,7 +152,7 @@ def cek_bansos(request):
 
 @require_POST
 def report_submit(request):
-    form = ReportForm(request.POST)
+    form = ReportForm(request.POST, request.FILES)
     status, problem = 400, None
     if form.is_valid():
         data = {k: v for k, v in form.cleaned_data.items() if k not in ("website", "village")}
