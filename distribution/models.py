@@ -1,5 +1,8 @@
 """Distribution: the centre's determinations of who receives which programme (KPM) in which period."""
+import datetime as dt
+
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from registry.models import Family, Member, Region
@@ -32,6 +35,14 @@ class Determination(models.Model):
 
     def __str__(self):
         return f"{self.programme} {self.period} {self.central_id}"
+
+
+# The village must handle a citizen's report within this many days; after that it escalates to Dinsos.
+REPORT_HANDLING_DAYS = 14
+
+
+def report_due_on() -> dt.date:
+    return timezone.localdate() + dt.timedelta(days=REPORT_HANDLING_DAYS)
 
 
 class CitizenReport(models.Model):
@@ -71,6 +82,9 @@ class CitizenReport(models.Model):
                                     validators=LONGITUDE_VALIDATORS)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.RECEIVED,
                               db_index=True)
+    # The day by which the village must accept or reject it; still waiting after it, the report is overdue:
+    # Dinsos sees it in its queue and may resolve it, and the regency scorecard counts it against the village.
+    due_on = models.DateField(_("to be handled by"), default=report_due_on, db_index=True)
     resolution = models.TextField(_("outcome"), blank=True)
     resolved_by = models.ForeignKey("accounts.User", verbose_name=_("resolved by"), null=True, blank=True,
                                     on_delete=models.PROTECT, related_name="+")
@@ -94,6 +108,10 @@ class CitizenReport(models.Model):
 
     def __str__(self):
         return self.reference
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.status == self.Status.RECEIVED and self.due_on < timezone.localdate()
 
 
 class Programme(models.Model):

@@ -11,9 +11,10 @@ import secrets
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Subquery
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from accounts.models import Role
@@ -267,11 +268,16 @@ def report_progress(report: CitizenReport) -> str:
 
 @transaction.atomic
 def report_resolve(*, actor, report_id: int, accept: bool, resolution: str) -> CitizenReport:
-    """The village operator accepts a report into the verification or rejects it, saying why."""
+    """The village operator accepts a report into the verification or rejects it, saying why. A report past
+    its due date (``CitizenReport.due_on``) has escalated: Dinsos of the regency may resolve it too."""
     report = CitizenReport.objects.select_for_update().get(pk=report_id)
     if not user_covers_code(actor, report.village_id):
         raise NotInScope(_("Not found."))
-    if not (actor.is_administrator or actor.role == Role.VILLAGE_OPERATOR):
+    escalated = actor.role == Role.DINSOS and report.is_overdue
+    if not (actor.is_administrator or actor.role == Role.VILLAGE_OPERATOR or escalated):
+        if actor.role == Role.DINSOS and report.status == CitizenReport.Status.RECEIVED:
+            raise NotAllowed(_("The village handles this report until %(due)s; after that it comes to Dinsos.")
+                             % {"due": date_format(report.due_on, "d-m-Y")})
         raise NotAllowed(_("Your role may not do this."))
     if report.status != CitizenReport.Status.RECEIVED:
         raise InvalidState(_("This report is already resolved."))
@@ -315,6 +321,11 @@ def reports_waiting(*, user):
     from accounts.scope import scope_queryset
 
     return scope_queryset(user, CitizenReport.objects.filter(status=CitizenReport.Status.RECEIVED))
+
+
+def overdue_q(today: dt.date | None = None) -> Q:
+    """Reports still waiting for the village after their due date: escalated to Dinsos."""
+    return Q(status=CitizenReport.Status.RECEIVED, due_on__lt=today or timezone.localdate())
 
 
 

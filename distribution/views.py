@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import BooleanField, ExpressionWrapper
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -208,8 +209,10 @@ def report_status(request):
 
 @login_required
 def report_queue(request):
+    # Overdue reports first: they have escalated to Dinsos, who may now resolve them, and the village is late.
     reports = scope_queryset(request.user, CitizenReport.objects.select_related("village", "family", "entry__family")) \
-        .order_by("status", "-created_at")[:200]
+        .annotate(overdue=ExpressionWrapper(services.overdue_q(), output_field=BooleanField())) \
+        .order_by("-overdue", "status", "-created_at")[:200]
     return render(request, "distribution/report_queue.html", {
         "reports": reports, "open_proposals": verification_selectors.open_proposals(user=request.user)})
 
