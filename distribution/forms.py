@@ -102,6 +102,9 @@ class ResolveForm(forms.Form):
     """Dinsos or the village closes a citizen's report; the outcome is as long as the API allows."""
 
     resolution = forms.CharField(required=False, max_length=2000)
+    # An objection about no family the citizen's NIK found: the family it concerns, by its KK number.
+    kk_number = forms.RegexField(required=False, regex=r"^[0-9]{16}$", max_length=16,
+                                 error_messages={"invalid": _("A KK number has 16 digits.")})
 
 
 class StatusForm(forms.Form):

@@ -93,6 +93,9 @@ class CitizenReport(models.Model):
     # submission carries the report to the centre.
     entry = models.ForeignKey("verification.RoundFamily", verbose_name=_("taken into"), null=True, blank=True,
                               on_delete=models.SET_NULL, related_name="citizen_reports")
+    # The ground-check an accepted objection became (the kecamatan's least busy facilitator visits the family).
+    assignment = models.ForeignKey("groundcheck.Assignment", verbose_name=_("ground-check"), null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="citizen_reports")
     centre_outcome = models.CharField(_("centre's answer"), max_length=10, choices=CentreOutcome.choices,
                                       blank=True)
     centre_reason = models.TextField(_("centre's reason"), blank=True)

@@ -25,7 +25,7 @@ from privacy.masking import mask_nik
 from registry.models import Family, Member, Region
 from registry.search import validate_search_length
 from registry.validators import ascii_int, parse_nik
-from verification.models import EDITABLE_STATES, RoundFamily, VerificationRound
+from verification.models import APPROVED_STATES, EDITABLE_STATES, RoundFamily, RoundState, VerificationRound
 
 from . import limits
 from .models import CitizenReport, Determination, Programme
@@ -213,10 +213,9 @@ def _report_store(*, kind: str, village: Region, subject_name: str, subject_nik:
         village=village, kind=kind, status=CitizenReport.Status.RECEIVED, subject_nik=subject_nik,
         subject_name__iexact=subject_name, reporter_name__iexact=reporter_name, reason=reason,
         created_at__gte=timezone.now() - DUPLICATE_REPORT_WINDOW).order_by("created_at").first()
-    # Linked silently: the citizen is never told whether the NIK is in the register. Both lookups run on
-    # every path (the view pads the answer to a fixed time besides).
+    # Linked silently: the citizen is never told whether the NIK is in the register (the view pads the answer
+    # to a fixed time besides). The ground-check comes only when the village accepts the objection.
     member = Member.objects.filter(nik=subject_nik, family__village=village).first() if subject_nik else None
-    facilitator = _facilitator_for(village.code) if kind == CitizenReport.Kind.OBJECTION else None
     if same is not None:
         return same, False
     report = CitizenReport.objects.create(
@@ -224,52 +223,78 @@ def _report_store(*, kind: str, village: Region, subject_name: str, subject_nik:
         subject_name=subject_name, subject_nik=subject_nik, reason=reason, reporter_name=reporter_name,
         reporter_phone=reporter_phone, reporter_verified=reporter is not None, reporter_member=reporter,
         **evidence)
-    if member is not None and facilitator is not None:
-        _assign_objection(report, facilitator)
     return report, True
 
 
-def _facilitator_for(village_code: str):
-    from accounts.models import User
-
-    return User.objects.filter(role=Role.FACILITATOR, is_active=True, area_id=village_code[:8]).order_by("pk").first()
-
-
-def _assign_objection(report: CitizenReport, facilitator) -> None:
+def _assign_objection(report: CitizenReport):
+    """The ground-check of an accepted objection, for the kecamatan's least busy facilitator (None if the
+    kecamatan has none yet: Dinsos assigns it later from the family's page)."""
     from groundcheck import services as groundcheck
+    from groundcheck.models import Assignment
 
-    groundcheck.assignment_create(actor=None, family_id=report.family_id, facilitator_id=facilitator.pk,
-                                  note=_("Citizen's objection %(ref)s: %(reason)s") % {
-                                      "ref": report.reference, "reason": report.reason[:200]},
-                                  source="objection")
+    facilitator = groundcheck.least_busy_facilitator(report.village_id[:8])
+    if facilitator is None:
+        return None
+    return groundcheck.assignment_create(
+        actor=None, family_id=report.family_id, facilitator_id=facilitator.pk, source=Assignment.Source.OBJECTION,
+        note=_("Citizen's objection %(ref)s: %(reason)s") % {"ref": report.reference, "reason": report.reason[:200]})
 
 
 def report_status(reference: str) -> CitizenReport | None:
-    return CitizenReport.objects.select_related("village").filter(reference=reference.strip().upper()).first()
+    return CitizenReport.objects.select_related("village", "entry__round", "assignment") \
+        .filter(reference=reference.strip().upper()).first()
 
 
 def report_progress(report: CitizenReport) -> str:
-    """Where a citizen's report stands, as the citizen reads it on the status page: only what was recorded.
+    """Where a citizen's report stands, as the citizen reads it on the status page: only what was recorded,
+    followed to the centre's answer.
 
-    "Accepted into the verval" only when the report was taken into a round (``report.entry``: the family's
-    entry, or the usulan the village entered for it). A report accepted while the village's round was past its
-    decisions (submitted or approved) was taken into nothing, so it waits for the next round; an accepted
-    usulan waits for the village to enter it while its round is still open.
+    Accepted and taken into a round (``report.entry``: the family's entry, or the usulan entered for it), it
+    follows the round: in the village's verval (an objection's ground-check pending or done), sent to the
+    regency, approved, and the centre's answer once it came. A report accepted while the village's round was
+    past its decisions (submitted or approved) was taken into nothing, so it waits for the next round; an
+    accepted usulan waits for the village to enter it while its round is still open.
     """
     if report.status != CitizenReport.Status.ACCEPTED:
         return report.get_status_display()
+    if report.centre_outcome:
+        return _("The centre's answer: %(outcome)s.") % {"outcome": report.get_centre_outcome_display()}
+    objection = report.kind == CitizenReport.Kind.OBJECTION
+    visited = report.assignment_id and report.assignment.completed_at is not None
     if report.entry_id:
-        return str(CitizenReport.Status.ACCEPTED.label)
+        state = report.entry.round.state
+        if state in APPROVED_STATES:
+            return _("Approved by the regency with the village's verval; waiting for the centre's answer.")
+        if state == RoundState.SUBMITTED:
+            return _("In the village's verval, sent to the regency for approval.")
+        if not objection:
+            return _("Entered as an usulan in the village's verval round.")
+        if visited:
+            return _("In the village's verval round; the facilitator has checked the family on the ground.")
+        if report.assignment_id:
+            return _("In the village's verval round; a facilitator will check the family on the ground.")
+        return _("In the village's verval round.")
+    if objection and report.assignment_id:
+        return _("Accepted; a facilitator will check the family on the ground, and it will be discussed in the "
+                 "next verval round.") if not visited else _(
+            "Accepted; the facilitator has checked the family on the ground; it will be discussed in the next "
+            "verval round.")
     open_round = VerificationRound.objects.filter(village_id=report.village_id, state__in=EDITABLE_STATES)
-    if report.kind == CitizenReport.Kind.PROPOSAL and open_round.exists():
+    if not objection and open_round.exists():
         return _("Accepted; the village has yet to enter it as an usulan in its current verval round.")
     return _("Accepted; it will be discussed in the next verval round.")
 
 
 @transaction.atomic
-def report_resolve(*, actor, report_id: int, accept: bool, resolution: str) -> CitizenReport:
+def report_resolve(*, actor, report_id: int, accept: bool, resolution: str, kk_number: str = "") -> CitizenReport:
     """The village operator accepts a report into the verification or rejects it, saying why. A report past
-    its due date (``CitizenReport.due_on``) has escalated: Dinsos of the regency may resolve it too."""
+    its due date (``CitizenReport.due_on``) has escalated: Dinsos of the regency may resolve it too.
+
+    What acceptance does: an objection flags the family in the village's open round (the round it is taken
+    into) and becomes a ground-check for the kecamatan's least busy facilitator; the family is the one the
+    citizen's NIK found, or the one whose KK number the resolver gives (``kk_number``), and an objection about
+    no known family cannot be accepted. An usulan is then entered by the village as a proposal of its open
+    round, prefilled from the report (``report_proposal_create``), now or when the next round opens."""
     report = CitizenReport.objects.select_for_update().get(pk=report_id)
     if not user_covers_code(actor, report.village_id):
         raise NotInScope(_("Not found."))
@@ -283,6 +308,14 @@ def report_resolve(*, actor, report_id: int, accept: bool, resolution: str) -> C
         raise InvalidState(_("This report is already resolved."))
     if not accept and not resolution.strip():
         raise InvalidState(_("Say why the report is rejected; the citizen will read it."))
+    if accept and report.kind == CitizenReport.Kind.OBJECTION and report.family_id is None:
+        family = Family.objects.filter(village_id=report.village_id, kk_number=kk_number.strip()).first() \
+            if kk_number.strip() else None
+        if family is None:
+            message = _("Type the KK number of the family concerned, as registered in this village: the "
+                        "objection becomes a ground-check of that family.")
+            raise InvalidState(message, field_errors={"kk_number": [message]})
+        report.family = family
     report.status = CitizenReport.Status.ACCEPTED if accept else CitizenReport.Status.REJECTED
     report.resolved_by, report.resolved_at = actor, timezone.now()
     if accept and report.family_id:
@@ -290,6 +323,8 @@ def report_resolve(*, actor, report_id: int, accept: bool, resolution: str) -> C
         open_entries.update(flagged=True)
         # The round the report is taken into: its submission carries the report to the centre.
         report.entry = open_entries.order_by("-round__created_at").first()
+    if accept and report.kind == CitizenReport.Kind.OBJECTION:
+        report.assignment = _assign_objection(report)
     # Without the operator's words the outcome says only what happened: taken into a round, or accepted.
     report.resolution = resolution.strip() or (_("Accepted into the village's verification.") if report.entry_id
                                                else _("Accepted by the village."))
@@ -315,6 +350,54 @@ def report_link_proposal(*, actor, report_id: int, entry_id: int) -> CitizenRepo
     report.entry = entry
     report.save(update_fields=["entry"])
     return report
+
+
+def _check_village_staff(actor, report: CitizenReport) -> None:
+    if not user_covers_code(actor, report.village_id):
+        raise NotInScope(_("Not found."))
+    if not (actor.is_administrator or actor.role == Role.VILLAGE_OPERATOR):
+        raise NotAllowed(_("Your role may not do this."))
+
+
+def report_for_proposal(*, actor, report_id: int) -> CitizenReport:
+    """An accepted citizen's usulan not yet entered, for the village to enter it as a proposal."""
+    report = CitizenReport.objects.filter(pk=report_id).first()
+    if report is None:
+        raise NotInScope(_("Not found."))
+    _check_village_staff(actor, report)
+    if report.kind != CitizenReport.Kind.PROPOSAL or report.status != CitizenReport.Status.ACCEPTED \
+            or report.entry_id:
+        raise InvalidState(_("Only an accepted citizen's usulan not yet entered can be entered as an usulan."))
+    return report
+
+
+def report_proposal_initial(report: CitizenReport) -> tuple[dict, list[dict]]:
+    """The proposal form's first values from the report: the person concerned as the head of the family
+    (the village completes the rest from the family's KK)."""
+    return {}, [{"name": report.subject_name, "nik": report.subject_nik,
+                 "relationship": Member.Relationship.HEAD}]
+
+
+@transaction.atomic
+def report_proposal_create(*, actor, report_id: int, round_id: int, family_data: dict, members: list[dict],
+                           confirm_duplicates: bool = False) -> RoundFamily:
+    """An accepted citizen's usulan entered as a proposal of the village's open round: the proposal is made by
+    ``verification.services.proposal_create`` (its checks, duplicates and history), and the report is tied
+    to it, so the round's submission carries it to the centre and the citizen follows it there."""
+    from verification import services as verification
+
+    report = CitizenReport.objects.select_for_update().filter(pk=report_id).first()
+    if report is None:
+        raise NotInScope(_("Not found."))
+    report_for_proposal(actor=actor, report_id=report.pk)
+    round_ = VerificationRound.objects.filter(pk=round_id).only("village_id").first()
+    if round_ is None or round_.village_id != report.village_id:
+        raise InvalidState(_("Choose an usulan of this village's open verval round."))
+    entry = verification.proposal_create(actor=actor, round_id=round_id, family_data=family_data, members=members,
+                                         confirm_duplicates=confirm_duplicates)
+    report.entry = entry
+    report.save(update_fields=["entry"])
+    return entry
 
 
 def reports_waiting(*, user):

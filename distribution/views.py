@@ -34,6 +34,7 @@ from privacy.services import (
 from registry.models import Region
 from registry.validators import ascii_int
 from verification import selectors as verification_selectors
+from verification.models import EDITABLE_STATES, VerificationRound
 
 from . import limits, services
 from .challenge import challenge_image, challenge_issue
@@ -212,7 +213,15 @@ def report_queue(request):
     # Overdue reports first: they have escalated to Dinsos, who may now resolve them, and the village is late.
     reports = scope_queryset(request.user, CitizenReport.objects.select_related("village", "family", "entry__family")) \
         .annotate(overdue=ExpressionWrapper(services.overdue_q(), output_field=BooleanField())) \
-        .order_by("-overdue", "status", "-created_at")[:200]
+        .order_by("-overdue", "status", "-created_at").select_related("assignment__facilitator")[:200]
+    reports = list(reports)
+    # The open round of each village with an accepted usulan still to enter: where "Enter as usulan" leads.
+    waiting = {r.village_id for r in reports if r.kind == CitizenReport.Kind.PROPOSAL and r.status == "accepted"
+               and not r.entry_id}
+    open_rounds = dict(VerificationRound.objects.filter(village_id__in=waiting, state__in=EDITABLE_STATES)
+                       .order_by("village_id", "created_at").values_list("village_id", "pk")) if waiting else {}
+    for r in reports:
+        r.open_round_id = open_rounds.get(r.village_id)
     return render(request, "distribution/report_queue.html", {
         "reports": reports, "open_proposals": verification_selectors.open_proposals(user=request.user)})
 
@@ -227,7 +236,7 @@ def report_resolve(request, pk: int):
         return redirect("report-queue")
     try:
         services.report_resolve(actor=request.user, report_id=pk, accept=accept,
-                                resolution=form.cleaned_data["resolution"])
+                                resolution=form.cleaned_data["resolution"], kk_number=form.cleaned_data["kk_number"])
     except (NotInScope, CitizenReport.DoesNotExist):
         raise Http404 from None
     except ServiceError as exc:

@@ -82,6 +82,10 @@ def test_an_objection_gets_a_reference_and_reaches_the_village_and_a_facilitator
     page = response.content.decode()
     assert saved.reference in page and "<script>alert(1)</script>" not in page
     assert saved.family == recipient.family
+    assert not Assignment.objects.exists()  # the ground-check comes when the village accepts the objection
+    operator = Client()
+    operator.force_login(UserFactory(role=Role.VILLAGE_OPERATOR, area_id=VILLAGE))
+    operator.post(reverse("report-resolve", args=[saved.pk]), {"action": "accept", "resolution": ""})
     assert Assignment.objects.get(facilitator=facilitator).source == "objection"
     status = Client().get(reverse("cek-bansos-status"), {"reference": saved.reference.lower()})
     assert status.context["report"] == saved
@@ -219,7 +223,7 @@ def test_a_report_taken_into_an_open_rounds_family_says_accepted_into_the_verval
     accepted = _accept(CitizenReport.objects.get())
     assert accepted.entry == entry
     page = _status_page(accepted)
-    assert page.context["progress"] == "Diterima dalam verval"
+    assert page.context["progress"] == _in_indonesian("In the village's verval round.")
     assert 'data-testid="centre"' in page.content.decode()
 
 
@@ -236,7 +240,8 @@ def test_an_accepted_usulan_says_accepted_into_the_verval_only_once_tied_to_an_u
     from distribution import services
 
     services.report_link_proposal(actor=operator, report_id=accepted.pk, entry_id=proposal.pk)
-    assert _status_page(accepted).context["progress"] == "Diterima dalam verval"
+    assert _status_page(accepted).context["progress"] == _in_indonesian(
+        "Entered as an usulan in the village's verval round.")
 
 
 def test_an_accepted_usulan_without_an_open_round_waits_for_the_next_round():
