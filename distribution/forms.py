@@ -75,6 +75,9 @@ class ReportForm(ChallengeMixin, HoneypotMixin):
     longitude = forms.DecimalField(label=_("Longitude"), required=False, max_digits=9, decimal_places=6,
                                    min_value=94.5, max_value=141.5,
                                    error_messages={"min_value": OUTSIDE_INDONESIA, "max_value": OUTSIDE_INDONESIA})
+    reporter_email = forms.EmailField(label=_("Your e-mail (optional)"), required=False, max_length=254,
+                                      help_text=_("With a phone number or e-mail, you are told when the report "
+                                                  "moves on."))
 
     IDENTITY = ("reporter_nik", "reporter_kk", "reporter_birth_date")
 

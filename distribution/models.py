@@ -68,6 +68,8 @@ class CitizenReport(models.Model):
     reason = models.TextField(_("reason"), max_length=1000)
     reporter_name = models.CharField(_("reporter's name"), max_length=120)
     reporter_phone = models.CharField(_("reporter's phone"), max_length=20, blank=True)
+    # Where the reporter hears of the report's progress (notifications.services), besides the phone.
+    reporter_email = models.EmailField(_("reporter's e-mail"), max_length=254, blank=True)
     # Whether the reporter's NIK, KK, name and birth date matched one living person of the register, and whom;
     # an objection needs a match in its own village. The reporter's numbers themselves are not kept.
     reporter_verified = models.BooleanField(_("reporter identified in the register"), default=False)

@@ -9,11 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
@@ -155,7 +156,8 @@ def _check_position(latitude, longitude) -> None:
 
 def report_submit(*, kind: str, village_code: str, subject_name: str, reason: str, reporter_name: str,
                   subject_nik: str = "", reporter_phone: str = "", reporter_nik: str = "", reporter_kk: str = "",
-                  reporter_birth_date: dt.date | None = None, photo=None, latitude=None, longitude=None,
+                  reporter_birth_date: dt.date | None = None, reporter_email: str = "", photo=None,
+                  latitude=None, longitude=None,
                   ip: str, challenge: str = "", answer: str = "") -> CitizenReport:
     """A citizen's proposal or objection; lands in the village's queue (and, for an objection about a
     known family, in a facilitator's assignments). Returns the report with its reference number; the same
@@ -199,9 +201,11 @@ def report_submit(*, kind: str, village_code: str, subject_name: str, reason: st
     report, created = _report_store(
         kind=kind, village=village, subject_name=_tidy(subject_name), subject_nik=subject_nik,
         reason=_tidy(reason), reporter_name=_tidy(reporter_name), reporter_phone=reporter_phone.strip(),
-        reporter=reporter, evidence={"photo": photo or "", "latitude": latitude, "longitude": longitude})
+        reporter=reporter, evidence={"photo": photo or "", "latitude": latitude, "longitude": longitude,
+                                     "reporter_email": reporter_email.strip()})
     if created:
         limits.report_counted(village_code=village.code)
+        _tell_received(report)
     return report
 
 
@@ -224,6 +228,43 @@ def _report_store(*, kind: str, village: Region, subject_name: str, subject_nik:
         reporter_phone=reporter_phone, reporter_verified=reporter is not None, reporter_member=reporter,
         **evidence)
     return report, True
+
+
+# -- notifications: the reporter who left a phone or e-mail, and the staff whose queue changed ---------------
+def _tell_received(report: CitizenReport) -> None:
+    from accounts.models import User
+    from notifications.services import notify
+
+    with translation.override(settings.LANGUAGE_CODE):
+        due = date_format(report.due_on, "d-m-Y")
+        notify(email=report.reporter_email, phone=report.reporter_phone,
+               subject=_("Cek Bansos report %(ref)s received") % {"ref": report.reference},
+               body=_("Your report reached the village; it is to be handled by %(due)s. Follow it on Cek Bansos "
+                      "with the reference number %(ref)s.") % {"due": due, "ref": report.reference})
+        for email in User.objects.filter(role=Role.VILLAGE_OPERATOR, area_id=report.village_id, is_active=True) \
+                .exclude(email="").values_list("email", flat=True):
+            notify(email=email, subject=_("New citizen's report %(ref)s") % {"ref": report.reference},
+                   body=_("A citizen's %(kind)s reached your village's queue; handle it by %(due)s.") % {
+                       "kind": report.get_kind_display(), "due": due})
+
+
+def _tell_reporter(report: CitizenReport) -> None:
+    from notifications.services import notify
+
+    with translation.override(settings.LANGUAGE_CODE):
+        notify(email=report.reporter_email, phone=report.reporter_phone,
+               subject=_("Cek Bansos report %(ref)s") % {"ref": report.reference},
+               body=" ".join(part for part in (report_progress(report), report.resolution) if part))
+
+
+def _tell_facilitator(report: CitizenReport) -> None:
+    from notifications.services import notify
+
+    facilitator = report.assignment.facilitator
+    with translation.override(settings.LANGUAGE_CODE):
+        notify(email=facilitator.email, subject=_("New ground-check: citizen's objection %(ref)s") % {
+            "ref": report.reference}, body=_("A family of %(village)s is waiting for your visit.") % {
+            "village": report.village.name})
 
 
 def _assign_objection(report: CitizenReport):
@@ -325,10 +366,13 @@ def report_resolve(*, actor, report_id: int, accept: bool, resolution: str, kk_n
         report.entry = open_entries.order_by("-round__created_at").first()
     if accept and report.kind == CitizenReport.Kind.OBJECTION:
         report.assignment = _assign_objection(report)
+        if report.assignment is not None:
+            _tell_facilitator(report)
     # Without the operator's words the outcome says only what happened: taken into a round, or accepted.
     report.resolution = resolution.strip() or (_("Accepted into the village's verification.") if report.entry_id
                                                else _("Accepted by the village."))
     report.save()
+    _tell_reporter(report)
     return report
 
 
@@ -397,6 +441,7 @@ def report_proposal_create(*, actor, report_id: int, round_id: int, family_data:
                                          confirm_duplicates=confirm_duplicates)
     report.entry = entry
     report.save(update_fields=["entry"])
+    _tell_reporter(report)
     return entry
 
 

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "csp",
     "privacy",
     "jobs",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -321,3 +322,13 @@ LOGGING = {
     "loggers": {"django": {"handlers": [], "level": "INFO", "propagate": True},
                 "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False}},
 }
+
+# Notifications (notifications.services.notify): every channel listed gets each message it has an address for.
+# E-mail goes through EMAIL_BACKEND; SMS/WhatsApp through an HTTP gateway when its URL is set (the fake keeps
+# messages in memory, for tests and demos).
+NOTIFICATION_CHANNELS = env.list("NOTIFICATION_CHANNELS", default=[
+    "notifications.channels.EmailChannel", "notifications.channels.HttpGatewayChannel"])
+NOTIFICATION_GATEWAY_URL = env.str("NOTIFICATION_GATEWAY_URL", default="")
+NOTIFICATION_GATEWAY_TOKEN = env.str("NOTIFICATION_GATEWAY_TOKEN", default="")
+NOTIFICATION_GATEWAY_TIMEOUT = env.int("NOTIFICATION_GATEWAY_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Portal Verval DTSEN <noreply@localhost>")
