@@ -87,6 +87,8 @@ class CitizenReport(models.Model):
     # The day by which the village must accept or reject it; still waiting after it, the report is overdue:
     # Dinsos sees it in its queue and may resolve it, and the regency scorecard counts it against the village.
     due_on = models.DateField(_("to be handled by"), default=report_due_on, db_index=True)
+    # When Dinsos was told the report is overdue (distribution.tasks.escalate_overdue_reports): told once.
+    escalated_at = models.DateTimeField(_("escalated to Dinsos at"), null=True, blank=True)
     resolution = models.TextField(_("outcome"), blank=True)
     resolved_by = models.ForeignKey("accounts.User", verbose_name=_("resolved by"), null=True, blank=True,
                                     on_delete=models.PROTECT, related_name="+")

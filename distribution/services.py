@@ -451,6 +451,33 @@ def reports_waiting(*, user):
     return scope_queryset(user, CitizenReport.objects.filter(status=CitizenReport.Status.RECEIVED))
 
 
+def reports_escalate(*, today: dt.date | None = None) -> int:
+    """Tell each regency's Dinsos, once, of the reports its villages left past their due date (one message per
+    regency, listing them); returns how many reports were escalated now."""
+    from accounts.models import User
+    from notifications.services import notify
+
+    with transaction.atomic():
+        due = list(CitizenReport.objects.select_for_update(skip_locked=True)
+                   .filter(overdue_q(today), escalated_at__isnull=True).order_by("village_id", "due_on")
+                   .values_list("pk", "reference", "village_id"))
+        if not due:
+            return 0
+        CitizenReport.objects.filter(pk__in=[pk for pk, _ref, _village in due]).update(escalated_at=timezone.now())
+        by_regency: dict[str, list[str]] = {}
+        for _pk, reference, village_id in due:
+            by_regency.setdefault(village_id[:5], []).append(reference)
+        staff = User.objects.filter(role=Role.DINSOS, is_active=True, area_id__in=by_regency).exclude(email="")
+        with translation.override(settings.LANGUAGE_CODE):
+            for user in staff.only("email", "area_id"):
+                references = by_regency[user.area_id]
+                notify(email=user.email,
+                       subject=_("Citizens' reports overdue: %(n)d") % {"n": len(references)},
+                       body=_("These reports were not handled by their village within 14 days and are now in your "
+                              "queue: %(refs)s") % {"refs": ", ".join(references)})
+    return len(due)
+
+
 def overdue_q(today: dt.date | None = None) -> Q:
     """Reports still waiting for the village after their due date: escalated to Dinsos."""
     return Q(status=CitizenReport.Status.RECEIVED, due_on__lt=today or timezone.localdate())

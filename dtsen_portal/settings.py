@@ -331,4 +331,7 @@ NOTIFICATION_CHANNELS = env.list("NOTIFICATION_CHANNELS", default=[
 NOTIFICATION_GATEWAY_URL = env.str("NOTIFICATION_GATEWAY_URL", default="")
 NOTIFICATION_GATEWAY_TOKEN = env.str("NOTIFICATION_GATEWAY_TOKEN", default="")
 NOTIFICATION_GATEWAY_TIMEOUT = env.int("NOTIFICATION_GATEWAY_TIMEOUT", default=10)
+# Citizens' reports past their 14 days: Dinsos is told each morning (distribution.services.reports_escalate).
+CELERY_BEAT_SCHEDULE["escalate-overdue-reports"] = {"task": "distribution.escalate_overdue_reports",
+                                                     "schedule": crontab(minute=0, hour=7)}
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Portal Verval DTSEN <noreply@localhost>")

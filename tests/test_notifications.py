@@ -119,3 +119,34 @@ def test_a_report_tells_its_reporter_and_the_village_and_its_outcome_reaches_the
     to_citizen = next(m for m in mail.outbox if m.to == ["warga@example.org"])
     assert "Akan dicek" in to_citizen.body and report.reference in to_citizen.subject
     assert subject.nik not in to_citizen.body
+
+
+def test_dinsos_is_told_once_of_the_reports_left_past_their_due_date(queued, django_capture_on_commit_callbacks):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from distribution.tasks import escalate_overdue_reports
+
+    UserFactory(role=Role.DINSOS, area_id="12.09", email="dinsos@batubara.example")
+    UserFactory(role=Role.DINSOS, area_id="12.72", email="dinsos@lain.example")
+    with django_capture_on_commit_callbacks(execute=True):
+        for n in range(3):
+            cache.clear()
+            Client().post(reverse("cek-bansos-report"), {
+                "kind": "usulan", "village": VILLAGE, "subject_name": f"Keluarga {n}", "reason": f"Belum {n}",
+                "reporter_name": "Warga", "website": ""})
+    assert CitizenReport.objects.count() == 3
+    queued.clear()
+    late = list(CitizenReport.objects.order_by("pk")[:2])
+    CitizenReport.objects.filter(pk__in=[r.pk for r in late]).update(
+        due_on=timezone.localdate() - dt.timedelta(days=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert escalate_overdue_reports.apply().get() == 2
+    run(queued)
+    assert [m.to for m in mail.outbox] == [["dinsos@batubara.example"]]
+    assert all(r.reference in mail.outbox[0].body for r in late)
+    queued.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert escalate_overdue_reports.apply().get() == 0  # told once
+    assert not queued
