@@ -334,4 +334,13 @@ NOTIFICATION_GATEWAY_TIMEOUT = env.int("NOTIFICATION_GATEWAY_TIMEOUT", default=1
 # Citizens' reports past their 14 days: Dinsos is told each morning (distribution.services.reports_escalate).
 CELERY_BEAT_SCHEDULE["escalate-overdue-reports"] = {"task": "distribution.escalate_overdue_reports",
                                                      "schedule": crontab(minute=0, hour=7)}
+# E-mail: SMTP when EMAIL_HOST is set, else dropped (the console in DEBUG); tests use Django's in-memory outbox.
+EMAIL_HOST = env.str("EMAIL_HOST", default="")
+EMAIL_PORT = env.int("EMAIL_PORT", default=587)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=True)
+EMAIL_TIMEOUT = 20
+EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else (
+    "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.dummy.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Portal Verval DTSEN <noreply@localhost>")
