@@ -2,8 +2,14 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from groundcheck.forms import OUTSIDE_INDONESIA
+from groundcheck.photos import clean_photo
+
 from .challenge import MAX_TOKEN_LENGTH
 from .models import CitizenReport
+
+OBJECTION_NEEDS_IDENTITY = _("An objection can be sent only by someone registered in the same village: fill in "
+                             "your NIK, KK number and date of birth.")
 
 
 class HoneypotMixin(forms.Form):
@@ -32,7 +38,8 @@ class SearchForm(ChallengeMixin, HoneypotMixin):
 
 
 class ReportForm(ChallengeMixin, HoneypotMixin):
-    SPECIAL_FIELDS = ("kind", "village", "website", "challenge", "answer")  # laid out by hand in the template
+    # Laid out by hand in the template.
+    SPECIAL_FIELDS = ("kind", "village", "website", "challenge", "answer", "latitude", "longitude")
 
     kind = forms.ChoiceField(label=_("What do you want to report?"), choices=CitizenReport.Kind.choices,
                              widget=forms.RadioSelect)
@@ -41,16 +48,66 @@ class ReportForm(ChallengeMixin, HoneypotMixin):
     subject_nik = forms.RegexField(label=_("Their NIK (optional)"), regex=r"^[0-9]{16}$", required=False,
                                    max_length=16, error_messages={"invalid": _("A NIK has 16 digits.")})
     reason = forms.CharField(label=_("Reason"), max_length=1000, widget=forms.Textarea(attrs={"rows": 4}))
-    reporter_name = forms.CharField(label=_("Your name"), max_length=120)
+    reporter_name = forms.CharField(label=_("Your name"), max_length=120,
+                                    help_text=_("As on your family card (KK)."))
+    # The reporter's own identity, checked against the register: all three with the name, or none to send as
+    # someone not registered (an usulan only). A mismatch is never told apart from a match, except that an
+    # objection is then refused with one neutral message.
+    reporter_nik = forms.RegexField(label=_("Your NIK"), regex=r"^[0-9]{16}$", required=False, max_length=16,
+                                    error_messages={"invalid": _("A NIK has 16 digits.")},
+                                    help_text=_("Leave your NIK, KK number and date of birth empty if you are not "
+                                                "registered; only an usulan can then be sent."))
+    reporter_kk = forms.RegexField(label=_("Your family card (KK) number"), regex=r"^[0-9]{16}$", required=False,
+                                   max_length=16, error_messages={"invalid": _("A KK number has 16 digits.")})
+    reporter_birth_date = forms.DateField(label=_("Your date of birth"), required=False,
+                                          widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     reporter_phone = forms.RegexField(label=_("Your phone (optional)"), regex=r"^[0-9+ -]{6,20}$", required=False,
                                       max_length=20, error_messages={
                                           "invalid": _("A phone number has 6 to 20 digits, spaces, + or -.")})
+
+    # Evidence. The photo is checked and re-encoded as the facilitators' photos are; the position comes from
+    # the phone (static/js/report-location.js) and must lie in Indonesia, as a visit's does.
+    photo = forms.FileField(label=_("Photo of the house (optional)"), required=False,
+                            widget=forms.ClearableFileInput(attrs={"accept": "image/*", "capture": "environment"}))
+    latitude = forms.DecimalField(label=_("Latitude"), required=False, max_digits=9, decimal_places=6,
+                                  min_value=-11.5, max_value=6.5,
+                                  error_messages={"min_value": OUTSIDE_INDONESIA, "max_value": OUTSIDE_INDONESIA})
+    longitude = forms.DecimalField(label=_("Longitude"), required=False, max_digits=9, decimal_places=6,
+                                   min_value=94.5, max_value=141.5,
+                                   error_messages={"min_value": OUTSIDE_INDONESIA, "max_value": OUTSIDE_INDONESIA})
+    reporter_email = forms.EmailField(label=_("Your e-mail (optional)"), required=False, max_length=254,
+                                      help_text=_("With a phone number or e-mail, you are told when the report "
+                                                  "moves on."))
+
+    IDENTITY = ("reporter_nik", "reporter_kk", "reporter_birth_date")
+
+    def clean_photo(self):
+        upload = self.cleaned_data.get("photo")
+        return clean_photo(upload)[0] if upload else None
+
+    def clean(self):
+        data = super().clean()
+        if (data.get("latitude") is None) != (data.get("longitude") is None) and not (
+                self.errors.get("latitude") or self.errors.get("longitude")):
+            self.add_error("latitude", _("Send both latitude and longitude, or neither."))
+        given = [f for f in self.IDENTITY if data.get(f)]
+        if given and len(given) < len(self.IDENTITY):
+            for name in self.IDENTITY:
+                if name not in given and name not in self.errors:
+                    self.add_error(name, _("Fill in your NIK, KK number and date of birth together, or none of "
+                                           "them to send as someone not registered."))
+        elif not given and data.get("kind") == CitizenReport.Kind.OBJECTION and not self.errors.get("reporter_nik"):
+            self.add_error("reporter_nik", OBJECTION_NEEDS_IDENTITY)
+        return data
 
 
 class ResolveForm(forms.Form):
     """Dinsos or the village closes a citizen's report; the outcome is as long as the API allows."""
 
     resolution = forms.CharField(required=False, max_length=2000)
+    # An objection about no family the citizen's NIK found: the family it concerns, by its KK number.
+    kk_number = forms.RegexField(required=False, regex=r"^[0-9]{16}$", max_length=16,
+                                 error_messages={"invalid": _("A KK number has 16 digits.")})
 
 
 class StatusForm(forms.Form):

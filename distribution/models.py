@@ -1,8 +1,12 @@
 """Distribution: the centre's determinations of who receives which programme (KPM) in which period."""
+import datetime as dt
+
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from registry.models import Family, Region
+from registry.models import Family, Member, Region
+from registry.validators import LATITUDE_VALIDATORS, LONGITUDE_VALIDATORS
 from verification.models import CentreOutcome
 
 
@@ -33,6 +37,14 @@ class Determination(models.Model):
         return f"{self.programme} {self.period} {self.central_id}"
 
 
+# The village must handle a citizen's report within this many days; after that it escalates to Dinsos.
+REPORT_HANDLING_DAYS = 14
+
+
+def report_due_on() -> dt.date:
+    return timezone.localdate() + dt.timedelta(days=REPORT_HANDLING_DAYS)
+
+
 class CitizenReport(models.Model):
     """A citizen's proposal (usulan) or objection (sanggahan), sent from the public Cek Bansos page."""
 
@@ -56,8 +68,27 @@ class CitizenReport(models.Model):
     reason = models.TextField(_("reason"), max_length=1000)
     reporter_name = models.CharField(_("reporter's name"), max_length=120)
     reporter_phone = models.CharField(_("reporter's phone"), max_length=20, blank=True)
+    # Where the reporter hears of the report's progress (notifications.services), besides the phone.
+    reporter_email = models.EmailField(_("reporter's e-mail"), max_length=254, blank=True)
+    # Whether the reporter's NIK, KK, name and birth date matched one living person of the register, and whom;
+    # an objection needs a match in its own village. The reporter's numbers themselves are not kept.
+    reporter_verified = models.BooleanField(_("reporter identified in the register"), default=False)
+    reporter_member = models.ForeignKey(Member, verbose_name=_("reporter in the register"), null=True, blank=True,
+                                        on_delete=models.SET_NULL, related_name="+")
+    # Evidence: a photo of the house, re-encoded as the facilitators' photos are (groundcheck.photos) and served
+    # only through dtsen_portal.media to staff whose area covers the village; and where it was taken.
+    photo = models.FileField(_("photo of the house"), upload_to="citizen-reports/%Y/%m/", blank=True)
+    latitude = models.DecimalField(_("latitude"), max_digits=9, decimal_places=6, null=True, blank=True,
+                                   validators=LATITUDE_VALIDATORS)
+    longitude = models.DecimalField(_("longitude"), max_digits=9, decimal_places=6, null=True, blank=True,
+                                    validators=LONGITUDE_VALIDATORS)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.RECEIVED,
                               db_index=True)
+    # The day by which the village must accept or reject it; still waiting after it, the report is overdue:
+    # Dinsos sees it in its queue and may resolve it, and the regency scorecard counts it against the village.
+    due_on = models.DateField(_("to be handled by"), default=report_due_on, db_index=True)
+    # When Dinsos was told the report is overdue (distribution.tasks.escalate_overdue_reports): told once.
+    escalated_at = models.DateTimeField(_("escalated to Dinsos at"), null=True, blank=True)
     resolution = models.TextField(_("outcome"), blank=True)
     resolved_by = models.ForeignKey("accounts.User", verbose_name=_("resolved by"), null=True, blank=True,
                                     on_delete=models.PROTECT, related_name="+")
@@ -66,6 +97,9 @@ class CitizenReport(models.Model):
     # submission carries the report to the centre.
     entry = models.ForeignKey("verification.RoundFamily", verbose_name=_("taken into"), null=True, blank=True,
                               on_delete=models.SET_NULL, related_name="citizen_reports")
+    # The ground-check an accepted objection became (the kecamatan's least busy facilitator visits the family).
+    assignment = models.ForeignKey("groundcheck.Assignment", verbose_name=_("ground-check"), null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="citizen_reports")
     centre_outcome = models.CharField(_("centre's answer"), max_length=10, choices=CentreOutcome.choices,
                                       blank=True)
     centre_reason = models.TextField(_("centre's reason"), blank=True)
@@ -81,6 +115,10 @@ class CitizenReport(models.Model):
 
     def __str__(self):
         return self.reference
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.status == self.Status.RECEIVED and self.due_on < timezone.localdate()
 
 
 class Programme(models.Model):

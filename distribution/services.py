@@ -9,11 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Subquery
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from accounts.models import Role
@@ -24,7 +26,7 @@ from privacy.masking import mask_nik
 from registry.models import Family, Member, Region
 from registry.search import validate_search_length
 from registry.validators import ascii_int, parse_nik
-from verification.models import EDITABLE_STATES, RoundFamily, VerificationRound
+from verification.models import APPROVED_STATES, EDITABLE_STATES, RoundFamily, RoundState, VerificationRound
 
 from . import limits
 from .models import CitizenReport, Determination, Programme
@@ -112,12 +114,63 @@ def _tidy(text: str) -> str:
     return "\n".join(" ".join(line.split()) for line in text.strip().splitlines()).strip()
 
 
+def _name_key(name: str) -> str:
+    """"  siti   AMINAH" and "Siti Aminah" are one name: case and spacing aside."""
+    return " ".join(name.split()).casefold()
+
+
+def reporter_identify(*, nik: str, kk: str, name: str, birth_date: dt.date | None) -> Member | None:
+    """The living person of the register with exactly this NIK, family card number, name (case and spacing
+    aside) and birth date, or None. One query, whichever of the four is wrong; the caller never says which."""
+    if not (nik and kk and birth_date):
+        return None
+    member = Member.objects.select_related("family").filter(
+        nik=nik.strip(), family__kk_number=kk.strip(), birth_date=birth_date,
+        life_status=Member.LifeStatus.PRESENT).first()
+    return member if member is not None and _name_key(member.name) == _name_key(name) else None
+
+
+def objection_refused_message() -> str:
+    # One message for every reason an objection's reporter is not accepted (unknown NIK, another KK, another
+    # name or birth date, another village): it must not tell which of the four was wrong.
+    return _("An objection can be accepted only from someone registered in this village. Check that your NIK, "
+             "KK number, name and date of birth are exactly as on your family card (KK), or send an usulan "
+             "instead.")
+
+
+def _check_position(latitude, longitude) -> None:
+    """Both or neither, inside Indonesia: the model's validators, the ones a visit's position passes."""
+    if (latitude is None) != (longitude is None):
+        message = _("Send both latitude and longitude, or neither.")
+        raise InvalidState(message, field_errors={"latitude": [message]})
+    if latitude is None:
+        return
+    from groundcheck.forms import OUTSIDE_INDONESIA
+
+    for field, value in (("latitude", latitude), ("longitude", longitude)):
+        try:
+            CitizenReport._meta.get_field(field).run_validators(value)
+        except ValidationError:
+            raise InvalidState(str(OUTSIDE_INDONESIA), field_errors={field: [str(OUTSIDE_INDONESIA)]}) from None
+
+
 def report_submit(*, kind: str, village_code: str, subject_name: str, reason: str, reporter_name: str,
-                  subject_nik: str = "", reporter_phone: str = "", ip: str, challenge: str = "",
-                  answer: str = "") -> CitizenReport:
+                  subject_nik: str = "", reporter_phone: str = "", reporter_nik: str = "", reporter_kk: str = "",
+                  reporter_birth_date: dt.date | None = None, reporter_email: str = "", photo=None,
+                  latitude=None, longitude=None,
+                  ip: str, challenge: str = "", answer: str = "") -> CitizenReport:
     """A citizen's proposal or objection; lands in the village's queue (and, for an objection about a
     known family, in a facilitator's assignments). Returns the report with its reference number; the same
     report sent again within a day returns the first one.
+
+    The reporter is identified against the register (``reporter_identify``: NIK, KK, name and birth date all
+    matching) or files as not registered. An usulan is taken either way, with the same answer; an objection
+    only from someone registered in the report's village, else refused with one neutral message and nothing
+    stored. The report keeps whether the reporter was identified and as whom, never the numbers typed.
+
+    Evidence: ``photo`` is an image already checked and re-encoded by ``groundcheck.photos.clean_photo`` (the
+    form does it), written to storage only with the report; ``latitude``/``longitude`` lie in Indonesia (both
+    or neither).
 
     The input is checked first, then the client's limits (and the challenge, when asked); only a stored
     report counts against the village, so spam cannot use up the village's reports.
@@ -125,6 +178,14 @@ def report_submit(*, kind: str, village_code: str, subject_name: str, reason: st
     if kind not in CitizenReport.Kind.values:
         raise InvalidState(_("Choose proposal or objection."))
     village = village_or_error(village_code)
+    identity = (reporter_nik.strip(), reporter_kk.strip(), reporter_birth_date)
+    if any(identity) and not all(identity):
+        message = _("Fill in your NIK, KK number and date of birth together, or none of them to send as someone "
+                    "not registered.")
+        raise InvalidState(message, field_errors={"reporter_nik": [message]})
+    if kind == CitizenReport.Kind.OBJECTION and not all(identity):
+        message = objection_refused_message()
+        raise InvalidState(message, field_errors={"reporter_nik": [message]})
     subject_nik = subject_nik.strip()
     if subject_nik:
         try:
@@ -132,85 +193,170 @@ def report_submit(*, kind: str, village_code: str, subject_name: str, reason: st
         except ValidationError as exc:
             raise InvalidState(" ".join(exc.messages), field_errors={"subject_nik": exc.messages}) from None
     limits.report_allow(ip=ip, village_code=village.code, challenge=challenge, answer=answer)
+    reporter = reporter_identify(nik=identity[0], kk=identity[1], name=reporter_name, birth_date=identity[2])
+    if kind == CitizenReport.Kind.OBJECTION and (reporter is None or reporter.family.village_id != village.pk):
+        message = objection_refused_message()
+        raise InvalidState(message, field_errors={"reporter_nik": [message]})
+    _check_position(latitude, longitude)
     report, created = _report_store(
         kind=kind, village=village, subject_name=_tidy(subject_name), subject_nik=subject_nik,
-        reason=_tidy(reason), reporter_name=_tidy(reporter_name), reporter_phone=reporter_phone.strip())
+        reason=_tidy(reason), reporter_name=_tidy(reporter_name), reporter_phone=reporter_phone.strip(),
+        reporter=reporter, evidence={"photo": photo or "", "latitude": latitude, "longitude": longitude,
+                                     "reporter_email": reporter_email.strip()})
     if created:
         limits.report_counted(village_code=village.code)
+        _tell_received(report)
     return report
 
 
 @transaction.atomic
 def _report_store(*, kind: str, village: Region, subject_name: str, subject_nik: str, reason: str,
-                  reporter_name: str, reporter_phone: str) -> tuple[CitizenReport, bool]:
+                  reporter_name: str, reporter_phone: str, reporter: Member | None,
+                  evidence: dict) -> tuple[CitizenReport, bool]:
     same = CitizenReport.objects.filter(
         village=village, kind=kind, status=CitizenReport.Status.RECEIVED, subject_nik=subject_nik,
         subject_name__iexact=subject_name, reporter_name__iexact=reporter_name, reason=reason,
         created_at__gte=timezone.now() - DUPLICATE_REPORT_WINDOW).order_by("created_at").first()
-    # Linked silently: the citizen is never told whether the NIK is in the register. Both lookups run on
-    # every path (the view pads the answer to a fixed time besides).
+    # Linked silently: the citizen is never told whether the NIK is in the register (the view pads the answer
+    # to a fixed time besides). The ground-check comes only when the village accepts the objection.
     member = Member.objects.filter(nik=subject_nik, family__village=village).first() if subject_nik else None
-    facilitator = _facilitator_for(village.code) if kind == CitizenReport.Kind.OBJECTION else None
     if same is not None:
         return same, False
     report = CitizenReport.objects.create(
         reference=_reference(), kind=kind, village=village, family=member.family if member else None,
         subject_name=subject_name, subject_nik=subject_nik, reason=reason, reporter_name=reporter_name,
-        reporter_phone=reporter_phone)
-    if member is not None and facilitator is not None:
-        _assign_objection(report, facilitator)
+        reporter_phone=reporter_phone, reporter_verified=reporter is not None, reporter_member=reporter,
+        **evidence)
     return report, True
 
 
-def _facilitator_for(village_code: str):
+# -- notifications: the reporter who left a phone or e-mail, and the staff whose queue changed ---------------
+def _tell_received(report: CitizenReport) -> None:
     from accounts.models import User
+    from notifications.services import notify
 
-    return User.objects.filter(role=Role.FACILITATOR, is_active=True, area_id=village_code[:8]).order_by("pk").first()
+    with translation.override(settings.LANGUAGE_CODE):
+        due = date_format(report.due_on, "d-m-Y")
+        notify(email=report.reporter_email, phone=report.reporter_phone,
+               subject=_("Cek Bansos report %(ref)s received") % {"ref": report.reference},
+               body=_("Your report reached the village; it is to be handled by %(due)s. Follow it on Cek Bansos "
+                      "with the reference number %(ref)s.") % {"due": due, "ref": report.reference})
+        for email in User.objects.filter(role=Role.VILLAGE_OPERATOR, area_id=report.village_id, is_active=True) \
+                .exclude(email="").values_list("email", flat=True):
+            notify(email=email, subject=_("New citizen's report %(ref)s") % {"ref": report.reference},
+                   body=_("A citizen's %(kind)s reached your village's queue; handle it by %(due)s.") % {
+                       "kind": report.get_kind_display(), "due": due})
 
 
-def _assign_objection(report: CitizenReport, facilitator) -> None:
+def _tell_reporter(report: CitizenReport) -> None:
+    from notifications.services import notify
+
+    with translation.override(settings.LANGUAGE_CODE):
+        notify(email=report.reporter_email, phone=report.reporter_phone,
+               subject=_("Cek Bansos report %(ref)s") % {"ref": report.reference},
+               body=" ".join(part for part in (report_progress(report), report.resolution) if part))
+
+
+def _tell_facilitator(report: CitizenReport) -> None:
+    from notifications.services import notify
+
+    facilitator = report.assignment.facilitator
+    with translation.override(settings.LANGUAGE_CODE):
+        notify(email=facilitator.email, subject=_("New ground-check: citizen's objection %(ref)s") % {
+            "ref": report.reference}, body=_("A family of %(village)s is waiting for your visit.") % {
+            "village": report.village.name})
+
+
+def _assign_objection(report: CitizenReport):
+    """The ground-check of an accepted objection, for the kecamatan's least busy facilitator (None if the
+    kecamatan has none yet: Dinsos assigns it later from the family's page)."""
     from groundcheck import services as groundcheck
+    from groundcheck.models import Assignment
 
-    groundcheck.assignment_create(actor=None, family_id=report.family_id, facilitator_id=facilitator.pk,
-                                  note=_("Citizen's objection %(ref)s: %(reason)s") % {
-                                      "ref": report.reference, "reason": report.reason[:200]},
-                                  source="objection")
+    facilitator = groundcheck.least_busy_facilitator(report.village_id[:8])
+    if facilitator is None:
+        return None
+    return groundcheck.assignment_create(
+        actor=None, family_id=report.family_id, facilitator_id=facilitator.pk, source=Assignment.Source.OBJECTION,
+        note=_("Citizen's objection %(ref)s: %(reason)s") % {"ref": report.reference, "reason": report.reason[:200]})
 
 
 def report_status(reference: str) -> CitizenReport | None:
-    return CitizenReport.objects.select_related("village").filter(reference=reference.strip().upper()).first()
+    return CitizenReport.objects.select_related("village", "entry__round", "assignment") \
+        .filter(reference=reference.strip().upper()).first()
 
 
 def report_progress(report: CitizenReport) -> str:
-    """Where a citizen's report stands, as the citizen reads it on the status page: only what was recorded.
+    """Where a citizen's report stands, as the citizen reads it on the status page: only what was recorded,
+    followed to the centre's answer.
 
-    "Accepted into the verval" only when the report was taken into a round (``report.entry``: the family's
-    entry, or the usulan the village entered for it). A report accepted while the village's round was past its
-    decisions (submitted or approved) was taken into nothing, so it waits for the next round; an accepted
-    usulan waits for the village to enter it while its round is still open.
+    Accepted and taken into a round (``report.entry``: the family's entry, or the usulan entered for it), it
+    follows the round: in the village's verval (an objection's ground-check pending or done), sent to the
+    regency, approved, and the centre's answer once it came. A report accepted while the village's round was
+    past its decisions (submitted or approved) was taken into nothing, so it waits for the next round; an
+    accepted usulan waits for the village to enter it while its round is still open.
     """
     if report.status != CitizenReport.Status.ACCEPTED:
         return report.get_status_display()
+    if report.centre_outcome:
+        return _("The centre's answer: %(outcome)s.") % {"outcome": report.get_centre_outcome_display()}
+    objection = report.kind == CitizenReport.Kind.OBJECTION
+    visited = report.assignment_id and report.assignment.completed_at is not None
     if report.entry_id:
-        return str(CitizenReport.Status.ACCEPTED.label)
+        state = report.entry.round.state
+        if state in APPROVED_STATES:
+            return _("Approved by the regency with the village's verval; waiting for the centre's answer.")
+        if state == RoundState.SUBMITTED:
+            return _("In the village's verval, sent to the regency for approval.")
+        if not objection:
+            return _("Entered as an usulan in the village's verval round.")
+        if visited:
+            return _("In the village's verval round; the facilitator has checked the family on the ground.")
+        if report.assignment_id:
+            return _("In the village's verval round; a facilitator will check the family on the ground.")
+        return _("In the village's verval round.")
+    if objection and report.assignment_id:
+        return _("Accepted; a facilitator will check the family on the ground, and it will be discussed in the "
+                 "next verval round.") if not visited else _(
+            "Accepted; the facilitator has checked the family on the ground; it will be discussed in the next "
+            "verval round.")
     open_round = VerificationRound.objects.filter(village_id=report.village_id, state__in=EDITABLE_STATES)
-    if report.kind == CitizenReport.Kind.PROPOSAL and open_round.exists():
+    if not objection and open_round.exists():
         return _("Accepted; the village has yet to enter it as an usulan in its current verval round.")
     return _("Accepted; it will be discussed in the next verval round.")
 
 
 @transaction.atomic
-def report_resolve(*, actor, report_id: int, accept: bool, resolution: str) -> CitizenReport:
-    """The village operator accepts a report into the verification or rejects it, saying why."""
+def report_resolve(*, actor, report_id: int, accept: bool, resolution: str, kk_number: str = "") -> CitizenReport:
+    """The village operator accepts a report into the verification or rejects it, saying why. A report past
+    its due date (``CitizenReport.due_on``) has escalated: Dinsos of the regency may resolve it too.
+
+    What acceptance does: an objection flags the family in the village's open round (the round it is taken
+    into) and becomes a ground-check for the kecamatan's least busy facilitator; the family is the one the
+    citizen's NIK found, or the one whose KK number the resolver gives (``kk_number``), and an objection about
+    no known family cannot be accepted. An usulan is then entered by the village as a proposal of its open
+    round, prefilled from the report (``report_proposal_create``), now or when the next round opens."""
     report = CitizenReport.objects.select_for_update().get(pk=report_id)
     if not user_covers_code(actor, report.village_id):
         raise NotInScope(_("Not found."))
-    if not (actor.is_administrator or actor.role == Role.VILLAGE_OPERATOR):
+    escalated = actor.role == Role.DINSOS and report.is_overdue
+    if not (actor.is_administrator or actor.role == Role.VILLAGE_OPERATOR or escalated):
+        if actor.role == Role.DINSOS and report.status == CitizenReport.Status.RECEIVED:
+            raise NotAllowed(_("The village handles this report until %(due)s; after that it comes to Dinsos.")
+                             % {"due": date_format(report.due_on, "d-m-Y")})
         raise NotAllowed(_("Your role may not do this."))
     if report.status != CitizenReport.Status.RECEIVED:
         raise InvalidState(_("This report is already resolved."))
     if not accept and not resolution.strip():
         raise InvalidState(_("Say why the report is rejected; the citizen will read it."))
+    if accept and report.kind == CitizenReport.Kind.OBJECTION and report.family_id is None:
+        family = Family.objects.filter(village_id=report.village_id, kk_number=kk_number.strip()).first() \
+            if kk_number.strip() else None
+        if family is None:
+            message = _("Type the KK number of the family concerned, as registered in this village: the "
+                        "objection becomes a ground-check of that family.")
+            raise InvalidState(message, field_errors={"kk_number": [message]})
+        report.family = family
     report.status = CitizenReport.Status.ACCEPTED if accept else CitizenReport.Status.REJECTED
     report.resolved_by, report.resolved_at = actor, timezone.now()
     if accept and report.family_id:
@@ -218,10 +364,15 @@ def report_resolve(*, actor, report_id: int, accept: bool, resolution: str) -> C
         open_entries.update(flagged=True)
         # The round the report is taken into: its submission carries the report to the centre.
         report.entry = open_entries.order_by("-round__created_at").first()
+    if accept and report.kind == CitizenReport.Kind.OBJECTION:
+        report.assignment = _assign_objection(report)
+        if report.assignment is not None:
+            _tell_facilitator(report)
     # Without the operator's words the outcome says only what happened: taken into a round, or accepted.
     report.resolution = resolution.strip() or (_("Accepted into the village's verification.") if report.entry_id
                                                else _("Accepted by the village."))
     report.save()
+    _tell_reporter(report)
     return report
 
 
@@ -245,10 +396,91 @@ def report_link_proposal(*, actor, report_id: int, entry_id: int) -> CitizenRepo
     return report
 
 
+def _check_village_staff(actor, report: CitizenReport) -> None:
+    if not user_covers_code(actor, report.village_id):
+        raise NotInScope(_("Not found."))
+    if not (actor.is_administrator or actor.role == Role.VILLAGE_OPERATOR):
+        raise NotAllowed(_("Your role may not do this."))
+
+
+def report_for_proposal(*, actor, report_id: int) -> CitizenReport:
+    """An accepted citizen's usulan not yet entered, for the village to enter it as a proposal."""
+    report = CitizenReport.objects.filter(pk=report_id).first()
+    if report is None:
+        raise NotInScope(_("Not found."))
+    _check_village_staff(actor, report)
+    if report.kind != CitizenReport.Kind.PROPOSAL or report.status != CitizenReport.Status.ACCEPTED \
+            or report.entry_id:
+        raise InvalidState(_("Only an accepted citizen's usulan not yet entered can be entered as an usulan."))
+    return report
+
+
+def report_proposal_initial(report: CitizenReport) -> tuple[dict, list[dict]]:
+    """The proposal form's first values from the report: the person concerned as the head of the family
+    (the village completes the rest from the family's KK)."""
+    return {}, [{"name": report.subject_name, "nik": report.subject_nik,
+                 "relationship": Member.Relationship.HEAD}]
+
+
+@transaction.atomic
+def report_proposal_create(*, actor, report_id: int, round_id: int, family_data: dict, members: list[dict],
+                           confirm_duplicates: bool = False) -> RoundFamily:
+    """An accepted citizen's usulan entered as a proposal of the village's open round: the proposal is made by
+    ``verification.services.proposal_create`` (its checks, duplicates and history), and the report is tied
+    to it, so the round's submission carries it to the centre and the citizen follows it there."""
+    from verification import services as verification
+
+    report = CitizenReport.objects.select_for_update().filter(pk=report_id).first()
+    if report is None:
+        raise NotInScope(_("Not found."))
+    report_for_proposal(actor=actor, report_id=report.pk)
+    round_ = VerificationRound.objects.filter(pk=round_id).only("village_id").first()
+    if round_ is None or round_.village_id != report.village_id:
+        raise InvalidState(_("Choose an usulan of this village's open verval round."))
+    entry = verification.proposal_create(actor=actor, round_id=round_id, family_data=family_data, members=members,
+                                         confirm_duplicates=confirm_duplicates)
+    report.entry = entry
+    report.save(update_fields=["entry"])
+    _tell_reporter(report)
+    return entry
+
+
 def reports_waiting(*, user):
     from accounts.scope import scope_queryset
 
     return scope_queryset(user, CitizenReport.objects.filter(status=CitizenReport.Status.RECEIVED))
+
+
+def reports_escalate(*, today: dt.date | None = None) -> int:
+    """Tell each regency's Dinsos, once, of the reports its villages left past their due date (one message per
+    regency, listing them); returns how many reports were escalated now."""
+    from accounts.models import User
+    from notifications.services import notify
+
+    with transaction.atomic():
+        due = list(CitizenReport.objects.select_for_update(skip_locked=True)
+                   .filter(overdue_q(today), escalated_at__isnull=True).order_by("village_id", "due_on")
+                   .values_list("pk", "reference", "village_id"))
+        if not due:
+            return 0
+        CitizenReport.objects.filter(pk__in=[pk for pk, _ref, _village in due]).update(escalated_at=timezone.now())
+        by_regency: dict[str, list[str]] = {}
+        for _pk, reference, village_id in due:
+            by_regency.setdefault(village_id[:5], []).append(reference)
+        staff = User.objects.filter(role=Role.DINSOS, is_active=True, area_id__in=by_regency).exclude(email="")
+        with translation.override(settings.LANGUAGE_CODE):
+            for user in staff.only("email", "area_id"):
+                references = by_regency[user.area_id]
+                notify(email=user.email,
+                       subject=_("Citizens' reports overdue: %(n)d") % {"n": len(references)},
+                       body=_("These reports were not handled by their village within 14 days and are now in your "
+                              "queue: %(refs)s") % {"refs": ", ".join(references)})
+    return len(due)
+
+
+def overdue_q(today: dt.date | None = None) -> Q:
+    """Reports still waiting for the village after their due date: escalated to Dinsos."""
+    return Q(status=CitizenReport.Status.RECEIVED, due_on__lt=today or timezone.localdate())
 
 
 

@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import BooleanField, ExpressionWrapper
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -33,6 +34,7 @@ from privacy.services import (
 from registry.models import Region
 from registry.validators import ascii_int
 from verification import selectors as verification_selectors
+from verification.models import EDITABLE_STATES, VerificationRound
 
 from . import limits, services
 from .challenge import challenge_image, challenge_issue
@@ -152,7 +154,7 @@ def cek_bansos(request):
 
 @require_POST
 def report_submit(request):
-    form = ReportForm(request.POST)
+    form = ReportForm(request.POST, request.FILES)
     status, problem = 400, None
     if form.is_valid():
         data = {k: v for k, v in form.cleaned_data.items() if k not in ("website", "village")}
@@ -161,8 +163,14 @@ def report_submit(request):
             report = services.report_submit(village_code=form.cleaned_data["village"], ip=client_ip(request), **data)
         except ServiceError as exc:
             problem = exc
-            form.add_error(None, exc.message)
+            for field, errors in exc.field_errors.items():
+                for error in errors:
+                    form.add_error(field, error)
+            if not exc.field_errors:
+                form.add_error(None, exc.message)
             status = STATUS_FOR.get(type(exc), 400)
+            # A refused objection answers in the same time whichever of the reporter's details did not match.
+            _answer_at_quantum(started)
         else:
             _answer_at_quantum(started)
             return redirect(f"{reverse('cek-bansos-status')}?reference={report.reference}&baru=1")
@@ -202,8 +210,18 @@ def report_status(request):
 
 @login_required
 def report_queue(request):
+    # Overdue reports first: they have escalated to Dinsos, who may now resolve them, and the village is late.
     reports = scope_queryset(request.user, CitizenReport.objects.select_related("village", "family", "entry__family")) \
-        .order_by("status", "-created_at")[:200]
+        .annotate(overdue=ExpressionWrapper(services.overdue_q(), output_field=BooleanField())) \
+        .order_by("-overdue", "status", "-created_at").select_related("assignment__facilitator")[:200]
+    reports = list(reports)
+    # The open round of each village with an accepted usulan still to enter: where "Enter as usulan" leads.
+    waiting = {r.village_id for r in reports if r.kind == CitizenReport.Kind.PROPOSAL and r.status == "accepted"
+               and not r.entry_id}
+    open_rounds = dict(VerificationRound.objects.filter(village_id__in=waiting, state__in=EDITABLE_STATES)
+                       .order_by("village_id", "created_at").values_list("village_id", "pk")) if waiting else {}
+    for r in reports:
+        r.open_round_id = open_rounds.get(r.village_id)
     return render(request, "distribution/report_queue.html", {
         "reports": reports, "open_proposals": verification_selectors.open_proposals(user=request.user)})
 
@@ -218,7 +236,7 @@ def report_resolve(request, pk: int):
         return redirect("report-queue")
     try:
         services.report_resolve(actor=request.user, report_id=pk, accept=accept,
-                                resolution=form.cleaned_data["resolution"])
+                                resolution=form.cleaned_data["resolution"], kk_number=form.cleaned_data["kk_number"])
     except (NotInScope, CitizenReport.DoesNotExist):
         raise Http404 from None
     except ServiceError as exc:

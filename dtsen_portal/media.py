@@ -1,5 +1,6 @@
-"""Uploaded files (evidence photos, visit photos, signed berita acara scans, village logos) hold personal data: they are
-served only to signed-in users whose area covers the record the file belongs to, never as public files.
+"""Uploaded files (evidence photos, visit photos, citizens' photos of a house, signed berita acara scans, village
+logos) hold personal data: they are served only to signed-in users whose area covers the record the file belongs
+to, never as public files.
 
 Every file is sent as a download (``Content-Disposition: attachment``) with the type of what the portal
 itself wrote (uploads are stored rebuilt under generated names: .jpg, .png or .pdf); anything else, such as a
@@ -22,6 +23,7 @@ OWNERS = (
     ("verification.Musdesus", "signed_scan"),
     ("groundcheck.VisitPhoto", "image"),
     ("verification.VillageLetterhead", "logo"),
+    ("distribution.CitizenReport", "photo"),
 )
 # Only the types the portal writes; the stored extension is ours (see dtsen_portal.uploads), not the user's.
 SERVED_TYPES = {".jpg": "image/jpeg", ".png": "image/png", ".pdf": "application/pdf"}

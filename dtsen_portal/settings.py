@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "csp",
     "privacy",
     "jobs",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -321,3 +322,25 @@ LOGGING = {
     "loggers": {"django": {"handlers": [], "level": "INFO", "propagate": True},
                 "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False}},
 }
+
+# Notifications (notifications.services.notify): every channel listed gets each message it has an address for.
+# E-mail goes through EMAIL_BACKEND; SMS/WhatsApp through an HTTP gateway when its URL is set (the fake keeps
+# messages in memory, for tests and demos).
+NOTIFICATION_CHANNELS = env.list("NOTIFICATION_CHANNELS", default=[
+    "notifications.channels.EmailChannel", "notifications.channels.HttpGatewayChannel"])
+NOTIFICATION_GATEWAY_URL = env.str("NOTIFICATION_GATEWAY_URL", default="")
+NOTIFICATION_GATEWAY_TOKEN = env.str("NOTIFICATION_GATEWAY_TOKEN", default="")
+NOTIFICATION_GATEWAY_TIMEOUT = env.int("NOTIFICATION_GATEWAY_TIMEOUT", default=10)
+# Citizens' reports past their 14 days: Dinsos is told each morning (distribution.services.reports_escalate).
+CELERY_BEAT_SCHEDULE["escalate-overdue-reports"] = {"task": "distribution.escalate_overdue_reports",
+                                                     "schedule": crontab(minute=0, hour=7)}
+# E-mail: SMTP when EMAIL_HOST is set, else dropped (the console in DEBUG); tests use Django's in-memory outbox.
+EMAIL_HOST = env.str("EMAIL_HOST", default="")
+EMAIL_PORT = env.int("EMAIL_PORT", default=587)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=True)
+EMAIL_TIMEOUT = 20
+EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else (
+    "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.dummy.EmailBackend")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Portal Verval DTSEN <noreply@localhost>")

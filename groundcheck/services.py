@@ -85,6 +85,13 @@ def assignment_create(*, actor, family_id: int, facilitator_id: int, note: str =
                                      source=source, note=note.strip(), assigned_by=actor)
 
 
+def least_busy_facilitator(kecamatan_code: str):
+    """The kecamatan's active facilitator with the fewest open assignments (the lowest id among equals), or None."""
+    return (User.objects.filter(role=Role.FACILITATOR, is_active=True, area_id=kecamatan_code)
+            .annotate(open=Count("assignments", filter=Q(assignments__completed_at__isnull=True)))
+            .order_by("open", "pk").first())
+
+
 def assignment_request_by_village(*, actor, entry_id: int, note: str) -> Assignment:
     """The village asks for a ground-check of a family; the kecamatan's least busy facilitator gets it."""
     entry = RoundFamily.objects.select_related("round", "family").get(pk=entry_id)
@@ -92,10 +99,7 @@ def assignment_request_by_village(*, actor, entry_id: int, note: str) -> Assignm
         raise NotInScope(_("Not found."))
     if not (actor.is_administrator or actor.role == Role.VILLAGE_OPERATOR):
         raise NotAllowed(_("Your role may not do this."))
-    kecamatan = entry.round.village_id[:8]
-    facilitator = (User.objects.filter(role=Role.FACILITATOR, is_active=True, area_id=kecamatan)
-                   .annotate(open=Count("assignments", filter=Q(assignments__completed_at__isnull=True)))
-                   .order_by("open", "pk").first())
+    facilitator = least_busy_facilitator(entry.round.village_id[:8])
     if facilitator is None:
         raise InvalidState(_("No PKH facilitator is assigned to this kecamatan yet; ask Dinsos."))
     return assignment_create(actor=None, family_id=entry.family_id, facilitator_id=facilitator.pk,

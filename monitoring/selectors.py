@@ -16,6 +16,8 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from accounts.scope import area_q, get_scoped_or_404, scope_queryset
 from central.models import DesilPublication, Submission, SubmissionItem
+from distribution.models import CitizenReport
+from distribution.services import overdue_q
 from registry.models import DesilChange, Member, Region
 from verification.models import (
     APPROVED_STATES,
@@ -83,6 +85,7 @@ class ScorecardRow:
     items_accepted: int = 0
     items_rejected: int = 0
     items_pending: int = 0
+    overdue_reports: int = 0  # citizens' reports the village left past their due date (issue 16)
 
     @property
     def received(self) -> bool:
@@ -183,6 +186,7 @@ class ScorecardTotals:
     approved: int = 0
     accepted: int = 0
     rejected: int = 0
+    overdue_reports: int = 0
     rows: list = field(default_factory=list)
 
     @property
@@ -202,6 +206,7 @@ class ScorecardTotals:
         # A village with two rounds in the period (two programmes' batches) is one village.
         self.villages = len({r.village_code for r in self.rows})
         self.received = len({r.village_code for r in self.rows if r.received})
+        self.overdue_reports = sum({r.village_code: r.overdue_reports for r in self.rows}.values())
         return self
 
 
@@ -278,8 +283,9 @@ def _round_rows(*, user, period: UpdatePeriod, area: str):
 def scorecard(*, user, period: UpdatePeriod, regency: Region, kecamatan: str = "", status: str = "",
               today: dt.date | None = None) -> Scorecard:
     """The regency scorecard of an update period: one row per village and round (a village without data awal in
-    the period gets a row too), in four queries whatever the number of villages or families: the regions, the
-    rounds with their dates, the family counts per round and the centre's answers per submission."""
+    the period gets a row too), in five queries whatever the number of villages or families: the regions, the
+    rounds with their dates, the family counts per round, the centre's answers per submission and the citizens'
+    reports overdue per village."""
     today = today or timezone.localdate()
     regions = list(scope_queryset(user, Region.objects.filter(
         code__startswith=f"{regency.code}.", level__in=[Region.Level.DISTRICT, Region.Level.VILLAGE]))
@@ -324,6 +330,12 @@ def scorecard(*, user, period: UpdatePeriod, regency: Region, kecamatan: str = "
     with_round = {r.village_code for r in rows}
     rows.extend(ScorecardRow(kecamatan_code=code[:8], village_code=code, village_name=name, today=today)
                 for code, name in villages.items() if code not in with_round)
+    # Citizens' reports past their due date, per village: whatever the period, they are late now.
+    overdue = dict(scope_queryset(user, CitizenReport.objects.filter(overdue_q(today)))
+                   .filter(village__pk__startswith=f"{area}.").order_by().values("village_id")
+                   .annotate(n=Count("id")).values_list("village_id", "n"))
+    for row in rows:
+        row.overdue_reports = overdue.get(row.village_code, 0)
     rows.sort(key=lambda row: (row.village_code, row.batch_ref))
 
     summary = ScorecardTotals(code=area, name=kecamatan_names.get(kecamatan, regency.name))

@@ -261,3 +261,12 @@ def post_and_run_jobs(client, url: str, data: dict):
     for job in started:
         job_run(job.pk)
     return client.get(response.url) if response.status_code == 302 else response
+
+
+def registered_reporter(village_code: str = VILLAGE, name: str = "Pelapor Warga") -> dict:
+    """The identity fields of a citizen's report sent by someone registered in ``village_code`` (made once)."""
+    member = Member.objects.filter(name=name, family__village_id=village_code).select_related("family").first() \
+        or MemberFactory(family=FamilyFactory(village=village(village_code)), name=name,
+                         birth_date=dt.date(1979, 3, 4))
+    return {"reporter_name": member.name, "reporter_nik": member.nik, "reporter_kk": member.family.kk_number,
+            "reporter_birth_date": member.birth_date.isoformat()}

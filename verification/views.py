@@ -294,16 +294,31 @@ def _post_member_add(request, round_, entry, family):
 
 @login_required
 def proposal_create(request, pk: int):
+    from distribution import services as reports
+
     round_ = selectors.round_get(user=request.user, pk=pk)
-    family_form = ProposalFamilyForm(request.POST or None)
-    members = ProposalMemberFormSet(request.POST or None, prefix="members")
+    # ?laporan=<id>: entering an accepted citizen's usulan, prefilled from it and tied to it once saved.
+    report_id = ascii_int((request.POST or request.GET).get("laporan", "")) or None
+    report = None
+    if report_id:
+        try:
+            report = reports.report_for_proposal(actor=request.user, report_id=report_id)
+        except NotInScope:
+            raise Http404 from None
+        except ServiceError as exc:
+            messages.error(request, exc.message)
+            return redirect("report-queue")
+    family_initial, member_initial = reports.report_proposal_initial(report) if report else (None, None)
+    family_form = ProposalFamilyForm(request.POST or None, initial=family_initial)
+    members = ProposalMemberFormSet(request.POST or None, prefix="members", initial=member_initial)
     candidates, blocking = [], False
     if request.method == "POST" and family_form.is_valid() and members.is_valid():
         member_data = [f.cleaned_data for f in members.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
         try:
-            entry = services.proposal_create(
-                actor=request.user, round_id=round_.pk, family_data=family_form.cleaned_data,
-                members=member_data, confirm_duplicates=request.POST.get("confirm_duplicates") == "1")
+            common = {"actor": request.user, "round_id": round_.pk, "family_data": family_form.cleaned_data,
+                      "members": member_data, "confirm_duplicates": request.POST.get("confirm_duplicates") == "1"}
+            entry = reports.report_proposal_create(report_id=report.pk, **common) if report \
+                else services.proposal_create(**common)
         except NotInScope:
             raise Http404 from None
         except services.PossibleDuplicates as exc:
@@ -318,7 +333,7 @@ def proposal_create(request, pk: int):
                 "kk": entry.family.kk_number})
             return redirect("round-entry", round_.pk, entry.pk)
     return render(request, "verification/proposal_form.html", {
-        "round": round_, "family_form": family_form, "members": members, "candidates": candidates,
+        "round": round_, "family_form": family_form, "members": members, "candidates": candidates, "report": report,
         "blocking": blocking, "can_edit": _can_edit(request.user, round_),
     })
 

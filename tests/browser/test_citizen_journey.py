@@ -15,6 +15,7 @@ def test_citizen_checks_a_name_objects_and_follows_up_by_reference(open_page, re
     cache.clear()
     family = FamilyFactory(village=village(VILLAGE), desil=7)
     MemberFactory(family=family, name="Bambang Sutrisno")
+    reporter = MemberFactory(family=FamilyFactory(village=village(VILLAGE)), name="Sri Wahyuni")
     Determination.objects.create(determination_id="D-9", central_id="X9", family=family, village_id=VILLAGE,
                                  programme="BLTS-KESRA", period="2025-10")
     page = open_page(phone=True)
@@ -38,7 +39,11 @@ def test_citizen_checks_a_name_objects_and_follows_up_by_reference(open_page, re
     page.get_by_role("radio", name="Sanggahan").check()
     page.locator("#id_subject_name").fill("Bambang Sutrisno")
     page.locator("#id_reason").fill("Sudah punya mobil dan toko besar")
-    page.locator("#id_reporter_name").fill("Tetangga")
+    # An objection comes only from someone registered in the village, identified by all four details.
+    page.locator("#id_reporter_name").fill(reporter.name.upper())
+    page.locator("#id_reporter_nik").fill(reporter.nik)
+    page.locator("#id_reporter_kk").fill(reporter.family.kk_number)
+    page.locator("#id_reporter_birth_date").fill(reporter.birth_date.isoformat())
     shoot(page, "citizen", "object")
     page.get_by_role("button", name="Kirim").click()
     reference = page.get_by_test_id("reference").inner_text()

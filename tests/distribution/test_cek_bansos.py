@@ -12,7 +12,16 @@ from distribution.models import CitizenReport, Determination
 from groundcheck.models import Assignment
 from verification.models import RoundFamily, RoundState, VerificationRound
 
-from ..factories import KECAMATAN, VILLAGE, FamilyFactory, MemberFactory, UserFactory, round_with_families, village
+from ..factories import (
+    KECAMATAN,
+    VILLAGE,
+    FamilyFactory,
+    MemberFactory,
+    UserFactory,
+    registered_reporter,
+    round_with_families,
+    village,
+)
 
 pytestmark = pytest.mark.django_db
 PLACE = {"province": "12", "regency": "12.09", "kecamatan": KECAMATAN, "village": VILLAGE}
@@ -61,7 +70,7 @@ def test_searches_are_limited_per_address(recipient):
 
 def report(client, **fields):
     data = {"kind": "sanggahan", "village": VILLAGE, "subject_name": "Siti Aminah", "subject_nik": "",
-            "reason": "Sudah mampu, punya toko", "reporter_name": "Warga", "reporter_phone": "", "website": ""}
+            "reason": "Sudah mampu, punya toko", "reporter_phone": "", "website": "", **registered_reporter()}
     data.update(fields)
     return client.post(reverse("cek-bansos-report"), data, follow=True)
 
@@ -73,6 +82,10 @@ def test_an_objection_gets_a_reference_and_reaches_the_village_and_a_facilitator
     page = response.content.decode()
     assert saved.reference in page and "<script>alert(1)</script>" not in page
     assert saved.family == recipient.family
+    assert not Assignment.objects.exists()  # the ground-check comes when the village accepts the objection
+    operator = Client()
+    operator.force_login(UserFactory(role=Role.VILLAGE_OPERATOR, area_id=VILLAGE))
+    operator.post(reverse("report-resolve", args=[saved.pk]), {"action": "accept", "resolution": ""})
     assert Assignment.objects.get(facilitator=facilitator).source == "objection"
     status = Client().get(reverse("cek-bansos-status"), {"reference": saved.reference.lower()})
     assert status.context["report"] == saved
@@ -210,7 +223,7 @@ def test_a_report_taken_into_an_open_rounds_family_says_accepted_into_the_verval
     accepted = _accept(CitizenReport.objects.get())
     assert accepted.entry == entry
     page = _status_page(accepted)
-    assert page.context["progress"] == "Diterima dalam verval"
+    assert page.context["progress"] == _in_indonesian("In the village's verval round.")
     assert 'data-testid="centre"' in page.content.decode()
 
 
@@ -227,7 +240,8 @@ def test_an_accepted_usulan_says_accepted_into_the_verval_only_once_tied_to_an_u
     from distribution import services
 
     services.report_link_proposal(actor=operator, report_id=accepted.pk, entry_id=proposal.pk)
-    assert _status_page(accepted).context["progress"] == "Diterima dalam verval"
+    assert _status_page(accepted).context["progress"] == _in_indonesian(
+        "Entered as an usulan in the village's verval round.")
 
 
 def test_an_accepted_usulan_without_an_open_round_waits_for_the_next_round():

@@ -14,7 +14,7 @@ from django.urls import reverse
 from accounts.models import Role
 from distribution.models import CitizenReport, Determination
 
-from ..factories import KECAMATAN, VILLAGE, FamilyFactory, MemberFactory, UserFactory, village
+from ..factories import KECAMATAN, VILLAGE, FamilyFactory, MemberFactory, UserFactory, registered_reporter, village
 
 pytestmark = pytest.mark.django_db
 PLACE = {"province": "12", "regency": "12.09", "kecamatan": KECAMATAN, "village": VILLAGE}
@@ -48,7 +48,7 @@ def found(response) -> bool:
 
 def report_data(**fields):
     data = {"kind": "sanggahan", "village": VILLAGE, "subject_name": "Siti Aminah", "subject_nik": "",
-            "reason": "Sudah mampu, punya toko", "reporter_name": "Warga", "reporter_phone": "", "website": ""}
+            "reason": "Sudah mampu, punya toko", "reporter_phone": "", "website": "", **registered_reporter()}
     data.update(fields)
     return data
 
@@ -190,7 +190,8 @@ def test_the_hard_limit_holds_even_with_solved_challenges(recipient, monkeypatch
 def test_one_spammer_cannot_fill_the_villages_report_quota(recipient):
     spammer = Client(REMOTE_ADDR="198.51.100.9")
     for n in range(80):
-        report(spammer, reason=f"spam {n}", reporter_name=f"Bot {n}", extra={"HTTP_X_FORWARDED_FOR": f"10.1.{n}.1"})
+        report(spammer, kind="usulan", reason=f"spam {n}", reporter_name=f"Bot {n}",
+               extra={"HTTP_X_FORWARDED_FOR": f"10.1.{n}.1"})
     assert CitizenReport.objects.count() <= 5
     response = report(Client(REMOTE_ADDR="198.51.100.77"), reason="Benar-benar sudah mampu")
     assert response.status_code == 302
@@ -199,7 +200,7 @@ def test_one_spammer_cannot_fill_the_villages_report_quota(recipient):
 
 def test_spam_from_many_addresses_asks_the_next_citizen_to_solve_a_challenge_not_to_go_away(recipient):
     for n in range(40):
-        report(Client(REMOTE_ADDR=f"198.51.100.{n + 100}"), reason=f"spam {n}", reporter_name=f"Bot {n}")
+        report(Client(REMOTE_ADDR=f"198.51.100.{n + 100}"), kind="usulan", reason=f"spam {n}", reporter_name=f"Bot {n}")
     citizen = Client(REMOTE_ADDR="198.51.100.77")
     asked = report(citizen, reason="Benar-benar sudah mampu")
     assert asked.status_code == 400 and not CitizenReport.objects.filter(reason="Benar-benar sudah mampu").exists()
