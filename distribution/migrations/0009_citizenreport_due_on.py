@@ -4,6 +4,16 @@ import distribution.models
 from django.db import migrations, models
 
 
+def due_dates_of_earlier_reports(apps, schema_editor):
+    """Reports received before the deadline existed: due 14 days after they came (in the portal's time zone),
+    in one statement; SQLite (`make run`) has no AT TIME ZONE, and Jakarta keeps +7 hours all year."""
+    if schema_editor.connection.vendor == "postgresql":
+        sql = "UPDATE distribution_citizenreport SET due_on = (created_at AT TIME ZONE 'Asia/Jakarta')::date + 14"
+    else:
+        sql = "UPDATE distribution_citizenreport SET due_on = date(created_at, '+7 hours', '+14 days')"
+    schema_editor.execute(sql)
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -16,8 +26,5 @@ class Migration(migrations.Migration):
             name='due_on',
             field=models.DateField(db_index=True, default=distribution.models.report_due_on, verbose_name='to be handled by'),
         ),
-        # Reports received before the deadline existed: due 14 days after they came (in the portal's time zone).
-        migrations.RunSQL(
-            "UPDATE distribution_citizenreport SET due_on = (created_at AT TIME ZONE 'Asia/Jakarta')::date + 14",
-            migrations.RunSQL.noop),
+        migrations.RunPython(due_dates_of_earlier_reports, migrations.RunPython.noop),
     ]
