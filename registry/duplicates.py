@@ -18,6 +18,7 @@ PostgreSQL only (the key is a PostgreSQL function); on SQLite both return nothin
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,11 +46,14 @@ REASONS = {
     "same_rt": _("the same dusun, RW and RT"),
 }
 
-# Name similarity of two keys ka, kb (SQL): 1 for the same key, 0.9 when one is the other with words missing
-# at the end (0.8 when what is left is one word), else the trigram similarity of the keys without spaces.
+_MISSING_WORD = """({b} LIKE {a} || ' %%' OR {a} LIKE {b} || ' %%'
+  OR replace(regexp_replace({b}, ' [A-Z]+$', ''), ' ', '') = replace({a}, ' ', '')
+  OR replace(regexp_replace({a}, ' [A-Z]+$', ''), ' ', '') = replace({b}, ' ', ''))"""
+# Name similarity of two keys a, b (SQL): 1 for the same key; 0.9 when one is the other with its last word (a
+# marga) missing, the words split as they may be ("Suh Endra" / "Suhendra Simanjuntak"); else the trigram
+# similarity of the keys without spaces ("Nur Haliza" / "Nurhaliza").
 _NAME_SCORE = """CASE WHEN {a} = {b} THEN 1.0
-  WHEN {b} LIKE {a} || ' %%' OR {a} LIKE {b} || ' %%' THEN
-       CASE WHEN strpos(CASE WHEN length({a}) < length({b}) THEN {a} ELSE {b} END, ' ') > 0 THEN 0.9 ELSE 0.8 END
+  WHEN """ + _MISSING_WORD + """ THEN 0.9
   ELSE similarity(replace({a}, ' ', ''), replace({b}, ' ', '')) END"""
 
 
@@ -57,7 +61,7 @@ def available() -> bool:
     return connection.vendor == "postgresql"
 
 
-def name_reason(score: float, same_key: bool, prefix: bool) -> str:
+def name_reason(same_key: bool, prefix: bool) -> str:
     if same_key:
         return "name_same"
     return "name_missing_word" if prefix else "name_similar"
@@ -83,10 +87,8 @@ def date_variants(born: dt.date) -> list[dt.date]:
     found = {born}
     for year in (born.year - 1, born.year, born.year + 1):
         for month, day in ((born.month, born.day), (born.day, born.month)):
-            try:
+            with contextlib.suppress(ValueError):  # 29 February in another year, a day above 12 as a month
                 found.add(dt.date(year, month, day))
-            except ValueError:  # 29 February in another year, a day above 12 as a month
-                pass
     return sorted(found)
 
 
@@ -109,26 +111,28 @@ def person_candidates(people: list[tuple[str, dt.date]], *, limit: int = 20) -> 
     if not rows or not available():
         return []
     score = _NAME_SCORE.format(a="t.k", b="registry_name_key(m.name)")
+    missing = _MISSING_WORD.format(a="t.k", b="registry_name_key(m.name)")
+    # The f-string joins constant SQL fragments of this module; what the user typed goes in as parameters.
     sql = f"""
-        SELECT t.i, m.family_id, m.id, f.village_id, m.name, m.birth_date, t.k, registry_name_key(m.name), {score}
+        SELECT t.i, m.family_id, m.id, f.village_id, m.name, m.birth_date, t.k = registry_name_key(m.name),
+               {missing}, {score}
         FROM (SELECT i, registry_name_key(n) AS k, d FROM unnest(%s::int[], %s::text[], %s::date[]) AS x(i, n, d)) t
         JOIN registry_member m ON m.birth_date = t.d
         JOIN registry_family f ON f.id = m.family_id
-        WHERE t.k <> '' AND ({score}) >= %s"""
+        WHERE t.k <> '' AND ({score}) >= %s"""  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, [[r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], NAME_MIN])
         found = cursor.fetchall()
     matches = []
-    for typed, family_id, member_id, village_id, name, born, key_a, key_b, name_score in found:
+    for typed, family_id, member_id, village_id, name, born, same_key, prefix, name_score in found:
         kind = date_kind(people[typed][1], born)
         if kind is None:
             continue
         likelihood = round(float(name_score) * DATE_FACTOR[kind], 2)
         if likelihood < PERSON_MIN:
             continue
-        prefix = key_a != key_b and (key_b.startswith(key_a + " ") or key_a.startswith(key_b + " "))
         matches.append(PersonMatch(typed, family_id, member_id, village_id, name, born, likelihood,
-                                   [name_reason(name_score, key_a == key_b, prefix), f"date_{kind}"]))
+                                   [name_reason(same_key, prefix), f"date_{kind}"]))
     matches.sort(key=lambda m: (-m.likelihood, m.family_id))
     return matches[:limit]
 
@@ -156,7 +160,7 @@ WHERE f.village_id LIKE %s AND m.relationship = 'head' AND k.k <> ''
 # One block of day/month: heads joined on (day/month sorted, first letter, year ±1), scored in SQL; for the
 # pairs whose names are alike, whether another member of both families is alike too (same birth date).
 _PAIRS = f"""
-SELECT a.family_id, b.family_id, a.k = b.k, (b.k LIKE a.k || ' %%' OR a.k LIKE b.k || ' %%'), ns.s,
+SELECT a.family_id, b.family_id, a.k = b.k, {_MISSING_WORD.format(a="a.k", b="b.k")}, ns.s,
        a.bd, b.bd, a.village_id = b.village_id,
        a.village_id = b.village_id AND a.dusun = b.dusun AND a.rw = b.rw AND a.rt = b.rt,
        EXISTS (SELECT 1 FROM registry_member x JOIN registry_member z
@@ -168,7 +172,7 @@ CROSS JOIN (VALUES (-1), (0), (1)) d(d)
 JOIN dup_heads b ON b.lo = a.lo AND b.hi = a.hi AND b.l = a.l AND b.y = a.y + d.d AND b.family_id > a.family_id
 CROSS JOIN LATERAL (SELECT {_NAME_SCORE.format(a="a.k", b="b.k")} AS s) ns
 WHERE a.lo = %s AND ns.s >= %s
-"""
+"""  # noqa: S608 - constant fragments of this module
 
 
 def regency_scan(region_code: str, *, progress: Callable[[int], None] | None = None,
@@ -197,7 +201,7 @@ def regency_scan(region_code: str, *, progress: Callable[[int], None] | None = N
                 likelihood = round(float(name_score) * DATE_FACTOR[kind] * evidence, 3)
                 if likelihood < minimum:
                     continue
-                reasons = [name_reason(name_score, same_key, prefix and not same_key), f"date_{kind}"]
+                reasons = [name_reason(same_key, prefix), f"date_{kind}"]
                 reasons += [r for r, yes in (("member", member), ("same_village", village), ("same_rt", rt)) if yes]
                 pairs.append(Pair(a, b, likelihood, tuple(reasons)))
             if progress:

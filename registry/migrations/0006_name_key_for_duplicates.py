@@ -19,8 +19,9 @@ BEGIN
   k := regexp_replace(k, '[^A-Z]+', ' ', 'g');               -- dots and dashes part words: "H.M.Yusuf"
   k := regexp_replace(k, '\m(H|HJ|HAJI|HAJAH|HAJJAH|DRS|DRA|DR|IR|PROF|KH|ALM|ALMH|ALMARHUM|ALMARHUMAH|BPK|BAPAK'
                          '|IBU|NY|TN|UST|USTADZ|USTADZAH)\M', ' ', 'g');
+  k := replace(k, 'OE', 'U');                                -- Moehammad = Muhammad, Soekarno = Sukarno
   k := regexp_replace(k, '\m(MU?C?H?A?M+[AE]?D|MOC?H?A?M+[AE]?D|MOHD?|MUH|MHD|MUCH|MOCH|MD)\M', 'M', 'g');
-  k := replace(replace(replace(replace(k, 'OE', 'U'), 'SJ', 'SY'), 'DJ', 'J'), 'TJ', 'C');
+  k := replace(replace(replace(k, 'SJ', 'SY'), 'DJ', 'J'), 'TJ', 'C');
   k := replace(replace(replace(k, 'J', 'Y'), 'DH', 'D'), 'TH', 'T');
   k := replace(regexp_replace(k, '[KC]H', 'H', 'g'), 'Q', 'K');
   k := regexp_replace(k, '([A-Z])\1+', '\1', 'g');         -- Muhammad = Muhamad, Sitti = Siti
