@@ -82,6 +82,16 @@ def date_kind(a: dt.date, b: dt.date) -> str | None:
     return None
 
 
+def _as_date(value) -> dt.date | None:
+    """A date, or an ISO date string as an API caller may pass it; anything else is no date."""
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
 def date_variants(born: dt.date) -> list[dt.date]:
     """The dates a birth date may have been written as: itself, day and month swapped, a year either side."""
     found = {born}
@@ -98,6 +108,8 @@ class PersonMatch:
     family_id: int
     member_id: int
     village_id: str
+    kk_number: str
+    village_name: str
     name: str
     birth_date: dt.date
     likelihood: float
@@ -105,8 +117,10 @@ class PersonMatch:
 
 
 def person_candidates(people: list[tuple[str, dt.date]], *, limit: int = 20) -> list[PersonMatch]:
-    """Members of the register who may be the typed ``people`` ((name, birth date) each): one query, through
+    """Members of the register who may be the typed ``people`` ((name, birth date) each; a date or an ISO
+    string): one query, through
     the birth-date index, whatever is found. Best first, at most ``limit``."""
+    people = [(name, _as_date(born)) for name, born in people]
     rows = [(i, name, d) for i, (name, born) in enumerate(people) if name and born for d in date_variants(born)]
     if not rows or not available():
         return []
@@ -114,24 +128,27 @@ def person_candidates(people: list[tuple[str, dt.date]], *, limit: int = 20) -> 
     missing = _MISSING_WORD.format(a="t.k", b="registry_name_key(m.name)")
     # The f-string joins constant SQL fragments of this module; what the user typed goes in as parameters.
     sql = f"""
-        SELECT t.i, m.family_id, m.id, f.village_id, m.name, m.birth_date, t.k = registry_name_key(m.name),
-               {missing}, {score}
+        SELECT t.i, m.family_id, m.id, f.village_id, f.kk_number, v.name, m.name, m.birth_date,
+               t.k = registry_name_key(m.name), {missing}, {score}
         FROM (SELECT i, registry_name_key(n) AS k, d FROM unnest(%s::int[], %s::text[], %s::date[]) AS x(i, n, d)) t
         JOIN registry_member m ON m.birth_date = t.d
         JOIN registry_family f ON f.id = m.family_id
+        JOIN registry_region v ON v.code = f.village_id
         WHERE t.k <> '' AND ({score}) >= %s"""  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, [[r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], NAME_MIN])
         found = cursor.fetchall()
     matches = []
-    for typed, family_id, member_id, village_id, name, born, same_key, prefix, name_score in found:
+    for typed, family_id, member_id, village_id, kk_number, village_name, name, born, same_key, prefix, name_score \
+            in found:
         kind = date_kind(people[typed][1], born)
         if kind is None:
             continue
         likelihood = round(float(name_score) * DATE_FACTOR[kind], 2)
         if likelihood < PERSON_MIN:
             continue
-        matches.append(PersonMatch(typed, family_id, member_id, village_id, name, born, likelihood,
+        matches.append(PersonMatch(typed, family_id, member_id, village_id, kk_number, village_name, name, born,
+                                   likelihood,
                                    [name_reason(same_key, prefix), f"date_{kind}"]))
     matches.sort(key=lambda m: (-m.likelihood, m.family_id))
     return matches[:limit]
