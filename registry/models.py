@@ -450,3 +450,6 @@ class DuplicatePair(models.Model):
         verbose_name_plural = _("possible duplicate pairs")
         # The scan's page lists its pairs most likely first, a page at a time.
         indexes = [models.Index(F("job"), F("likelihood").desc(), F("id"), name="duplicate_pair_job_order")]
+
+    def __str__(self):
+        return f"{self.family_a_id} ~ {self.family_b_id} ({self.likelihood:.2f})"
