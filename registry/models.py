@@ -445,6 +445,9 @@ class DuplicatePair(models.Model):
     likelihood = models.FloatField(_("likelihood"))
     reasons = models.JSONField(_("reasons"), default=list)
 
+    # Scoped by the first family (the scan's page also requires the second inside the viewer's area).
+    area_scope_path = "family_a__village_id"
+
     class Meta:
         verbose_name = _("possible duplicate pair")
         verbose_name_plural = _("possible duplicate pairs")
