@@ -123,3 +123,18 @@ def test_the_pairs_page_answers_in_the_same_number_of_queries_for_one_pair_or_ma
         DuplicatePair.objects.create(job=job, family_a=a, family_b=b, likelihood=0.7, reasons=["name_same"])
     with django_assert_num_queries(8):
         assert client.get(url).content.decode().count('data-testid="pair"') == 4
+
+
+def test_the_scans_page_answers_in_the_same_number_of_queries_for_one_scan_or_many(dinsos, django_assert_num_queries):
+    client = client_for(dinsos)
+    url = reverse("duplicate-scans")
+    Job.objects.create(user=dinsos, kind=Job.Kind.DUPLICATE_SCAN, target="region:12.09", params={"region": "12.09"})
+    client.get(url)  # the session warmed
+    with django_assert_num_queries(5):
+        client.get(url)
+    for state in (Job.State.DONE, Job.State.RUNNING, Job.State.FAILED):
+        Job.objects.create(user=dinsos, kind=Job.Kind.DUPLICATE_SCAN, target="region:12.09", state=state,
+                           params={"region": "12.09"}, count=3, progress=40)
+    with django_assert_num_queries(5):
+        text = client.get(url).content.decode()
+    assert text.count("/pekerjaan/") == 2 and "(40%)" in text
