@@ -273,6 +273,10 @@ def duplicate_scan_run(*, actor, region: str, job_id: int, progress=None) -> int
         raise NotAllowed(_("Only Dinas Sosial of the regency can scan it for duplicates."))
     pairs = duplicates.regency_scan(region, progress=progress)
     with transaction.atomic():
+        from jobs.models import Job
+
+        # A task delivered twice may run two scans of one job at once: their writes take turns, the last wins.
+        Job.objects.select_for_update().filter(pk=job_id).first()
         DuplicatePair.objects.filter(job_id=job_id).delete()
         DuplicatePair.objects.bulk_create(
             [DuplicatePair(job_id=job_id, family_a_id=p.family_a, family_b_id=p.family_b, likelihood=p.likelihood,

@@ -138,3 +138,24 @@ def test_the_scans_page_answers_in_the_same_number_of_queries_for_one_scan_or_ma
     with django_assert_num_queries(5):
         text = client.get(url).content.decode()
     assert text.count("/pekerjaan/") == 2 and "(40%)" in text
+
+
+def test_a_scan_run_twice_keeps_one_set_of_pairs(dinsos):
+    from registry.services import duplicate_scan_run
+
+    _twins()
+    job = Job.objects.create(user=dinsos, kind=Job.Kind.DUPLICATE_SCAN, target="region:12.09",
+                             params={"region": "12.09"})
+    assert duplicate_scan_run(actor=dinsos, region="12.09", job_id=job.pk) == 1
+    assert duplicate_scan_run(actor=dinsos, region="12.09", job_id=job.pk) == 1
+    assert DuplicatePair.objects.filter(job=job).count() == 1
+
+
+def test_the_service_refuses_a_village_operator_when_the_worker_runs_it():
+    operator = UserFactory(role=Role.VILLAGE_OPERATOR, area_id=VILLAGE)
+    job = Job.objects.create(user=operator, kind=Job.Kind.DUPLICATE_SCAN, target="region:12.09",
+                             params={"region": "12.09"})
+    assert job_services.job_run(job.pk) == Job.State.FAILED
+    job.refresh_from_db()
+    assert "Dinas Sosial" in job.error  # the refusal's message, in English or Indonesian
+    assert not DuplicatePair.objects.exists()
