@@ -416,7 +416,8 @@ def proposal_duplicates(*, kk_number: str, members: list[dict], actor) -> list[d
     same_person = Q(nik__in=list(niks))
     for name, born in people:
         same_person |= Q(name__iexact=name, birth_date=born)
-    # (family, kind, why as the area's staff may read it, why worded only from what the operator typed)
+    # (family, kind, why as the area's staff may read it, why worded only from what the operator typed[, the
+    # finder's match and the typed (name, birth date) it is like])
     matches = [(fam, "kk", _("same KK number"), _("same KK number"))
                for fam in Family.objects.filter(kk_number=kk_number).select_related("village")]
     for m in Member.objects.filter(same_person).select_related("family__village"):
@@ -431,21 +432,17 @@ def proposal_duplicates(*, kk_number: str, members: list[dict], actor) -> list[d
             matches.append((m.family, "name_birth", _("same name and birth date: %(name)s") % {"name": m.name},
                             _("same name and birth date as %(name)s in this usulan") % {"name": typed}))
     # Names as people write them (registry.duplicates): a similar name and a birth date within the tolerance.
-    # One query whatever it finds; people already matched above by NIK or the exact name are not repeated.
+    # One query whatever it finds; the exact name-and-date matches above are not repeated.
     typed_people = [(m["name"].strip(), m["birth_date"]) for m in members if m.get("name") and m.get("birth_date")]
-    similar = []
     for match in duplicates.person_candidates(typed_people):
         typed_name, typed_born = typed_people[match.typed]
         if match.name.upper() == typed_name.upper() and str(match.birth_date) == str(typed_born):
-            continue  # the exact match above already names it
-        similar.append(match)
-    regency = _regency_of(actor)
-    found: dict = {}
-    for match in similar:
-        typed_name, typed_born = typed_people[match.typed]
+            continue
         why_outside = _("a similar name and birth date as %(name)s in this usulan") % {"name": typed_name}
         matches.append((_Located(match.family_id, match.kk_number, match.village_id, match.village_name),
-                        "similar", None, why_outside, match, typed_people[match.typed]))
+                        "similar", None, why_outside, match, (typed_name, typed_born)))
+    regency = _regency_of(actor)
+    found: dict = {}
     for family, kind, why_inside, why_outside, *person in matches:
         if user_covers_code(actor, family.village_id):
             entry = found.setdefault(family.pk, {
