@@ -200,3 +200,19 @@ def test_the_check_runs_the_same_queries_whether_a_similar_name_is_found_or_not(
         return len(captured)
 
     assert queries("Rahasia Kebun Sayur Siregar") == queries("Nama Lain Sekali")
+
+
+def test_the_api_gives_the_side_by_side_of_a_similar_person_in_the_area(operator, round_):
+    existing = round_.entries.get().family.members.get()
+    existing.name = "Siti Nurhaliza Lubis"
+    existing.save()
+    swapped = existing.birth_date.replace(day=existing.birth_date.month, month=existing.birth_date.day) \
+        if existing.birth_date.day <= 12 else existing.birth_date.replace(year=existing.birth_date.year + 1)
+    response = post_api(operator, round_, kk_for(VILLAGE),
+                        [member(nik_for(VILLAGE, swapped), name="Hj. Sitti Nur Haliza Lubis", born=swapped)])
+    assert response.status_code == 409 and response.json()["details"]["blocking"] is False
+    [candidate] = response.json()["details"]["candidates"]
+    [pair] = candidate["side_by_side"]
+    assert candidate["family_id"] == existing.family_id and candidate["kinds"] == ["similar"]
+    assert pair["name"] == "Siti Nurhaliza Lubis" and pair["birth_date"] == existing.birth_date.isoformat()
+    assert pair["typed_name"] == "Hj. Sitti Nur Haliza Lubis" and pair["reasons"]
