@@ -28,8 +28,10 @@ from django.utils.translation import gettext_lazy as _
 
 # A pair of names is compared further only from this similarity of their keys (pg_trgm, 0-1).
 NAME_MIN = 0.5
-# A regency scan reports pairs from this likelihood; an usulan's candidates from PERSON_MIN.
-PAIR_MIN = 0.55
+# A regency scan reports pairs from this likelihood; an usulan's candidates from PERSON_MIN. In a regency of a
+# million families the same name and birth date in one village happen by chance (0.55 with nothing else
+# alike); a pair needs the RT or another member alike as well to be reported.
+PAIR_MIN = 0.6
 PERSON_MIN = 0.5
 DATE_FACTOR = {"same": 1.0, "swapped": 0.9, "year": 0.95, "swapped_year": 0.8}
 
