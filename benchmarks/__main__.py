@@ -8,7 +8,7 @@ written to ``bench/results.md`` (``--out``). Sizes:
 ``--families`` (BENCH_FAMILIES, default 1,000,000): the regency ingested through the mock centre, ranked by a
 desil publication and then served to the page, search and export figures. ``--mix-seconds`` (default 300):
 how long 8 clients mix the pages. ``--only`` runs some sections (ingest, submission, berita_acara, desil,
-regency, exports, pages; and ``partitioning``, run only when named: the register partitioned by province
+regency, exports, pages, duplicates; and ``partitioning``, run only when named: the register partitioned by province
 against the same table unpartitioned, ``--partition-families``, default 10,000,000). ``make test`` runs a
 reduced table (20,000 families) so none of this can rot.
 """
@@ -22,7 +22,7 @@ import time
 import urllib.parse
 from pathlib import Path
 
-SECTIONS = ("regency", "pages", "exports", "desil", "submission", "berita_acara", "ingest")
+SECTIONS = ("regency", "pages", "exports", "desil", "submission", "berita_acara", "duplicates", "ingest")
 # Asked for by name only (--only partitioning): 10,000,000 families take most of an hour (docs/scaling.md).
 OPTIONAL = ("partitioning",)
 
@@ -147,6 +147,8 @@ def main() -> None:
             add(section("submission").run(families=args.village_families))
         if "berita_acara" in only:
             add(section("berita_acara").run(families=args.village_families))
+        if "duplicates" in only:
+            add(section("duplicates").run(families=args.families))
         if "partitioning" in only:
             add(section("partitioning").run(families=args.partition_families))
         if "ingest" in only:

@@ -20,6 +20,8 @@ def _num(value: float, unit: str) -> str:
         return f"{value:,.1f} ms"
     if unit == "s":
         return f"{value:,.2f} s"
+    if unit == "%":  # a share: 99.5 % must not read as 100 %
+        return f"{value:,.1f} %"
     if unit == "MB":
         return f"{value:,.0f} MB"
     return f"{value:,.0f} {unit}".strip()
@@ -53,6 +55,11 @@ def below(figure: str, value: float, limit: float, *, unit: str, baseline: float
 def at_least(figure: str, value: float, minimum: float, *, unit: str, baseline_label: str = "-") -> Figure:
     """A value (higher is better, a percentage say) over a fixed floor."""
     return Figure(figure, _num(value, unit), baseline_label, None, f">= {_num(minimum, unit)}", value >= minimum)
+
+
+def at_most(figure: str, value: float, maximum: float, *, unit: str, baseline_label: str = "-") -> Figure:
+    """A value (lower is better, a share of false candidates say) under or at a fixed ceiling."""
+    return Figure(figure, _num(value, unit), baseline_label, None, f"<= {_num(maximum, unit)}", value <= maximum)
 
 
 def markdown(figures: list[Figure]) -> str:

@@ -13,6 +13,7 @@ class Job(models.Model):
         KPM_BUILD = "kpm-build", _("Building the KPM list")
         PAYMENT_REPORT = "payment-report", _("Applying a payment report")
         DECISION_IMPORT = "decision-import", _("Importing decisions")
+        DUPLICATE_SCAN = "duplicate-scan", _("Scanning the regency for duplicates")
 
     class State(models.TextChoices):
         QUEUED = "queued", _("Waiting in the queue")
@@ -31,6 +32,8 @@ class Job(models.Model):
     language = models.CharField(max_length=10, blank=True)
     state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.QUEUED)
     count = models.PositiveIntegerField(_("result"), null=True, blank=True)
+    # Percent done, for work that reports it while it runs (a regency-wide duplicate scan); else empty.
+    progress = models.PositiveSmallIntegerField(_("progress (%)"), null=True, blank=True)
     error = models.TextField(_("why not done"), blank=True)
     # Where the user goes back to once it is done (the round, the payment period).
     return_url = models.CharField(max_length=300, blank=True)

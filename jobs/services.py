@@ -31,7 +31,12 @@ JOB_WORK = {
                               gettext_lazy("%(n)s payments updated from the report.")),
     Job.Kind.DECISION_IMPORT: ("verification.services.entries_import_decisions",
                                gettext_lazy("%(n)s decisions imported.")),
+    Job.Kind.DUPLICATE_SCAN: ("registry.services.duplicate_scan_run",
+                              gettext_lazy("%(n)s likely duplicate pairs found.")),
 }
+# Work that reports its progress as it goes: run outside the job's transaction, so the job's page can read the
+# percentage while it runs; the service is given job_id= and progress= and keeps its own writes atomic.
+STEPPED = {Job.Kind.DUPLICATE_SCAN}
 PENDING = (Job.State.QUEUED, Job.State.RUNNING)
 # A job still pending after this long is taken for lost (its worker died and the task was not redelivered):
 # asking again starts a new one.
@@ -64,12 +69,18 @@ def _send(job_id: int) -> None:
 
 
 def _finish(job_id: int, state: str, *, count: int | None = None, error: str = "") -> None:
-    job = Job.objects.filter(pk=job_id).only("params").first()
+    job = Job.objects.filter(pk=job_id).only("params", "progress").first()
     if job is None:
         return
     params = {k: v for k, v in job.params.items() if k not in TRANSIENT_PARAMS}
     Job.objects.filter(pk=job_id).update(state=state, count=count, error=error, params=params,
-                                         finished_at=timezone.now())
+                                         finished_at=timezone.now(),
+                                         progress=100 if state == Job.State.DONE and job.progress is not None
+                                         else job.progress)
+
+
+def _progress(job_id: int, percent: int) -> None:
+    Job.objects.filter(pk=job_id, state=Job.State.RUNNING).update(progress=max(0, min(100, int(percent))))
 
 
 def job_run(job_id: int) -> str:
@@ -83,12 +94,17 @@ def job_run(job_id: int) -> str:
     service = import_string(JOB_WORK[job.kind][0])
     with translation.override(job.language or settings.LANGUAGE_CODE):
         try:
-            with transaction.atomic():
-                # A second delivery of the task waits here until the first commits, then finds the job done.
-                if Job.objects.select_for_update().filter(pk=job_id, state=Job.State.RUNNING).first() is None:
-                    return "skipped"
-                count = service(actor=job.user, **job.params)
+            if job.kind in STEPPED:
+                count = service(actor=job.user, job_id=job_id, progress=lambda p: _progress(job_id, p),
+                                **job.params)
                 _finish(job_id, Job.State.DONE, count=count)
+            else:
+                with transaction.atomic():
+                    # A second delivery of the task waits here until the first commits, then finds the job done.
+                    if Job.objects.select_for_update().filter(pk=job_id, state=Job.State.RUNNING).first() is None:
+                        return "skipped"
+                    count = service(actor=job.user, **job.params)
+                    _finish(job_id, Job.State.DONE, count=count)
         except ServiceError as exc:
             _finish(job_id, Job.State.FAILED, error=exc.message)
         except Exception:  # noqa: BLE001 - whatever failed, the job says so and the user can try again

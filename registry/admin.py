@@ -10,7 +10,7 @@ from dtsen_portal.spreadsheets import SafeExportResource
 from privacy.admin import RecordsExportsMixin, RecordsNikViewsMixin
 from privacy.masking import mask_nik
 
-from .models import DesilChange, DesilRanking, DesilThreshold, Family, Member
+from .models import DesilChange, DesilRanking, DesilThreshold, DuplicatePair, Family, Member
 
 
 class FamilyResource(SafeExportResource):
@@ -103,6 +103,22 @@ class DesilChangeAdmin(ScopedAdminMixin, admin.ModelAdmin):
 class DesilThresholdAdmin(ReferenceAdminMixin, admin.ModelAdmin):
     list_display = ["period", "desil", "min_score", "max_score", "families"]
     list_filter = ["period"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(DuplicatePair)
+class DuplicatePairAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    """What a duplicate scan found, read only: the scan's page is where the pairs are worked."""
+
+    list_display = ["family_a", "family_b", "likelihood", "job"]
+    list_select_related = ["family_a", "family_b", "job"]
+    raw_id_fields = ["family_a", "family_b", "job"]
+    show_full_result_count = False
 
     def has_add_permission(self, request):
         return False

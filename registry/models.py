@@ -333,6 +333,10 @@ class Member(models.Model):
         # Shown in admin lists, pickers, messages and log lines: the NIK masked (privacy.masking).
         return f"{self.name} ({mask_nik(self.nik)})"
 
+    @property
+    def masked_nik(self) -> str:
+        return mask_nik(self.nik)
+
 
 class DesilRanking(models.Model):
     """One family's desil in one publication period; the history is never rewritten."""
@@ -427,3 +431,28 @@ class DesilThreshold(models.Model):
 
     def __str__(self):
         return f"{self.period} desil {self.desil}: {self.min_score}-{self.max_score}"
+
+
+class DuplicatePair(models.Model):
+    """Two families a regency-wide duplicate scan (``registry.duplicates.regency_scan``) found alike, kept with
+    the scan's job: the likelihood (0-1) and the reasons. Read on the scan's page, scoped and with NIK masked."""
+
+    job = models.ForeignKey("jobs.Job", verbose_name=_("scan"), on_delete=models.CASCADE,
+                            related_name="duplicate_pairs", db_index=False)
+    family_a = models.ForeignKey(Family, verbose_name=_("family"), on_delete=models.CASCADE, related_name="+")
+    family_b = models.ForeignKey(Family, verbose_name=_("possible duplicate"), on_delete=models.CASCADE,
+                                 related_name="+")
+    likelihood = models.FloatField(_("likelihood"))
+    reasons = models.JSONField(_("reasons"), default=list)
+
+    # Scoped by the first family (the scan's page also requires the second inside the viewer's area).
+    area_scope_path = "family_a__village_id"
+
+    class Meta:
+        verbose_name = _("possible duplicate pair")
+        verbose_name_plural = _("possible duplicate pairs")
+        # The scan's page lists its pairs most likely first, a page at a time.
+        indexes = [models.Index(F("job"), F("likelihood").desc(), F("id"), name="duplicate_pair_job_order")]
+
+    def __str__(self):
+        return f"{self.family_a_id} ~ {self.family_b_id} ({self.likelihood:.2f})"

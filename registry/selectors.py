@@ -178,3 +178,32 @@ def family_score_estimate(family: Family) -> ScoreEstimate:
                              available=False)
     return ScoreEstimate(official=official, period=thresholds[0].period, living_members=living, score=score,
                          desil=_place_in_desil(score, thresholds), available=True)
+
+
+def duplicate_scans(*, user):
+    """The user's own regency-wide duplicate scans, latest first."""
+    from jobs.models import Job
+
+    return Job.objects.filter(user=user, kind=Job.Kind.DUPLICATE_SCAN).order_by("-created_at", "-id")
+
+
+def duplicate_pairs(*, user, job):
+    """The pairs of one of the user's scans, most likely first, both families inside the user's area (an area
+    taken from the user since the scan shows less), with each family's village and head."""
+    from django.db.models import Prefetch
+
+    from accounts.scope import area_q, user_sees_everything
+
+    from .models import DuplicatePair, Member
+
+    pairs = DuplicatePair.objects.filter(job=job)
+    if not user_sees_everything(user):
+        if not user.area_id:
+            return pairs.none()
+        pairs = pairs.filter(area_q(user.area_id, "family_a__village__pk"),
+                             area_q(user.area_id, "family_b__village__pk"))
+    heads = Member.objects.filter(relationship=Member.Relationship.HEAD).order_by("id")
+    return (pairs.select_related("family_a__village", "family_b__village")
+            .prefetch_related(Prefetch("family_a__members", queryset=heads, to_attr="heads"),
+                              Prefetch("family_b__members", queryset=heads, to_attr="heads"))
+            .order_by("-likelihood", "id"))

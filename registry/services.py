@@ -256,3 +256,29 @@ def desil_refresh_current(family_ids) -> int:
         latest.setdefault(family_id, desil)
     return Family.objects.bulk_update([Family(pk=pk, desil=d) for pk, d in latest.items()], ["desil"],
                                       batch_size=BATCH_SIZE)
+
+
+def duplicate_scan_run(*, actor, region: str, job_id: int, progress=None) -> int:
+    """Scan a regency (``region``) for likely duplicate families and keep the pairs with the scan's job; returns
+    how many. Dinsos of that regency or an administrator only, checked when the worker runs it. A scan run
+    again (a task delivered twice) replaces its pairs."""
+    from accounts.scope import user_covers_code
+    from dtsen_portal.errors import NotAllowed
+
+    from . import duplicates
+    from .models import DuplicatePair
+
+    allowed = actor.is_administrator or (actor.role == "dinsos" and user_covers_code(actor, region))
+    if not allowed or not Region.objects.filter(code=region, level=Region.Level.REGENCY).exists():
+        raise NotAllowed(_("Only Dinas Sosial of the regency can scan it for duplicates."))
+    pairs = duplicates.regency_scan(region, progress=progress)
+    with transaction.atomic():
+        from jobs.models import Job
+
+        # A task delivered twice may run two scans of one job at once: their writes take turns, the last wins.
+        Job.objects.select_for_update().filter(pk=job_id).first()
+        DuplicatePair.objects.filter(job_id=job_id).delete()
+        DuplicatePair.objects.bulk_create(
+            [DuplicatePair(job_id=job_id, family_a_id=p.family_a, family_b_id=p.family_b, likelihood=p.likelihood,
+                           reasons=list(p.reasons)) for p in pairs], batch_size=5000)
+    return len(pairs)

@@ -283,3 +283,88 @@ def generate_households(
             if latest:
                 family.score, family.desil = score, desil
     return families
+
+
+# Ways a clerk writes the same name differently (registry.duplicates must see through each).
+_MUHAMMAD = ("Muhamad", "M.", "Moh.", "Mochammad", "Muhammad")
+_OLD_SPELLING = (("u", "oe"), ("j", "dj"), ("c", "tj"), ("y", "j"), ("sy", "sj"))
+
+
+def respell(rng: random.Random, name: str) -> str:
+    """``name`` written another way, as registers do: Muhammad/M., a title, a word split in two, a doubled
+    letter, an old spelling, a final h dropped or added."""
+    words = name.split()
+    choices = ["title", "split", "double", "old", "final_h"]
+    if "Muhammad" in words:
+        choices += ["muhammad"] * 3
+    kind = rng.choice(choices)
+    if kind == "muhammad":
+        return " ".join(rng.choice(_MUHAMMAD[:4]) if w == "Muhammad" else w for w in words)
+    if kind == "title":
+        return rng.choice(("H. ", "Hj. ", "Drs. ", "Ir. ")) + name if rng.random() < 0.7 else name + ", S.Pd."
+    if kind == "split":
+        long = [i for i, w in enumerate(words) if len(w) >= 7 and w != "Muhammad"]
+        if long:
+            i = rng.choice(long)
+            cut = rng.randint(3, len(words[i]) - 3)
+            words[i] = words[i][:cut] + " " + words[i][cut:].capitalize()
+            return " ".join(words)
+    if kind == "old":
+        for new, old in rng.sample(_OLD_SPELLING, len(_OLD_SPELLING)):
+            lowered = name.lower()
+            if new in lowered:
+                i = lowered.index(new)
+                replaced = name[:i] + (old.capitalize() if name[i].isupper() else old) + name[i + len(new):]
+                return replaced
+    if kind == "final_h":
+        return " ".join(w[:-1] if w.endswith("h") and len(w) > 4 else w + "h" if w[-1] in "aiu" else w
+                        for w in words)
+    # A doubled consonant in the longest word ("Sitti", "Rahmmat").
+    i = max(range(len(words)), key=lambda j: len(words[j]))
+    word = words[i]
+    spots = [j for j in range(1, len(word)) if word[j] not in "aeiou"] or [len(word) - 1]
+    j = rng.choice(spots)
+    words[i] = word[:j + 1] + word[j] + word[j + 1:]
+    return " ".join(words)
+
+
+def inject_duplicates(families: list[FamilyData], rate: float, seed: int, *,
+                      serial_base: int = 9000) -> tuple[list[FamilyData], list[tuple[str, str]]]:
+    """Copies of ``rate`` of ``families`` as a register gets them twice: a new KK and NIKs, the head's name
+    respelled, the day and month of birth swapped, the year one off or the marga left out (one or two of
+    these), mostly in the same village. Returns the copies and the known pairs (original, copy) by
+    central id; the same for the same arguments. Serials start after ``serial_base`` (unused by the originals).
+    """
+    rng = random.Random(seed)
+    numbers = _Numbering(serial_base)
+    copies: list[FamilyData] = []
+    truth: list[tuple[str, str]] = []
+    villages = sorted({f.village_code for f in families})
+    for original in rng.sample(families, round(len(families) * rate)):
+        members = [MemberData(**asdict(m)) for m in original.members]
+        head = next(m for m in members if m.relationship == "head")
+        changes = rng.sample(("respell", "swap", "year", "marga"), rng.choice((1, 1, 2)))
+        if "marga" in changes and len(head.name.split()) >= 2:
+            head.name = head.name.rsplit(" ", 1)[0]
+        elif "marga" in changes:
+            changes.append("respell")  # a one-word name has no marga to leave out
+        if "respell" in changes:
+            head.name = respell(rng, head.name)
+        if "swap" in changes and head.birth_date.day <= 12 and head.birth_date.day != head.birth_date.month:
+            head.birth_date = head.birth_date.replace(month=head.birth_date.day, day=head.birth_date.month)
+        elif "swap" in changes or "year" in changes:
+            year = head.birth_date.year + rng.choice((-1, 1))
+            born = head.birth_date
+            head.birth_date = born.replace(year=year, day=28 if (born.month, born.day) == (2, 29) else born.day)
+        village = original.village_code if rng.random() < 0.85 else rng.choice(villages)
+        kecamatan_digits = village.replace(".", "")[:6]
+        for m in members:
+            m.nik = _nik(numbers, kecamatan_digits, m.birth_date, m.sex)
+        copy = FamilyData(
+            central_id=original.central_id + "D", kk_number=numbers.issue(original.kk_number[:12]),
+            village_code=village, dusun=original.dusun, rt=original.rt, rw=original.rw, address=original.address,
+            attrs=dict(original.attrs), members=members, score=original.score, desil=original.desil,
+            desil_history=list(original.desil_history))
+        copies.append(copy)
+        truth.append((original.central_id, copy.central_id))
+    return copies, truth

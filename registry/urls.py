@@ -6,4 +6,6 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("keluarga/", views.family_list, name="family-list"),
     path("keluarga/<int:pk>/", views.family_detail, name="family-detail"),
+    path("duplikat/", views.duplicate_scans, name="duplicate-scans"),
+    path("duplikat/<int:pk>/", views.duplicate_pairs, name="duplicate-pairs"),
 ]

@@ -1,7 +1,10 @@
 """Register pages: the role home page and the family list/detail, all read through scoped selectors."""
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from accounts.models import Role
 from distribution import services as distribution_services
@@ -10,10 +13,12 @@ from privacy.services import record_view
 from verification import selectors as verification_selectors
 from verification import tallies
 
-from . import selectors
+from . import duplicates, selectors
 from .filters import FamilyFilter
+from .forms import DuplicateScanForm
 
 FAMILIES_PER_PAGE = 25
+PAIRS_PER_PAGE = 50
 
 
 @login_required
@@ -58,3 +63,40 @@ def family_detail(request, pk: int):
         "family": family, "audit_trail": selectors.family_audit_trail(family, full_nik=full_nik),
         "full_nik": full_nik,
     })
+
+
+def _regency_staff(user) -> None:
+    if not (user.is_administrator or user.role == Role.DINSOS):
+        raise PermissionDenied(_("This page is for Dinas Sosial staff and administrators."))
+
+
+@login_required
+def duplicate_scans(request):
+    """Start a regency-wide duplicate scan (a background job) and list the user's earlier scans."""
+    from jobs.models import Job
+    from jobs.services import job_start
+
+    _regency_staff(request.user)
+    form = DuplicateScanForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        region = form.cleaned_data["region"]
+        job = job_start(actor=request.user, kind=Job.Kind.DUPLICATE_SCAN, target=f"region:{region}",
+                        params={"region": region}, return_url=reverse("duplicate-scans"))
+        return redirect("job-detail", job.pk)
+    return render(request, "registry/duplicate_scans.html", {
+        "form": form, "scans": list(selectors.duplicate_scans(user=request.user)[:20]),
+        "available": duplicates.available()})
+
+
+@login_required
+def duplicate_pairs(request, pk: int):
+    """The pairs one scan found, most likely first, a page at a time; NIK masked."""
+    from jobs.models import Job
+
+    _regency_staff(request.user)
+    job = get_object_or_404(Job, pk=pk, user=request.user, kind=Job.Kind.DUPLICATE_SCAN)
+    page = Paginator(selectors.duplicate_pairs(user=request.user, job=job), PAIRS_PER_PAGE).get_page(
+        request.GET.get("page"))
+    for pair in page:
+        pair.reason_labels = [str(duplicates.REASONS.get(r, r)) for r in pair.reasons]
+    return render(request, "registry/duplicate_pairs.html", {"job": job, "page": page, "query": ""})

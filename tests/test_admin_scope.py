@@ -32,7 +32,8 @@ from rest_framework.authtoken.models import Token
 from accounts.admin_scope import ReferenceAdminMixin, ScopedAdminMixin, SuperuserOnlyAdminMixin
 from accounts.models import Role, User
 from accounts.scope import scope_queryset
-from registry.models import DesilChange, Family, Member, Region
+from jobs.models import Job
+from registry.models import DesilChange, DuplicatePair, Family, Member, Region
 from tests.factories import (
     KECAMATAN,
     OBJECT_IN_VILLAGE,
@@ -40,6 +41,7 @@ from tests.factories import (
     REGENCY,
     VILLAGE,
     VILLAGE_OTHER_REGENCY,
+    FamilyFactory,
     UserFactory,
     submitted_round,
 )
@@ -124,6 +126,11 @@ def _world_in(code: str) -> None:
     BatchHeldRow.objects.create(batch=made[CentralBatch], page=1, position=1, central_id=f"H-{uuid.uuid4().hex[:8]}",
                                 area_code=code, reasons="NIK tidak sah", document={})
     UserFactory(role=Role.VILLAGE_OPERATOR, area_id=code, first_name="Petugas", last_name=f"Rahasia{code}")
+    # A pair a duplicate scan found, with its scan's job (scoped by its first family).
+    scan = Job.objects.create(user=User.objects.filter(area_id=code).first(), kind=Job.Kind.DUPLICATE_SCAN,
+                              target=f"region:{code[:5]}", params={"region": code[:5]})
+    twin = FamilyFactory(village=Region.objects.get(code=code))
+    DuplicatePair.objects.create(job=scan, family_a=family, family_b=twin, likelihood=0.8, reasons=["name_same"])
     login_event = getattr(import_module("accounts.models"), "LoginEvent", None)
     if login_event is not None:  # the login audit, scoped by the account's area
         login_event.objects.create(user=User.objects.filter(area_id=code).first(), username=f"masuk{code}",

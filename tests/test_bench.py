@@ -37,7 +37,9 @@ def test_reduced_benchmark_fills_every_row_of_the_performance_table(tmp_path):
     for expected in ("pull of a new regency", "peak RSS", "re-pull of the same batch, unchanged", "changed",
                      "1% bad rows", "desil", "KPM", "export", "CSV", "XLSX", "village round list",
                      "family verval page", "Dinsos home dashboard", "Dinsos rounds list", "review queue",
-                     "search", "Cek Bansos", "mixing the pages", "answered wrongly"):
+                     "search", "Cek Bansos", "mixing the pages", "answered wrongly",
+                     "duplicate finder: recall", "duplicate finder: false candidates",
+                     "duplicate finder: regency-wide scan"):
         assert expected.lower() in names.lower(), f"no row for {expected}: {names}"
     for figure, value, _baseline, _ratio, target, met in rows:
         assert re.search(r"\d", value), f"{figure}: no measured value"

@@ -24,6 +24,7 @@ from accounts.models import Role
 from accounts.scope import user_covers_code
 from dtsen_portal.errors import Conflict, InvalidState, NotAllowed, NotInScope
 from dtsen_portal.formats import number
+from registry import duplicates
 from registry.models import Family, Member, Region
 
 from . import hooks
@@ -398,8 +399,11 @@ def _check_life_event(member: Member) -> None:
 
 
 def proposal_duplicates(*, kk_number: str, members: list[dict], actor) -> list[dict]:
-    """Families already in the register that may be the proposed one: same KK, same NIK, or a member with
-    the same name and birth date. Read across all areas on purpose: a duplicate elsewhere matters.
+    """Families already in the register that may be the proposed one: same KK, same NIK, a member with
+    the same name and birth date, or one the duplicate finder (``registry.duplicates``) finds alike as names
+    and dates are written (Muhammad/M., titles, spellings, a missing marga; day and month swapped, a year
+    off): kind ``similar``, shown side by side with what was typed. Read across all areas on purpose: a
+    duplicate elsewhere matters.
 
     Only a candidate inside the actor's area is named (KK, village, a link). Candidates outside it are
     merged into one notice per body that can resolve them (the regency's Dinsos, or the centre for another
@@ -412,7 +416,8 @@ def proposal_duplicates(*, kk_number: str, members: list[dict], actor) -> list[d
     same_person = Q(nik__in=list(niks))
     for name, born in people:
         same_person |= Q(name__iexact=name, birth_date=born)
-    # (family, kind, why as the area's staff may read it, why worded only from what the operator typed)
+    # (family, kind, why as the area's staff may read it, why worded only from what the operator typed[, the
+    # finder's match and the typed (name, birth date) it is like])
     matches = [(fam, "kk", _("same KK number"), _("same KK number"))
                for fam in Family.objects.filter(kk_number=kk_number).select_related("village")]
     for m in Member.objects.filter(same_person).select_related("family__village"):
@@ -426,14 +431,32 @@ def proposal_duplicates(*, kk_number: str, members: list[dict], actor) -> list[d
         if typed is not None:
             matches.append((m.family, "name_birth", _("same name and birth date: %(name)s") % {"name": m.name},
                             _("same name and birth date as %(name)s in this usulan") % {"name": typed}))
+    # Names as people write them (registry.duplicates): a similar name and a birth date within the tolerance.
+    # One query whatever it finds; the exact name-and-date matches above are not repeated.
+    typed_people = [(m["name"].strip(), m["birth_date"]) for m in members if m.get("name") and m.get("birth_date")]
+    for match in duplicates.person_candidates(typed_people):
+        typed_name, typed_born = typed_people[match.typed]
+        if match.name.upper() == typed_name.upper() and str(match.birth_date) == str(typed_born):
+            continue
+        why_outside = _("a similar name and birth date as %(name)s in this usulan") % {"name": typed_name}
+        matches.append((_Located(match.family_id, match.kk_number, match.village_id, match.village_name),
+                        "similar", None, why_outside, match, (typed_name, typed_born)))
     regency = _regency_of(actor)
     found: dict = {}
-    for family, kind, why_inside, why_outside in matches:
+    for family, kind, why_inside, why_outside, *person in matches:
         if user_covers_code(actor, family.village_id):
-            why = why_inside
             entry = found.setdefault(family.pk, {
                 "in_area": True, "family_id": family.pk, "kk_number": family.kk_number,
-                "village": family.village.name, "resolver": "", "kinds": set(), "why": []})
+                "village": family.village.name, "resolver": "", "kinds": set(), "why": [], "side_by_side": []})
+            if person:  # a similar person: shown beside what the operator typed, with the finder's reasons
+                match, (typed_name, typed_born) = person
+                entry["side_by_side"].append({
+                    "typed_name": typed_name, "typed_birth_date": typed_born, "name": match.name,
+                    "birth_date": match.birth_date, "likelihood": match.likelihood,
+                    "reasons": [str(duplicates.REASONS[r]) for r in match.reasons]})
+                why = _("a similar name and birth date: %(name)s") % {"name": match.name}
+            else:
+                why = why_inside
         else:
             why = why_outside
             if regency and regency.contains(family.village_id):
@@ -442,12 +465,25 @@ def proposal_duplicates(*, kk_number: str, members: list[dict], actor) -> list[d
                 resolver = _("the centre (Pusdatin Kemensos), as the family is registered in another regency")
             entry = found.setdefault(("outside", resolver), {
                 "in_area": False, "family_id": None, "kk_number": None, "village": None, "resolver": resolver,
-                "kinds": set(), "why": []})
+                "kinds": set(), "why": [], "side_by_side": []})
         entry["kinds"].add(kind)
         if str(why) not in entry["why"]:
             entry["why"].append(str(why))
     # Inside the area first, in the order found; the notices about elsewhere after them.
     return sorted(found.values(), key=lambda c: not c["in_area"])
+
+
+@dataclass(frozen=True)
+class _Village:
+    name: str
+
+
+class _Located:
+    """A family the finder read (id, KK, village) without loading the model: the check's queries stay the same
+    whatever it finds."""
+
+    def __init__(self, pk: int, kk_number: str, village_id: str, village_name: str):
+        self.pk, self.kk_number, self.village_id, self.village = pk, kk_number, village_id, _Village(village_name)
 
 
 def _regency_of(actor) -> Region | None:

@@ -156,3 +156,63 @@ def test_the_check_runs_the_same_queries_whether_a_nik_is_registered_elsewhere_o
         return len(captured)
 
     assert queries(foreign.nik) == queries(nik_for(VILLAGE, BORN))
+
+
+def test_a_respelled_name_in_the_area_is_shown_side_by_side_and_the_operator_can_go_on(operator, round_):
+    existing = round_.entries.get().family.members.get()
+    existing.name = "Muhammad Yusuf Siregar"
+    existing.save()
+    typed = member(nik_for(VILLAGE, existing.birth_date), name="M. Joesoef Siregar", born=existing.birth_date)
+    response = post_page(operator, round_, kk_for(VILLAGE), [typed])
+    page = response.content.decode()
+    assert response.status_code == 200 and 'data-testid="side-by-side"' in page
+    assert "M. Joesoef Siregar" in page and "Muhammad Yusuf Siregar" in page
+    assert f"/keluarga/{existing.family_id}/" in page and 'data-testid="stop-proposal"' in page
+    assert not Family.objects.filter(origin=Family.Origin.PROPOSAL).exists()
+    response = post_page(operator, round_, kk_for(VILLAGE), [typed], confirm_duplicates="1")
+    assert response.status_code == 302
+    assert Family.objects.filter(origin=Family.Origin.PROPOSAL).count() == 1
+
+
+def test_a_respelled_name_with_a_swapped_date_elsewhere_reveals_nothing_of_it(operator, round_, foreign):
+    foreign.name, foreign.birth_date = "Siti Nurhaliza Damanik", dt.date(1979, 3, 9)
+    foreign.save()
+    typed = member(nik_for(VILLAGE, BORN), name="Hj. Siti Nur Haliza Damanik", born=dt.date(1979, 9, 3))
+    response = post_api(operator, round_, kk_for(VILLAGE), [typed])
+    assert response.status_code == 409 and response.json()["details"]["blocking"] is False
+    [candidate] = response.json()["details"]["candidates"]
+    assert candidate["in_area"] is False and candidate["kinds"] == ["similar"] and candidate["side_by_side"] == []
+    text = json.dumps(response.json())
+    for secret in secrets_of(foreign) + ["1979-03-09"]:
+        assert secret not in text, secret
+
+
+def test_someone_merely_born_the_same_day_is_not_a_candidate(operator, round_, neighbour):
+    people = [member(nik_for(VILLAGE, BORN), name="Bambang Pratama")]
+    assert services.proposal_duplicates(kk_number=kk_for(VILLAGE), members=people, actor=operator) == []
+
+
+def test_the_check_runs_the_same_queries_whether_a_similar_name_is_found_or_not(operator, foreign):
+    def queries(name):
+        with CaptureQueriesContext(connection) as captured:
+            services.proposal_duplicates(kk_number=kk_for(VILLAGE), actor=operator,
+                                         members=[{**member(nik_for(VILLAGE, BORN), name=name), "birth_date": BORN}])
+        return len(captured)
+
+    assert queries("Rahasia Kebun Sayur Siregar") == queries("Nama Lain Sekali")
+
+
+def test_the_api_gives_the_side_by_side_of_a_similar_person_in_the_area(operator, round_):
+    existing = round_.entries.get().family.members.get()
+    existing.name = "Siti Nurhaliza Lubis"
+    existing.save()
+    swapped = existing.birth_date.replace(day=existing.birth_date.month, month=existing.birth_date.day) \
+        if existing.birth_date.day <= 12 else existing.birth_date.replace(year=existing.birth_date.year + 1)
+    response = post_api(operator, round_, kk_for(VILLAGE),
+                        [member(nik_for(VILLAGE, swapped), name="Hj. Sitti Nur Haliza Lubis", born=swapped)])
+    assert response.status_code == 409 and response.json()["details"]["blocking"] is False
+    [candidate] = response.json()["details"]["candidates"]
+    [pair] = candidate["side_by_side"]
+    assert candidate["family_id"] == existing.family_id and candidate["kinds"] == ["similar"]
+    assert pair["name"] == "Siti Nurhaliza Lubis" and pair["birth_date"] == existing.birth_date.isoformat()
+    assert pair["typed_name"] == "Hj. Sitti Nur Haliza Lubis" and pair["reasons"]
