@@ -247,6 +247,19 @@ def report_link_proposal(*, actor, report_id: int, entry_id: int) -> CitizenRepo
     return report
 
 
+REPORT_HISTORY_FIELDS = ("status", "resolution", "entry", "centre_outcome", "centre_reason")
+
+
+def report_histories(reports) -> dict[int, list]:
+    """Each citizen's report's handling (accepted or rejected, by whom, taken into a round, the centre's answer),
+    for a list of reports in one query."""
+    from registry.selectors import history_entries
+
+    records = CitizenReport.history.filter(id__in=[r.pk for r in reports]).select_related("history_user")
+    return history_entries(records, fields=REPORT_HISTORY_FIELDS,
+                           words={"entry": lambda entry_id: _("a family in the verval")})
+
+
 def reports_waiting(*, user):
     from accounts.scope import scope_queryset
 

@@ -204,6 +204,10 @@ def report_status(request):
 def report_queue(request):
     reports = scope_queryset(request.user, CitizenReport.objects.select_related("village", "family", "entry__family")) \
         .order_by("status", "-created_at")[:200]
+    reports = list(reports)
+    histories = services.report_histories(reports)
+    for report in reports:
+        report.riwayat = histories.get(report.pk, [])
     return render(request, "distribution/report_queue.html", {
         "reports": reports, "open_proposals": verification_selectors.open_proposals(user=request.user)})
 

@@ -133,9 +133,10 @@ def history_entries(records, *, fields: tuple[str, ...], words: dict | None = No
     previous: dict[object, object] = {}
     actions = {"+": _("created"), "~": _("changed"), "-": _("deleted")}
     for record in sorted(records, key=lambda r: (r.history_date, r.history_id)):
-        before = previous.get(record.id)
-        previous[record.id] = record
         model = record.instance_type._meta
+        key = getattr(record, model.pk.attname)  # a programme's key is its code
+        before = previous.get(key)
+        previous[key] = record
         changes = []
         for name in fields:
             model_field = model.get_field(name)
@@ -148,7 +149,7 @@ def history_entries(records, *, fields: tuple[str, ...], words: dict | None = No
         if record.history_type == "~" and not changes:
             continue  # a save that changed nothing shown here
         user = record.history_user
-        by_object.setdefault(record.id, []).append(AuditEntry(
+        by_object.setdefault(key, []).append(AuditEntry(
             when=record.history_date, who=(user.get_full_name() or user.username) if user else _("system"),
             action=actions[record.history_type], subject="", reason=record.history_change_reason or "",
             changes=changes))

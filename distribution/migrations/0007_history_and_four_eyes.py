@@ -6,6 +6,21 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+def programmes_history_starts(apps, schema_editor):
+    """One record of each programme's and period's rules as they stand, so that the first change shows what
+    it changed from (the rules were seeded before their history was kept)."""
+    from django.utils import timezone
+
+    now = timezone.now()
+    for name in ("Programme", "PaymentPeriod"):
+        model, history = apps.get_model("distribution", name), apps.get_model("distribution", f"Historical{name}")
+        fields = [f.attname for f in model._meta.concrete_fields]
+        history.objects.bulk_create(
+            history(**{f: getattr(obj, f) for f in fields}, history_date=now, history_type="+",
+                    history_change_reason="")
+            for obj in model.objects.all())
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -150,4 +165,5 @@ class Migration(migrations.Migration):
                 'ordering': ['-prepared_at', '-id'],
             },
         ),
+        migrations.RunPython(programmes_history_starts, migrations.RunPython.noop),
     ]
