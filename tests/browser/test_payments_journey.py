@@ -26,7 +26,9 @@ def test_payment_report_import_and_reconciliation(open_page, regions, tmp_path):
     log_in(page, "dinsos", PASSWORD)
     page.get_by_role("link", name="Penyaluran").click()
     page.get_by_role("button", name="Susun daftar KPM").click()
-    expect(page.locator(".messages")).to_contain_text(f"{determined} keluarga")
+    # The list is built by a worker; its page reloads itself until done, then leads back.
+    expect(page.get_by_role("status")).to_contain_text(f"{determined} keluarga", timeout=20_000)
+    page.get_by_role("link", name="Kembali").click()
     expect(page.get_by_test_id("planned")).to_have_text(services.rupiah(900_000 * determined))
     shoot(page, "payments", "kpm")
 
@@ -39,7 +41,16 @@ def test_payment_report_import_and_reconciliation(open_page, regions, tmp_path):
     page.get_by_role("button", name="Periksa berkas").click()
     expect(page.get_by_test_id("payment-preview")).to_be_visible()
     shoot(page, "payments", "preview")
-    page.get_by_role("button", name="Terapkan laporan").click()
+    # Four eyes: the report waits for a second Dinsos account, which confirms it; the worker applies it.
+    expect(page.get_by_test_id("waiting-second-account")).to_be_visible()
+    expect(page.get_by_test_id("confirm-report")).to_have_count(0)
+    UserFactory(username="dinsos2", role=Role.DINSOS, area_id="12.09", password=make_password(PASSWORD))
+    page = open_page()
+    log_in(page, "dinsos2", PASSWORD)
+    page.get_by_role("link", name="Penyaluran").click()
+    page.get_by_test_id("confirm-report").click()
+    expect(page.get_by_role("status")).to_contain_text(f"{len(paid)} penyaluran", timeout=20_000)
+    page.get_by_role("link", name="Kembali").click()
     expect(page.get_by_test_id("paid")).to_have_text(services.rupiah(900_000 * len(paid)))
     expect(page.get_by_test_id("outstanding")).to_have_text(services.rupiah(900_000 * 2))
     shoot(page, "payments", "reconciliation")
