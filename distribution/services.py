@@ -602,6 +602,20 @@ def payment_report_apply(*, actor, change_id: int) -> int:
     return len(payments)
 
 
+PAYMENT_HISTORY_FIELDS = ("status", "channel", "amount_paid", "reason")
+
+
+def payment_histories(payments) -> dict[int, list]:
+    """Each payment's status changes (from the channel's reports: who confirmed which report, when), for a page
+    of KPM in one query."""
+    from registry.selectors import history_entries
+
+    from .models import Disbursement
+
+    records = Disbursement.history.filter(id__in=[p.pk for p in payments]).select_related("history_user")
+    return history_entries(records, fields=PAYMENT_HISTORY_FIELDS, words={"amount_paid": rupiah})
+
+
 def reconciliation(*, user, period_id: int) -> dict:
     """Planned, paid, returned and outstanding rupiah per kecamatan and village (two grouped queries)."""
     from django.db.models import Count, Q, Sum

@@ -369,6 +369,9 @@ def kpm_list(request):
         kpm_filter = kpm_filtered(user=request.user, period=period, data=request.GET)
         entries = kpm_filter.qs.select_related("family__village__parent")
         page = Paginator(entries, KPM_PER_PAGE).get_page(request.GET.get("page"))
+        histories = services.payment_histories(page.object_list)
+        for payment in page.object_list:
+            payment.riwayat = histories.get(payment.pk, [])
         query = request.GET.copy()
         query.pop("page", None)
         context.update(filter=kpm_filter, page=page, query=query.urlencode(), filtered=bool(kpm_filter.chosen()),

@@ -121,6 +121,8 @@ def test_a_second_dinsos_confirms_and_the_worker_applies_it_with_history_naming_
     assert records.count() == 3
     assert {(r.history_user_id, r.status) for r in records} == {(second.pk, "received")}
     assert all("Pertama Dinsos" in r.history_change_reason for r in records)
+    kpm_page = client_for(second).get(reverse("kpm-list"), {"period": period.pk}).content.decode()
+    assert kpm_page.count('data-testid="payment-history"') == 3 and "Kedua Dinsos" in kpm_page
 
 
 def test_the_history_rows_of_a_report_are_written_in_bulk_whatever_its_size(preparer, second, period):
@@ -171,8 +173,11 @@ def test_confirming_a_decided_report_again_changes_nothing_and_says_who_decided(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_accounts_confirming_at_once_one_wins_and_the_other_is_told(period):
+def test_two_accounts_confirming_at_once_one_wins_and_the_other_is_told(regions):
     from django.db import close_old_connections
+
+    # Committed data (the threads have connections of their own); regions also seeds the programmes.
+    period = PaymentPeriod.objects.get(programme_id="BLTS-KESRA", code="2025-T4")
 
     preparer = UserFactory(role=Role.DINSOS, area_id="12.09")
     accounts = [UserFactory(role=Role.DINSOS, area_id="12.09", first_name=f"Konfirmasi{i}") for i in range(2)]
