@@ -4,6 +4,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from simple_history.admin import SimpleHistoryAdmin
 
 from registry.models import Region
 
@@ -13,7 +14,7 @@ from .scope import user_sees_everything
 
 
 @admin.register(User)
-class UserAdmin(ScopedAdminMixin, DjangoUserAdmin):
+class UserAdmin(ScopedAdminMixin, SimpleHistoryAdmin, DjangoUserAdmin):
     list_display = ["username", "get_full_name", "role", "area", "is_active", "last_login"]
     list_filter = ["role", "is_active"]
     list_select_related = ["area"]

@@ -208,6 +208,19 @@ class ReferenceAdminMixin:
         return user_sees_everything(request.user) and super().has_delete_permission(request, obj)
 
 
+class ReadOnlyHistoryMixin:
+    """django-simple-history's pages for reference data, to read only: a "revert" would write a past version
+    (a programme's old rules, say) straight over the row, past the second account's confirmation."""
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if request.method != "GET":
+            raise PermissionDenied
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def revert_disabled(self, request, obj=None):
+        return True
+
+
 class SuperuserOnlyAdminMixin:
     """Tokens, schedules, groups and the sync's plumbing: neither listed nor reachable for other staff."""
 

@@ -3,6 +3,7 @@ from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 from registry.models import Region
 
@@ -24,6 +25,17 @@ ROLE_AREA_LEVEL = {
 }
 
 
+class AccountHistory(HistoricalRecords):
+    """A user's history without a row per login: Django saves ``last_login`` (and a new password hash) alone,
+    which changes nothing anyone reviews."""
+
+    def post_save(self, instance, created, using=None, **kwargs):
+        update_fields = kwargs.get("update_fields")
+        if not created and update_fields and set(update_fields) <= {"last_login", "password"}:
+            return
+        super().post_save(instance, created, using=using, **kwargs)
+
+
 class User(AbstractUser):
     role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.VILLAGE_OPERATOR)
     area = models.ForeignKey(
@@ -33,6 +45,9 @@ class User(AbstractUser):
     phone = models.CharField(_("phone"), max_length=20, blank=True)
     # Set when Dinsos hands out a one-time password; until the user picks their own, only the change page opens.
     must_change_password = models.BooleanField(_("must change password"), default=False)
+
+    # Role and area changes (and activation) kept with who changed them; never the password hash.
+    history = AccountHistory(excluded_fields=["password", "last_login"])
 
     # Users are scoped by the area they belong to (see accounts.scope).
     area_scope_path = "area_id"

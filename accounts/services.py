@@ -88,6 +88,7 @@ def user_create(*, actor, username: str, first_name: str, last_name: str, role: 
                 phone=phone, must_change_password=True)
     user.set_password(password)
     user.full_clean(exclude=["password"])
+    user._history_user = actor
     user.save()
     login_event_record(kind=LoginEvent.Kind.PASSWORD_RESET, user=user)
     return user, password
@@ -111,6 +112,7 @@ def user_reset_password(*, actor, user_id: int) -> tuple[User, str]:
     password = secrets.token_urlsafe(9)
     user.set_password(password)
     user.must_change_password = True
+    user._history_user = actor
     user.save(update_fields=["password", "must_change_password"])
     login_event_record(kind=LoginEvent.Kind.PASSWORD_RESET, user=user)
     return user, password
@@ -121,6 +123,7 @@ def user_set_active(*, actor, user_id: int, active: bool) -> User:
     """Deactivate (or reactivate) a village account; a deactivated account cannot log in."""
     user = _managed(actor, user_id)
     user.is_active = active
+    user._history_user = actor
     user.save(update_fields=["is_active"])
     return user
 

@@ -23,6 +23,7 @@ from .filters import AccountFilter
 from .forms import TokenForm, VillageAccountForm
 from .models import LoginEvent, Role, User
 from .scope import scope_queryset
+from .selectors import account_histories
 
 
 class PortalLoginView(auth_views.LoginView):
@@ -71,6 +72,9 @@ def account_list(request):
     page = Paginator(account_filter.qs, ACCOUNTS_PER_PAGE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
+    histories = account_histories(page.object_list)
+    for account in page.object_list:
+        account.riwayat = histories.get(account.pk, [])
     return render(request, "accounts/account_list.html", {
         "form": form, "filter": account_filter, "users": page.object_list, "page": page,
         "query": query.urlencode(), "filtered": any(account_filter.form.cleaned_data.values())})

@@ -113,3 +113,14 @@ class ResolveForm(forms.Form):
 class StatusForm(forms.Form):
     reference = forms.RegexField(label=_("Reference number"), regex=r"^[A-Za-z]{2}-?[A-Za-z0-9]{8}$", max_length=12,
                                  error_messages={"invalid": _("A reference number looks like CB-7KQ2M9XA.")})
+
+
+class ProgrammeRulesForm(forms.Form):
+    """New rules for a programme; they wait for a second administrator's confirmation."""
+
+    programme_code = forms.SlugField(max_length=30, widget=forms.HiddenInput)
+    max_desil = forms.IntegerField(label=_("Highest desil that qualifies"), min_value=1, max_value=10)
+    monthly_amount = forms.IntegerField(label=_("Amount per month (Rp)"), min_value=0, max_value=100_000_000)
+    active = forms.BooleanField(label=_("Active"), required=False)
+    note = forms.CharField(label=_("Why (for the confirming administrator)"), required=False, max_length=1000,
+                           widget=forms.Textarea(attrs={"rows": 2}))

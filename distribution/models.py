@@ -1,9 +1,11 @@
 """Distribution: the centre's determinations of who receives which programme (KPM) in which period."""
 import datetime as dt
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 from registry.models import Family, Member, Region
 from registry.validators import LATITUDE_VALIDATORS, LONGITUDE_VALIDATORS
@@ -106,6 +108,7 @@ class CitizenReport(models.Model):
     centre_answered_at = models.DateTimeField(_("centre answered at"), null=True, blank=True)
     created_at = models.DateTimeField(_("received at"), auto_now_add=True)
 
+    history = HistoricalRecords()
     area_scope_path = "village_id"
 
     class Meta:
@@ -132,6 +135,7 @@ class Programme(models.Model):
     conditions = models.JSONField(_("other conditions"), default=dict, blank=True)
     active = models.BooleanField(_("active"), default=True)
 
+    history = HistoricalRecords()
     unscoped_reference_data = True  # national programme definitions
 
     class Meta:
@@ -153,6 +157,7 @@ class PaymentPeriod(models.Model):
     months = models.JSONField(_("months"), default=list, help_text=_('e.g. ["2025-10", "2025-11", "2025-12"]'))
     amount = models.PositiveIntegerField(_("amount per family (Rp)"))
 
+    history = HistoricalRecords()
     unscoped_reference_data = True
 
     class Meta:
@@ -193,6 +198,9 @@ class Disbursement(models.Model):
     reason = models.CharField(_("reason"), max_length=200, blank=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
+    # Payment reports change thousands of rows at once: their history rows are written in bulk with them
+    # (payment_report_apply), not one by one.
+    history = HistoricalRecords(excluded_fields=["updated_at"])
     area_scope_path = "family__village_id"
 
     class Meta:
@@ -205,3 +213,56 @@ class Disbursement(models.Model):
 
     def __str__(self):
         return f"{self.family} {self.period}"
+
+
+class PendingChange(models.Model):
+    """A change where money moves, prepared by one Dinsos or administrator account and waiting for a second
+    one to confirm it (four eyes): a channel's payment report, or a programme's rules. The prepared content
+    is kept here, server-side, until it is confirmed (and applied) or rejected; the preparer cannot confirm
+    their own."""
+
+    class Kind(models.TextChoices):
+        PAYMENT_REPORT = "payment-report", _("Payment report")
+        PROGRAMME_RULES = "programme-rules", _("Programme rules")
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Waiting for a second account's confirmation")
+        CONFIRMED = "confirmed", _("Confirmed")
+        REJECTED = "rejected", _("Rejected")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.PENDING,
+                             db_index=True)
+    # The preparer's area (a regency for Dinsos); empty when an administrator prepared it, so that only
+    # another administrator can confirm it.
+    area = models.ForeignKey(Region, verbose_name=_("area"), null=True, blank=True, on_delete=models.PROTECT,
+                             related_name="+")
+    period = models.ForeignKey(PaymentPeriod, verbose_name=_("period"), null=True, blank=True,
+                               on_delete=models.PROTECT, related_name="pending_changes")
+    programme = models.ForeignKey(Programme, verbose_name=_("programme"), null=True, blank=True,
+                                  on_delete=models.PROTECT, related_name="pending_changes")
+    # Payment report: {"rows": [...]} (the checked rows; dropped once applied). Programme: the new values.
+    payload = models.JSONField(_("prepared content"), default=dict, blank=True)
+    # What the confirming account reviews: counts and rupiah per status, or each rule from -> to.
+    summary = models.JSONField(_("summary"), default=dict, blank=True)
+    prepared_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("prepared by"),
+                                    on_delete=models.PROTECT, related_name="+")
+    prepared_at = models.DateTimeField(_("prepared at"), auto_now_add=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("confirmed or rejected by"),
+                                   null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(_("confirmed or rejected at"), null=True, blank=True)
+    note = models.TextField(_("note"), blank=True, max_length=1000)
+    applied_at = models.DateTimeField(_("applied at"), null=True, blank=True)
+    job = models.ForeignKey("jobs.Job", verbose_name=_("background job"), null=True, blank=True,
+                            on_delete=models.SET_NULL, related_name="+")
+
+    area_scope_path = "area_id"
+
+    class Meta:
+        ordering = ["-prepared_at", "-id"]
+        verbose_name = _("change awaiting confirmation")
+        verbose_name_plural = _("changes awaiting confirmation")
+
+    def __str__(self):
+        return f"{self.get_kind_display()} #{self.pk} ({self.get_state_display()})"

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Role
 from accounts.scope import user_covers_code
-from dtsen_portal.errors import InvalidState, NotAllowed, NotInScope
+from dtsen_portal.errors import Conflict, InvalidState, NotAllowed, NotInScope
 from dtsen_portal.formats import month
 from privacy.masking import mask_nik
 from registry.models import Family, Member, Region
@@ -29,7 +29,7 @@ from registry.validators import ascii_int, parse_nik
 from verification.models import APPROVED_STATES, EDITABLE_STATES, RoundFamily, RoundState, VerificationRound
 
 from . import limits
-from .models import CitizenReport, Determination, Programme
+from .models import CitizenReport, Determination, PendingChange, Programme
 
 MIN_NAME_LENGTH = 3
 MAX_RESULTS = 20
@@ -371,6 +371,7 @@ def report_resolve(*, actor, report_id: int, accept: bool, resolution: str, kk_n
     # Without the operator's words the outcome says only what happened: taken into a round, or accepted.
     report.resolution = resolution.strip() or (_("Accepted into the village's verification.") if report.entry_id
                                                else _("Accepted by the village."))
+    report._history_user = actor
     report.save()
     _tell_reporter(report)
     return report
@@ -392,6 +393,7 @@ def report_link_proposal(*, actor, report_id: int, entry_id: int) -> CitizenRepo
     if entry is None:
         raise InvalidState(_("Choose an usulan of this village's open verval round."))
     report.entry = entry
+    report._history_user = actor
     report.save(update_fields=["entry"])
     return report
 
@@ -443,6 +445,19 @@ def report_proposal_create(*, actor, report_id: int, round_id: int, family_data:
     report.save(update_fields=["entry"])
     _tell_reporter(report)
     return entry
+
+
+REPORT_HISTORY_FIELDS = ("status", "resolution", "entry", "centre_outcome", "centre_reason")
+
+
+def report_histories(reports) -> dict[int, list]:
+    """Each citizen's report's handling (accepted or rejected, by whom, taken into a round, the centre's answer),
+    for a list of reports in one query."""
+    from registry.selectors import history_entries
+
+    records = CitizenReport.history.filter(id__in=[r.pk for r in reports]).select_related("history_user")
+    return history_entries(records, fields=REPORT_HISTORY_FIELDS,
+                           words={"entry": lambda entry_id: _("a family in the verval")})
 
 
 def reports_waiting(*, user):
@@ -583,18 +598,227 @@ def payment_report_read(*, actor, period_id: int, content: bytes, filename: str)
     return rows, ""
 
 
-@transaction.atomic
-def payment_report_apply(*, actor, period_id: int, rows: list[dict]) -> int:
-    """Apply checked payment rows; all or nothing."""
-    from accounts.scope import scope_queryset
+def _payment_summary(rows: list[dict]) -> dict:
+    """What the confirming account reviews: rows, and families and rupiah per reported status."""
+    by_status: dict[str, dict] = {}
+    for row in rows:
+        item = by_status.setdefault(row["status"], {"families": 0, "amount": 0})
+        item["families"] += 1
+        item["amount"] += row["amount"] or 0
+    return {"rows": len(rows), "by_status": by_status, "amount": sum(i["amount"] for i in by_status.values())}
 
-    from .models import Disbursement
+
+def _own_area(actor) -> str | None:
+    # An administrator's change belongs to no area: only another administrator sees and confirms it.
+    return None if actor.is_administrator else actor.area_id
+
+
+@transaction.atomic
+def payment_report_prepare(*, actor, period_id: int, rows: list[dict]) -> PendingChange:
+    """Keep a checked payment report (server-side) until a second Dinsos or administrator account confirms
+    it; nothing is applied yet. One report per period and area waits at a time."""
+    from .models import PaymentPeriod, PendingChange
 
     _check_regency_staff(actor)
+    if not rows or any(r["errors"] for r in rows):
+        raise InvalidState(_("Fix the rows with problems first; nothing was saved."))
+    period = PaymentPeriod.objects.select_for_update().get(pk=period_id)  # one preparer at a time per period
+    waiting = PendingChange.objects.filter(kind=PendingChange.Kind.PAYMENT_REPORT, period=period,
+                                           area_id=_own_area(actor), state=PendingChange.State.PENDING)
+    if waiting.exists():
+        raise InvalidState(_("A payment report for this period is already waiting for a second account's "
+                             "confirmation; it must be confirmed, rejected or withdrawn first."))
+    return PendingChange.objects.create(
+        kind=PendingChange.Kind.PAYMENT_REPORT, area_id=_own_area(actor), period=period, prepared_by=actor,
+        payload={"rows": rows}, summary=_payment_summary(rows))
+
+
+PROGRAMME_RULES = ("max_desil", "monthly_amount", "active")
+
+
+@transaction.atomic
+def programme_change_prepare(*, actor, programme_code: str, max_desil: int, monthly_amount: int, active: bool,
+                             note: str = "") -> PendingChange:
+    """Propose new rules for a programme (highest desil, amount per month, active); they apply only once a
+    second administrator confirms. Programmes are national, so only administrators prepare and confirm."""
+    from .models import PendingChange
+
+    if not actor.is_administrator:
+        raise NotAllowed(_("Only administrators change a programme's rules: they apply in every regency."))
+    programme = Programme.objects.select_for_update().filter(code=programme_code).first()
+    if programme is None:
+        raise NotInScope(_("Not found."))
+    if not 1 <= max_desil <= 10:
+        raise InvalidState(_("The highest desil is between 1 and 10."),
+                           field_errors={"max_desil": [_("The highest desil is between 1 and 10.")]})
+    new = {"max_desil": max_desil, "monthly_amount": monthly_amount, "active": active}
+    changes = {f: [getattr(programme, f), v] for f, v in new.items() if getattr(programme, f) != v}
+    if not changes:
+        raise InvalidState(_("These are the programme's rules already; nothing to confirm."))
+    if programme.pending_changes.filter(state=PendingChange.State.PENDING).exists():
+        raise InvalidState(_("A change of this programme's rules is already waiting for confirmation."))
+    return PendingChange.objects.create(kind=PendingChange.Kind.PROGRAMME_RULES, programme=programme,
+                                        prepared_by=actor, payload=new, summary={"changes": changes},
+                                        note=note.strip()[:1000])
+
+
+def _locked_change(*, actor, change_id: int) -> PendingChange:
+    """The change, locked, if ``actor`` may decide on it: a Dinsos or administrator account covering its area
+    (an administrator's change: administrators only). Two accounts deciding at once queue on this lock; the
+    second then finds it decided."""
+    from .models import PendingChange
+
+    change = PendingChange.objects.select_for_update().filter(pk=change_id).first()
+    if change is None:
+        raise NotInScope(_("Not found."))
+    _check_regency_staff(actor)
+    covered = actor.is_administrator if change.area_id is None else user_covers_code(actor, change.area_id)
+    if not covered:
+        raise NotInScope(_("Not found."))
+    if change.kind == change.Kind.PROGRAMME_RULES and not actor.is_administrator:
+        raise NotAllowed(_("Only administrators change a programme's rules: they apply in every regency."))
+    if change.state != change.State.PENDING:
+        who = change.decided_by or change.prepared_by
+        raise Conflict(_("This change is already %(state)s (%(who)s, %(when)s); nothing more was done.") % {
+            "state": change.get_state_display().lower(), "who": who.get_full_name() or who.username,
+            "when": timezone.localtime(change.decided_at or change.prepared_at).strftime("%d-%m-%Y %H:%M")})
+    return change
+
+
+def _decide(change: PendingChange, actor, state: str, note: str = "") -> None:
+    change.state, change.decided_by, change.decided_at = state, actor, timezone.now()
+    if note:
+        change.note = note
+
+
+@transaction.atomic
+def change_confirm(*, actor, change_id: int, return_url: str = "") -> PendingChange:
+    """A second account confirms a prepared change. A payment report is then applied by a worker (the change's
+    ``job``); a programme's new rules apply at once. The account that prepared it cannot confirm it."""
+    change = _locked_change(actor=actor, change_id=change_id)
+    if change.prepared_by_id == actor.pk:
+        raise NotAllowed(_("You prepared this change, so you cannot confirm it: a second Dinsos or "
+                           "administrator account must."))
+    _decide(change, actor, change.State.CONFIRMED)
+    if change.kind == change.Kind.PAYMENT_REPORT:
+        from jobs.models import Job
+        from jobs.services import job_start
+
+        change.job = job_start(actor=actor, kind=Job.Kind.PAYMENT_REPORT, target=f"change:{change.pk}",
+                               params={"change_id": change.pk}, return_url=return_url)
+    else:
+        _programme_apply(change, actor)
+        change.applied_at = change.decided_at
+    change.save()
+    return change
+
+
+@transaction.atomic
+def change_reject(*, actor, change_id: int, note: str) -> PendingChange:
+    """A second account sends a prepared change back with a note; nothing of it is applied."""
+    change = _locked_change(actor=actor, change_id=change_id)
+    if change.prepared_by_id == actor.pk:
+        raise NotAllowed(_("You prepared this change; withdraw it instead."))
+    if not note.strip():
+        raise InvalidState(_("Say why the change is rejected; the preparer will read it."),
+                           field_errors={"note": [_("Say why the change is rejected; the preparer will read it.")]})
+    _decide(change, actor, change.State.REJECTED, note.strip()[:1000])
+    change.payload = {}
+    change.save()
+    return change
+
+
+@transaction.atomic
+def change_withdraw(*, actor, change_id: int) -> PendingChange:
+    """The preparer takes back a change still waiting for confirmation (a wrong file, say)."""
+    change = _locked_change(actor=actor, change_id=change_id)
+    if change.prepared_by_id != actor.pk:
+        raise NotAllowed(_("Only the account that prepared this change can withdraw it."))
+    _decide(change, actor, change.State.WITHDRAWN)
+    change.payload = {}
+    change.save()
+    return change
+
+
+def payment_reports_of(*, user, period_id: int, recent: int = 5) -> list[PendingChange]:
+    """The period's payment reports waiting for confirmation in the user's area, then the latest decided ones
+    (one query): who prepared each, who confirmed or rejected it, when, and its summary."""
+    from accounts.scope import scope_queryset
+
+    changes = scope_queryset(user, PendingChange.objects.filter(kind=PendingChange.Kind.PAYMENT_REPORT,
+                                                                period_id=period_id))
+    changes = list(changes.select_related("prepared_by", "decided_by", "job").defer("payload")
+                   .order_by("-prepared_at", "-id")[:recent + 20])
+    waiting = [c for c in changes if c.state == PendingChange.State.PENDING]
+    return waiting + [c for c in changes if c.state != PendingChange.State.PENDING][:recent]
+
+
+def _rule_word(field_name: str, value) -> str:
+    if field_name == "monthly_amount":
+        return rupiah(value)
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    return str(value)
+
+
+def programme_rules_overview(*, user) -> list[dict]:
+    """Every programme with its rules, its history of rules and its changes waiting for confirmation (three
+    queries, whatever the number of programmes)."""
+    from registry.selectors import history_entries
+
+    programmes = list(Programme.objects.all())
+    records = Programme.history.select_related("history_user").order_by()
+    rupiah_words = {"monthly_amount": rupiah}
+    history = history_entries(records, fields=("name", *PROGRAMME_RULES, "conditions"), words=rupiah_words)
+    waiting: dict[str, list] = {}
+    pending = PendingChange.objects.filter(kind=PendingChange.Kind.PROGRAMME_RULES,
+                                           state=PendingChange.State.PENDING).select_related("prepared_by")
+    for change in pending if user.is_administrator else []:
+        change.rows = [(str(Programme._meta.get_field(f).verbose_name), *(_rule_word(f, v) for v in values))
+                       for f, values in change.summary.get("changes", {}).items()]
+        waiting.setdefault(change.programme_id, []).append(change)
+    return [{"programme": p, "history": history.get(p.code, []), "pending": waiting.get(p.code, [])}
+            for p in programmes]
+
+
+def _confirmation_reason(change: PendingChange) -> str:
+    who = change.prepared_by.get_full_name() or change.prepared_by.username
+    return (_("%(kind)s #%(id)s prepared by %(who)s") % {"kind": change.get_kind_display(), "id": change.pk,
+                                                          "who": who})[:100]
+
+
+def _programme_apply(change: PendingChange, actor) -> None:
+    programme = Programme.objects.select_for_update().get(pk=change.programme_id)
+    for field_name in PROGRAMME_RULES:
+        setattr(programme, field_name, change.payload[field_name])
+    programme._history_user = actor
+    programme._change_reason = _confirmation_reason(change)
+    programme.save()
+
+
+@transaction.atomic
+def payment_report_apply(*, actor, change_id: int) -> int:
+    """Apply a confirmed payment report (the worker's side of ``change_confirm``), as the confirming account;
+    all or nothing. The disbursements' history rows are written in bulk with them, naming the confirming
+    account and the report."""
+    from simple_history.utils import bulk_update_with_history
+
+    from accounts.scope import scope_queryset
+
+    from .models import Disbursement, PendingChange
+
+    _check_regency_staff(actor)
+    change = (PendingChange.objects.select_for_update().select_related("prepared_by")
+              .filter(pk=change_id, kind=PendingChange.Kind.PAYMENT_REPORT).first())
+    if change is None:
+        raise NotInScope(_("Not found."))
+    if change.state != PendingChange.State.CONFIRMED or change.applied_at or change.decided_by_id != actor.pk:
+        raise InvalidState(_("Only a payment report confirmed by a second account is applied, and only once."))
+    rows = change.payload.get("rows") or []
     if any(r["errors"] for r in rows):
         raise InvalidState(_("Fix the rows with problems first; nothing was saved."))
     payments = {d.family.kk_number: d for d in scope_queryset(actor, Disbursement.objects.select_for_update()
-                .select_related("family").filter(period_id=period_id,
+                .select_related("family").filter(period_id=change.period_id,
                                                  family__kk_number__in=[r["kk_number"] for r in rows]))}
     for row in rows:
         payment = payments.get(row["kk_number"])
@@ -602,8 +826,26 @@ def payment_report_apply(*, actor, period_id: int, rows: list[dict]) -> int:
             raise NotInScope(_("Not found."))
         payment.status, payment.channel, payment.reason = row["status"], row["channel"], row["reason"]
         payment.amount_paid = row["amount"] if row["status"] in ("disbursed", "received") else 0
-    Disbursement.objects.bulk_update(list(payments.values()), ["status", "channel", "reason", "amount_paid"])
+    bulk_update_with_history(list(payments.values()), Disbursement, ["status", "channel", "reason", "amount_paid"],
+                             batch_size=2000, default_user=actor, default_change_reason=_confirmation_reason(change))
+    change.applied_at = timezone.now()
+    change.payload = {}  # the rows live on in the disbursements' history
+    change.save(update_fields=["applied_at", "payload"])
     return len(payments)
+
+
+PAYMENT_HISTORY_FIELDS = ("status", "channel", "amount_paid", "reason")
+
+
+def payment_histories(payments) -> dict[int, list]:
+    """Each payment's status changes (from the channel's reports: who confirmed which report, when), for a page
+    of KPM in one query."""
+    from registry.selectors import history_entries
+
+    from .models import Disbursement
+
+    records = Disbursement.history.filter(id__in=[p.pk for p in payments]).select_related("history_user")
+    return history_entries(records, fields=PAYMENT_HISTORY_FIELDS, words={"amount_paid": rupiah})
 
 
 def reconciliation(*, user, period_id: int) -> dict:

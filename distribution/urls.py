@@ -20,4 +20,5 @@ payments = [
     path("daftar-kpm/", views.kpm_list, name="kpm-list"),
     path("daftar-kpm.<sheet:kind>", views.kpm_export, name="kpm-export"),
     path("ketepatan-sasaran/", views.targeting, name="targeting"),
+    path("program/", views.programme_rules, name="programme-rules"),
 ]

@@ -38,7 +38,7 @@ from verification.models import EDITABLE_STATES, VerificationRound
 
 from . import limits, services
 from .challenge import challenge_image, challenge_issue
-from .forms import ReportForm, ResolveForm, SearchForm, StatusForm
+from .forms import ProgrammeRulesForm, ReportForm, ResolveForm, SearchForm, StatusForm
 from .models import CitizenReport, PaymentPeriod, Programme
 from .spreadsheets import kpm_filtered, kpm_rows
 
@@ -220,8 +220,10 @@ def report_queue(request):
                and not r.entry_id}
     open_rounds = dict(VerificationRound.objects.filter(village_id__in=waiting, state__in=EDITABLE_STATES)
                        .order_by("village_id", "created_at").values_list("village_id", "pk")) if waiting else {}
+    histories = services.report_histories(reports)
     for r in reports:
         r.open_round_id = open_rounds.get(r.village_id)
+        r.riwayat = histories.get(r.pk, [])
     return render(request, "distribution/report_queue.html", {
         "reports": reports, "open_proposals": verification_selectors.open_proposals(user=request.user)})
 
@@ -268,13 +270,38 @@ def _regency_staff(user) -> None:
         raise PermissionDenied(_("This page is for Dinas Sosial staff and administrators."))
 
 
+def _change_action(request, back: str):
+    """Confirm, reject or withdraw a change waiting for a second account (the services check who may)."""
+    action, change_id = request.POST.get("action"), ascii_int(request.POST.get("change", "")) or 0
+    try:
+        if action == "confirm":
+            change = services.change_confirm(actor=request.user, change_id=change_id, return_url=back)
+            if change.job_id:
+                return redirect("job-detail", change.job_id)
+            messages.success(request, _("Confirmed; the change applies from now on."))
+        elif action == "reject":
+            services.change_reject(actor=request.user, change_id=change_id, note=request.POST.get("note", "")[:1000])
+            messages.success(request, _("Rejected; nothing of it was applied."))
+        else:
+            services.change_withdraw(actor=request.user, change_id=change_id)
+            messages.success(request, _("Withdrawn; nothing of it was applied."))
+    except NotInScope:
+        raise Http404 from None
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    return redirect(back)
+
+
+CHANGE_ACTIONS = ("confirm", "reject", "withdraw")
+
+
 @login_required
 def payments(request):
-    """KPM list, payment report import and reconciliation for one payment period."""
+    """KPM list, payment report import and reconciliation for one payment period. A checked payment report
+    waits for a second Dinsos or administrator account to confirm it before a worker applies it."""
     _regency_staff(request.user)
     periods = list(PaymentPeriod.objects.select_related("programme"))
     period = next((p for p in periods if str(p.pk) == request.GET.get("period", "")), periods[0] if periods else None)
-    session_key = f"payment-import-{period.pk}" if period else ""
     rows, problem = [], ""
     if request.method == "POST" and period:
         back = f"{reverse('payments')}?period={period.pk}"
@@ -284,15 +311,8 @@ def payments(request):
             job = job_start(actor=request.user, kind=Job.Kind.KPM_BUILD, target=f"period:{period.pk}",
                             params={"period_id": period.pk}, return_url=back)
             return redirect("job-detail", job.pk)
-        if action == "confirm":
-            pending = request.session.pop(session_key, None)
-            if not pending:
-                messages.error(request, _("Upload the file again; the checked rows were not kept."))
-            else:
-                job = job_start(actor=request.user, kind=Job.Kind.PAYMENT_REPORT, target=f"period:{period.pk}",
-                                params={"period_id": period.pk, "rows": pending}, return_url=back)
-                return redirect("job-detail", job.pk)
-            return redirect(back)
+        if action in CHANGE_ACTIONS:
+            return _change_action(request, back)
         upload = request.FILES.get("file")
         if upload is None:
             problem = _("Choose a file.")
@@ -300,12 +320,54 @@ def payments(request):
             rows, problem = services.payment_report_read(actor=request.user, period_id=period.pk,
                                                          content=upload.read(), filename=upload.name)
             if rows and not any(r["errors"] for r in rows):
-                request.session[session_key] = rows
+                try:
+                    services.payment_report_prepare(actor=request.user, period_id=period.pk, rows=rows)
+                except ServiceError as exc:
+                    problem = exc.message
+                else:
+                    messages.success(request, _("The report is checked and kept; it waits for a second Dinsos or "
+                                                "administrator account to confirm it before it is applied."))
     report = services.reconciliation(user=request.user, period_id=period.pk) if period else None
     top = max([r["planned"] for r in report["kecamatan"]] + [1]) if report else 1
+    changes = services.payment_reports_of(user=request.user, period_id=period.pk) if period else []
     return render(request, "distribution/payments.html", {
         "periods": periods, "period": period, "report": report, "top": top, "rows": rows, "problem": problem,
-        "has_errors": any(r["errors"] for r in rows)})
+        "has_errors": any(r["errors"] for r in rows), "changes": changes})
+
+
+@login_required
+def programme_rules(request):
+    """Programmes and their rules; a change of rules is proposed here and applies once a second administrator
+    confirms it. Each programme shows its history of rules."""
+    _regency_staff(request.user)
+    back = reverse("programme-rules")
+    bound = None
+    if request.method == "POST":
+        if request.POST.get("action") in CHANGE_ACTIONS:
+            return _change_action(request, back)
+        bound = ProgrammeRulesForm(request.POST)
+        if bound.is_valid():
+            try:
+                services.programme_change_prepare(actor=request.user, **bound.cleaned_data)
+            except NotInScope:
+                raise Http404 from None
+            except ServiceError as exc:
+                bound.add_error(None, exc.message)
+            else:
+                messages.success(request, _("The new rules wait for a second administrator to confirm them."))
+                return redirect(back)
+    items = services.programme_rules_overview(user=request.user)
+    for item in items:
+        programme = item["programme"]
+        if bound is not None and bound.data.get("programme_code") == programme.code:
+            item["form"] = bound
+        else:
+            item["form"] = ProgrammeRulesForm(initial={
+                "programme_code": programme.code, "max_desil": programme.max_desil,
+                "monthly_amount": programme.monthly_amount, "active": programme.active},
+                auto_id=f"id_{programme.code}_%s")
+    return render(request, "distribution/programme_rules.html", {
+        "items": items, "can_propose": request.user.is_administrator})
 
 
 KPM_PER_PAGE = 50
@@ -323,6 +385,9 @@ def kpm_list(request):
         kpm_filter = kpm_filtered(user=request.user, period=period, data=request.GET)
         entries = kpm_filter.qs.select_related("family__village__parent")
         page = Paginator(entries, KPM_PER_PAGE).get_page(request.GET.get("page"))
+        histories = services.payment_histories(page.object_list)
+        for payment in page.object_list:
+            payment.riwayat = histories.get(payment.pk, [])
         query = request.GET.copy()
         query.pop("page", None)
         context.update(filter=kpm_filter, page=page, query=query.urlencode(), filtered=bool(kpm_filter.chosen()),

@@ -107,6 +107,57 @@ def _entries(records, subject_of) -> list[AuditEntry]:
     return entries
 
 
+_EMPTY = (None, "")
+
+
+def _shown(model_field, value, words: dict):
+    if value in _EMPTY:
+        return ""
+    if model_field.name in words:
+        return words[model_field.name](value)
+    if model_field.choices:
+        return dict(model_field.flatchoices).get(value, value)
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    return value
+
+
+def history_entries(records, *, fields: tuple[str, ...], words: dict | None = None) -> dict[object, list[AuditEntry]]:
+    """Per object (its id), the "Riwayat" newest first: each recorded save as when, who and every one of
+    ``fields`` it changed from -> to, in words (choice labels, yes/no, or ``words[field](value)``: an area's
+    name, rupiah). The first record known of an object is compared with nothing ("-"): rows created in bulk
+    (a round's families, a KPM list) have no record of their creation. ``records`` come with
+    ``history_user`` selected, so this runs no query of its own."""
+    words = words or {}
+    by_object: dict[object, list[AuditEntry]] = {}
+    previous: dict[object, object] = {}
+    actions = {"+": _("created"), "~": _("changed"), "-": _("deleted")}
+    for record in sorted(records, key=lambda r: (r.history_date, r.history_id)):
+        model = record.instance_type._meta
+        key = getattr(record, model.pk.attname)  # a programme's key is its code
+        before = previous.get(key)
+        previous[key] = record
+        changes = []
+        for name in fields:
+            model_field = model.get_field(name)
+            new = getattr(record, model_field.attname)
+            old = getattr(before, model_field.attname) if before is not None else None
+            if (before is not None and old == new) or (before is None and new in _EMPTY):
+                continue
+            changes.append((str(model_field.verbose_name), _shown(model_field, old, words),
+                            _shown(model_field, new, words)))
+        if record.history_type == "~" and not changes:
+            continue  # a save that changed nothing shown here
+        user = record.history_user
+        by_object.setdefault(key, []).append(AuditEntry(
+            when=record.history_date, who=(user.get_full_name() or user.username) if user else _("system"),
+            action=actions[record.history_type], subject="", reason=record.history_change_reason or "",
+            changes=changes))
+    for entries in by_object.values():
+        entries.reverse()
+    return by_object
+
+
 def family_audit_trail(family: Family, *, full_nik: bool = False) -> list[AuditEntry]:
     """Who changed what on the family card and its members, newest first (two queries). NIKs (and KK numbers
     in changed values) are masked unless ``full_nik`` (``privacy.masking.can_see_full_nik``)."""

@@ -87,8 +87,9 @@ def test_the_list_reads_a_fixed_number_of_queries(dinsos, django_assert_num_quer
     for n in (1, 5):
         for i in range(n):
             UserFactory(username=f"op-{n}-{i}", first_name="Sari", area_id=VILLAGE)
-        # session, user, area (header), the picker's villages and kecamatan, how many accounts, the page
-        with django_assert_num_queries(7):
+        # session, user, area (header), the picker's villages and kecamatan, how many accounts, the page,
+        # the page's accounts' history and the names of the areas it names
+        with django_assert_num_queries(9):
             response = client.get(reverse("account-list"), {"q": "sari", "area": KECAMATAN, "active": "yes"})
         assert response.status_code == 200
 

@@ -131,6 +131,10 @@ def _world_in(code: str) -> None:
                               target=f"region:{code[:5]}", params={"region": code[:5]})
     twin = FamilyFactory(village=Region.objects.get(code=code))
     DuplicatePair.objects.create(job=scan, family_a=family, family_b=twin, likelihood=0.8, reasons=["name_same"])
+    if apps.is_installed("distribution"):  # a payment report waiting for a second account in the regency
+        apps.get_model("distribution", "PendingChange").objects.create(
+            kind="payment-report", area_id=code[:5], prepared_by=User.objects.filter(area_id=code).first(),
+            summary={"rows": 1}, payload={"rows": []})
     login_event = getattr(import_module("accounts.models"), "LoginEvent", None)
     if login_event is not None:  # the login audit, scoped by the account's area
         login_event.objects.create(user=User.objects.filter(area_id=code).first(), username=f"masuk{code}",
@@ -248,7 +252,9 @@ def _admin_urls(user, own_village, sent_secrets=frozenset()):
             elif count == 1:
                 args = [pk]
             else:
-                record = model.history.filter(pk=pk).order_by("history_id").first() if target else None
+                # The object's own key, not the history row's (its pk is history_id).
+                record = (model.history.filter(**{model._meta.pk.attname: pk}).order_by("history_id").first()
+                          if target else None)
                 args = [pk, record.history_id if record else 999999]
             try:
                 url = reverse(f"admin:{pattern.name}", args=args)

@@ -168,6 +168,11 @@ def test_the_payment_report_is_applied_by_the_worker_with_its_count():
     client = client_for(dinsos)
     client.post(f"{reverse('payments')}?period={period.pk}", {"file": report_file(
         [(p.family.kk_number, "pos", "900000", "diterima", "") for p in payments])})
-    done = post_and_run_jobs(client, f"{reverse('payments')}?period={period.pk}", {"action": "confirm"})
+    from distribution.models import PendingChange
+
+    # The second Dinsos account confirms what the first prepared; the worker applies it as that account.
+    second = client_for(UserFactory(role=Role.DINSOS, area_id="12.09"))
+    done = post_and_run_jobs(second, f"{reverse('payments')}?period={period.pk}",
+                             {"action": "confirm", "change": PendingChange.objects.get().pk})
     assert "2 penyaluran diperbarui dari laporan" in done.content.decode()
     assert set(Disbursement.objects.values_list("status", "amount_paid")) == {("received", 900_000)}

@@ -43,7 +43,7 @@ class VerificationRoundAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(RoundFamily)
-class RoundFamilyAdmin(EvidenceAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
+class RoundFamilyAdmin(EvidenceAdminMixin, ScopedAdminMixin, SimpleHistoryAdmin):
     """Shown, never edited here: a decision changes on the verval page, through the services that check the
     round's state, the actor and the version and write the audit trail."""
 

@@ -222,6 +222,9 @@ class RoundFamily(models.Model):
     # a round reads the round's own rows instead of probing every member of the village.
     family_names = models.TextField(_("members' names"), null=True, blank=True, editable=False)
 
+    # Every decision kept with who made it and when (a changed decision no longer overwrites the earlier one);
+    # the copies kept by triggers and the lock counter say nothing about the decision.
+    history = HistoricalRecords(excluded_fields=["version", "family_dusun", "family_kk", "family_names"])
     area_scope_path = "round__village_id"
 
     class Meta:

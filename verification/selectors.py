@@ -91,6 +91,20 @@ def earlier_decisions(entry: RoundFamily):
             .select_related("round", "decided_by").order_by("-round__created_at"))
 
 
+DECISION_HISTORY_FIELDS = ("decision", "reason", "note", "evidence", "flagged", "return_note", "centre_outcome")
+
+
+def entry_decision_history(entry: RoundFamily) -> list:
+    """The village's decisions on the family in this round, newest first, each as who, when and from -> to
+    (one query): a changed decision keeps the earlier one on record."""
+    from registry.selectors import history_entries
+
+    records = entry.history.select_related("history_user")
+    # A photo's stored path means nothing to the reader; that one was attached (or replaced) does.
+    words = {"evidence": lambda path: _("photo attached")}
+    return history_entries(records, fields=DECISION_HISTORY_FIELDS, words=words).get(entry.pk, [])
+
+
 def open_proposals(*, user) -> list[RoundFamily]:
     """The usulan of the open rounds in the user's area (a citizen's usulan can be tied to one of them)."""
     return list(round_entries_base(user=user).filter(is_proposal=True, round__state__in=EDITABLE_STATES)

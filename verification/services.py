@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed
+from simple_history.utils import bulk_update_with_history
 
 from accounts.models import Role
 from accounts.scope import user_covers_code
@@ -223,6 +224,7 @@ def _locked_entry(round_: VerificationRound, entry_id: int, expected_version: in
 def _touch(entry: RoundFamily, actor) -> None:
     entry.version += 1
     entry.decided_by, entry.decided_at = actor, timezone.now()
+    entry._history_user = actor  # the API and workers have no request for simple-history to read
 
 
 @transaction.atomic
@@ -271,7 +273,9 @@ def entries_decide_bulk(*, actor, round_id: int, versions: dict[int, int], decis
             entry.note = note.strip()
         entry.version += 1
         entry.decided_by, entry.decided_at = actor, now
-    RoundFamily.objects.bulk_update(entries, ["decision", "reason", "note", "version", "decided_by", "decided_at"])
+    # History rows written with the entries, in bulk: the earlier decision stays on record.
+    bulk_update_with_history(entries, RoundFamily, ["decision", "reason", "note", "version", "decided_by",
+                                                    "decided_at"], batch_size=2000, default_user=actor)
     return len(entries)
 
 
@@ -775,6 +779,6 @@ def entries_import_decisions(*, actor, round_id: int, rows: list[dict]) -> int:
             entry.note = row["note"]
         entry.version += 1
         entry.decided_by, entry.decided_at = actor, now
-    RoundFamily.objects.bulk_update(list(entries.values()),
-                                    ["decision", "reason", "note", "version", "decided_by", "decided_at"])
+    bulk_update_with_history(list(entries.values()), RoundFamily, ["decision", "reason", "note", "version",
+                             "decided_by", "decided_at"], batch_size=2000, default_user=actor)
     return len(entries)

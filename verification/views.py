@@ -183,6 +183,7 @@ def entry_detail(request, pk: int, entry_pk: int):
         "round": round_, "entry": entry, "family": family, "member_forms": member_forms,
         "can_edit": _can_edit(request.user, round_), "corrections": selectors.entry_corrections(entry),
         "earlier": selectors.earlier_decisions(entry), "full_nik": full_nik,
+        "decision_history": selectors.entry_decision_history(entry),
         "audit_trail": registry_selectors.family_audit_trail(family, full_nik=full_nik),
         "visits": groundcheck_selectors.visits_of_entry(entry),
         **forms,

@@ -69,7 +69,7 @@ def pages_of(role: str, round_: VerificationRound, entry: RoundFamily, job: Job)
                f"/keluarga/{entry.family_id}/", "/laporan-warga/", "/bansos/", "/bansos/ketepatan-sasaran/",
                "/sinkronisasi/", "/sinkronisasi/bentrok/", "/akun/pengguna/", "/akun/log-masuk/", "/privasi/akses/",
                "/cek-lapangan/penugasan/", "/cek-lapangan/penugasan/massal/", "/bansos/daftar-kpm/",
-               "/pemantauan/perubahan-desil/", "/pemantauan/siklus/", "/duplikat/"]
+               "/pemantauan/perubahan-desil/", "/pemantauan/siklus/", "/duplikat/", "/bansos/program/"]
     return {"operator": village, "kades": village, "pendamping": ["/cek-lapangan/", "/keluarga/"],
             "dinsos": [*regency, f"/pekerjaan/{job.pk}/"], "admin": regency,
             "citizen": ["/cek-bansos/", "/cek-bansos/status/"]}[role] + \

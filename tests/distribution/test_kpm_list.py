@@ -141,8 +141,9 @@ def test_the_list_reads_a_fixed_number_of_queries(dinsos, period, django_assert_
     for n in (1, 4):
         for _ in range(n):
             kpm(period, VILLAGE, "Warga")
-        # session, user, area (header), periods, the picker's villages and kecamatan, how many KPM, the page
-        with django_assert_num_queries(8):
+        # session, user, area (header), periods, the picker's villages and kecamatan, how many KPM, the page,
+        # the page's payments' history
+        with django_assert_num_queries(9):
             response = dinsos.get(reverse("kpm-list"), {"period": period.pk, "area": KECAMATAN,
                                                         "status": "scheduled"})
         assert response.status_code == 200

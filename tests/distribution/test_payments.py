@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from accounts.models import Role
 from distribution import services
-from distribution.models import Determination, Disbursement, PaymentPeriod
+from distribution.models import Determination, Disbursement, PaymentPeriod, PendingChange
 from registry.services import demo_seed
 from verification.models import RoundFamily
 
@@ -94,7 +94,11 @@ def test_reconciliation_adds_up_to_the_imported_report(dinsos, period, demo_kpm)
     client = client_for(dinsos)
     preview = client.post(f"{reverse('payments')}?period={period.pk}", {"file": report_file(rows)}).content.decode()
     assert "Tersalur" in preview and ">disbursed<" not in preview and ">returned<" not in preview
-    done = post_and_run_jobs(client, f"{reverse('payments')}?period={period.pk}", {"action": "confirm"})
+    assert set(Disbursement.objects.values_list("status", flat=True)) == {"scheduled"}  # nothing applied yet
+    change = PendingChange.objects.get()
+    second = client_for(UserFactory(role=Role.DINSOS, area_id="12.09"))
+    done = post_and_run_jobs(second, f"{reverse('payments')}?period={period.pk}",
+                             {"action": "confirm", "change": change.pk})
     assert "40 penyaluran diperbarui dari laporan" in done.content.decode()
     report = services.reconciliation(user=dinsos, period_id=period.pk)["total"]
     paid_in_report = sum(900_000 for r in rows if r[3] in ("diterima", "tersalur"))
