@@ -136,7 +136,7 @@ def person_candidates(people: list[tuple[str, dt.date]], *, limit: int = 20) -> 
         JOIN registry_member m ON m.birth_date = t.d
         JOIN registry_family f ON f.id = m.family_id
         JOIN registry_region v ON v.code = f.village_id
-        WHERE t.k <> '' AND ({score}) >= %s"""  # noqa: S608
+        WHERE t.k <> '' AND ({score}) >= %s"""  # noqa: S608  # nosec B608
     with connection.cursor() as cursor:
         cursor.execute(sql, [[r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], NAME_MIN])
         found = cursor.fetchall()
@@ -191,7 +191,7 @@ CROSS JOIN (VALUES (-1), (0), (1)) d(d)
 JOIN dup_heads b ON b.lo = a.lo AND b.hi = a.hi AND b.l = a.l AND b.y = a.y + d.d AND b.family_id > a.family_id
 CROSS JOIN LATERAL (SELECT {_NAME_SCORE.format(a="a.k", b="b.k")} AS s) ns
 WHERE a.lo = %s AND ns.s >= %s
-"""  # noqa: S608 - constant fragments of this module
+"""  # noqa: S608  # nosec B608 - constant fragments of this module
 
 
 def regency_scan(region_code: str, *, progress: Callable[[int], None] | None = None,
