@@ -113,5 +113,5 @@ def test_the_regency_scorecard_counts_each_villages_overdue_reports(dinsos):
     page = client_for(dinsos).get(reverse("scorecard"), {"kecamatan": "12.09.08"}, HTTP_ACCEPT_LANGUAGE="en")
     page = page.content.decode()
     assert "2 laporan warga terlambat" in row_text(page, VILLAGE)
-    assert "1 citizen's report overdue" in row_text(page, VILLAGE_SAME_KECAMATAN)
+    assert "1 laporan warga terlambat" in row_text(page, VILLAGE_SAME_KECAMATAN)
     assert re.search(r'data-testid="sum-overdue-reports">3<', page)
