@@ -19,24 +19,38 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from collections import defaultdict
 from decimal import Decimal
 from typing import NamedTuple
 
 from django.db import connection, transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
+from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext as _
 from simple_history.utils import bulk_update_with_history
 
 from accounts.models import Role
 from accounts.scope import user_covers_code
 from dtsen_portal.errors import InvalidState, NotAllowed, NotInScope
+from registry import duplicates
 from registry.models import Family, Member
 from registry.services import desil_record
 from verification.models import EDITABLE_STATES, RoundFamily, VerificationRound
 
-from .ingest import ATTR_FIELDS, FAMILY_COLUMNS, MEMBER_COLUMNS, history_sql, set_rounds_calendar
+from .ingest import (
+    ATTR_FIELDS,
+    FAMILY_COLUMNS,
+    MEMBER_COLUMNS,
+    NEW_IDS_KEPT,
+    NewRows,
+    history_sql,
+    set_rounds_calendar,
+)
 from .models import BatchClash, CentralBatch, DownloadedPage
+
+log = logging.getLogger(__name__)
 
 REASON_LIMIT = 100  # history_change_reason is a varchar(100)
 ID_MARK = "@ID@"  # replaced by each family's DTSEN id inside the link statement
@@ -245,6 +259,47 @@ def _reason(candidate: _Candidate, document: dict, snapshot: dict) -> str:
              "%(family)s.") % {"nik": candidate.nik, "name": name, "family": describe_family(snapshot)}
 
 
+# -- likely duplicates among the families a batch added ---------------------------------------------------
+def likely_duplicates_hold(cursor, batch: CentralBatch, new: NewRows) -> tuple[int, int]:
+    """Record, as adjudication items, the families the batch added that are likely the same as a family the
+    register already held (or as another family of the batch). They stay applied: nothing is overwritten or
+    held back, Dinsos decides. Runs inside the ingest's transaction (the staging tables on its search path);
+    returns (items recorded, families left uncompared because the batch added more than ``NEW_IDS_KEPT``)."""
+    if new.count > NEW_IDS_KEPT:
+        log.info("central batch %s added %d families: left to the regency-wide duplicate scan", batch.batch_id,
+                 new.count)
+        return 0, new.count
+    best: dict[int, duplicates.Pair] = {}
+    for pair in duplicates.likely_duplicates(new.ids, batch.regency_code):
+        best.setdefault(pair.family_a, pair)  # most likely first: one item per added family
+    if not best:
+        return 0, 0
+    added = {row["id"]: row for row in Family.objects.filter(pk__in=best)
+             .values("id", "central_id", "village_id")}
+    cursor.execute("SELECT central_id, page FROM central_stage_family WHERE central_id = ANY(%s)",
+                   [[row["central_id"] for row in added.values()]])
+    pages = dict(cursor.fetchall())
+    documents = _centre_documents(batch, set(pages.values()), set(pages))
+    snapshots = register_snapshots({p.family_b for p in best.values()})
+    items = []
+    for family_id, pair in best.items():
+        row = added[family_id]
+        items.append(BatchClash(
+            batch=batch, central_id=row["central_id"], village_id=row["village_id"], kind=BatchClash.Kind.SIMILAR,
+            reason=similar_reason(pair, snapshots[pair.family_b]),
+            central_version=documents.get(row["central_id"]) or {"central_id": row["central_id"]},
+            batch_family_id=family_id, register_family_id=pair.family_b, likelihood=pair.likelihood,
+            register_version=snapshots[pair.family_b]))
+    BatchClash.objects.bulk_create(items, ignore_conflicts=True)
+    return len(items), 0
+
+
+def similar_reason(pair: duplicates.Pair, snapshot: dict) -> str:
+    return _("Likely the same family as %(family)s (likelihood %(likelihood)s): %(reasons)s.") % {
+        "family": describe_family(snapshot), "likelihood": number_format(pair.likelihood, 2),
+        "reasons": ", ".join(str(duplicates.REASONS[r]) for r in pair.reasons)}
+
+
 # -- resolution --------------------------------------------------------------------------------------------
 RESOLVER_ROLES = (Role.DINSOS, Role.ADMIN)
 
@@ -259,6 +314,16 @@ def clash_resolve(*, actor, clash_id: int, resolution: str, note: str) -> BatchC
       stay for the village to verify) and the family joins the batch's verification round of its village.
     - ``keep_register``: nothing in the register changes; the centre's family stays out.
     - ``duplicate``: the centre's family is recorded as a duplicate of ``register_family`` and stays out.
+
+    A likely duplicate (kind ``similar``, the batch's family already in the register):
+
+    - ``keep_both``: they are different families; nothing changes.
+    - ``merge``: the batch's family is merged into the register's (``merge_families``); refused, nothing
+      changed, when their members clash.
+    - ``duplicate``: the batch's family leaves the batch's verval round, so it is not verified (nor paid)
+      twice; it stays in the register, recorded as the duplicate.
+
+    Two people deciding the same item at once: the first wins, the second is told who decided what.
     """
     clash = BatchClash.objects.select_for_update(of=("self",)).select_related("batch").filter(pk=clash_id).first()
     if clash is None or not user_covers_code(actor, clash.village_id):
@@ -268,7 +333,7 @@ def clash_resolve(*, actor, clash_id: int, resolution: str, note: str) -> BatchC
     if clash.state != BatchClash.State.HELD:
         raise InvalidState(_("This clash was already resolved (%(resolution)s) by %(who)s.") % {
             "resolution": clash.get_resolution_display(), "who": _user_name(clash.resolved_by)})
-    if resolution not in BatchClash.Resolution.values:
+    if resolution not in clash.resolutions:
         raise InvalidState(_("Choose how to resolve the clash."),
                            field_errors={"resolution": [_("Choose how to resolve the clash.")]})
     note = (note or "").strip()
@@ -279,10 +344,110 @@ def clash_resolve(*, actor, clash_id: int, resolution: str, note: str) -> BatchC
         _take_centre(clash, actor)
     elif resolution == BatchClash.Resolution.DUPLICATE and clash.register_family_id is None:
         raise InvalidState(_("The register's family of this clash no longer exists; it cannot be a duplicate."))
+    elif clash.kind == BatchClash.Kind.SIMILAR and resolution != BatchClash.Resolution.KEEP_BOTH:
+        if clash.batch_family_id is None or clash.register_family_id is None:
+            raise InvalidState(_("One of the two families no longer exists in the register; keep both."))
+        reason = (_("adjudication %(item)s: %(decision)s") % {
+            "item": clash.pk, "decision": BatchClash.Resolution(resolution).label})[:REASON_LIMIT]
+        if resolution == BatchClash.Resolution.MERGE:
+            merge_families(kept_id=clash.register_family_id, merged_id=clash.batch_family_id, actor=actor,
+                           reason=reason)
+        else:
+            _leave_batch_rounds(clash, actor, reason)
     clash.state, clash.resolution, clash.note = BatchClash.State.RESOLVED, resolution, note
     clash.resolved_by, clash.resolved_at = actor, timezone.now()
     clash.save(update_fields=["state", "resolution", "note", "resolved_by", "resolved_at"])
     return clash
+
+
+def _leave_batch_rounds(clash: BatchClash, actor, reason: str) -> None:
+    """The batch's family leaves the verval rounds of the batch (with history), unless a round has moved on."""
+    links = list(RoundFamily.objects.select_for_update(of=("self",)).select_related("round", "round__village")
+                 .filter(family_id=clash.batch_family_id, round__batch_ref=clash.batch.batch_id))
+    for link in links:
+        if link.round.state not in EDITABLE_STATES:
+            raise InvalidState(_(
+                "The verval round of %(village)s is %(state)s; the family can no longer leave it. Return the "
+                "round to the village first.") % {"village": link.round.village.display_name,
+                                                 "state": link.round.get_state_display()})
+    for link in links:  # a family is in one round of a batch
+        link._history_user, link._change_reason = actor, reason
+        link.delete()
+
+
+def member_clashes(kept: Family, merged: Family) -> tuple[dict[int, int], list[str]]:
+    """How the members of ``merged`` meet those of ``kept``: which are the same person (member id of merged
+    -> member id of kept: a name alike, the same sex, the birth date within the tolerance), and the clashes
+    that forbid a merge: a name alike with another sex or birth date, or two heads."""
+    people = list(Member.objects.filter(family_id__in=[kept.pk, merged.pk]).order_by("pk"))
+    theirs_all = [m for m in people if m.family_id == merged.pk]
+    ours_all = [m for m in people if m.family_id == kept.pk]
+    same: dict[int, int] = {}
+    problems = []
+    for i, j, _score in duplicates.alike_names([m.name for m in theirs_all], [m.name for m in ours_all],
+                                               duplicates.SAME_PERSON_NAME):
+        theirs, ours = theirs_all[i], ours_all[j]
+        if theirs.pk in same or ours.pk in same.values():
+            continue
+        if theirs.sex == ours.sex and duplicates.date_kind(theirs.birth_date, ours.birth_date):
+            same[theirs.pk] = ours.pk
+        else:
+            problems.append(_("%(a)s (%(a_sex)s, born %(a_born)s) and %(b)s (%(b_sex)s, born %(b_born)s) have alike "
+                              "names but another sex or date of birth") % {
+                "a": theirs.name, "a_sex": theirs.get_sex_display(), "a_born": date_format(theirs.birth_date),
+                "b": ours.name, "b_sex": ours.get_sex_display(), "b_born": date_format(ours.birth_date)})
+    heads = [m for m in people if m.relationship == Member.Relationship.HEAD]
+    if len({same.get(m.pk, m.pk) for m in heads}) > 1:
+        problems.append(_("the heads of the two families (%(heads)s) are not the same person") % {
+            "heads": ", ".join(sorted(m.name for m in heads))})
+    return same, problems
+
+
+def merge_families(*, kept_id: int, merged_id: int, actor, reason: str) -> Family:
+    """Merge family ``merged_id`` into ``kept_id``: its people already in the kept family are removed (the
+    kept family's record of them stays), the others move in; the kept family takes the centre's DTSEN id if it
+    had none and the merged family's place in its verval rounds; the merged family is deleted. Every row is
+    written with its history. Refused, nothing changed, when the members clash, when the village already
+    decided on the merged family, or when it has visits, assignments, payments or reports of its own."""
+    kept = Family.objects.select_for_update().get(pk=kept_id)
+    merged = Family.objects.select_for_update().get(pk=merged_id)
+    same, problems = member_clashes(kept, merged)
+    if problems:
+        raise InvalidState(_("The two families cannot be merged: their members clash (%(problems)s). Nothing "
+                             "was changed; keep both or mark a duplicate.") % {"problems": "; ".join(problems)})
+    links = list(RoundFamily.objects.select_for_update(of=("self",)).select_related("round")
+                 .filter(family=merged))
+    for link in links:
+        if link.decision or link.round.state not in EDITABLE_STATES:
+            raise InvalidState(_("The village has already decided on the batch's family in its verval round; "
+                                 "it cannot be merged. Keep both or mark a duplicate."))
+    try:
+        with transaction.atomic():
+            for member in Member.objects.filter(family=merged).order_by("pk"):
+                member._history_user, member._change_reason = actor, reason
+                if member.pk in same:
+                    member.delete()
+                else:
+                    member.family = kept
+                    member.save()
+            rounds = [link.round for link in links]
+            for link in links:
+                link._history_user, link._change_reason = actor, reason
+                link.delete()
+            centre_id = merged.central_id
+            merged._history_user, merged._change_reason = actor, reason
+            merged.delete()
+    except ProtectedError:
+        raise InvalidState(_("The batch's family already has visits, assignments, payments or reports of its "
+                             "own; it cannot be merged. Keep both or mark a duplicate.")) from None
+    if centre_id and not kept.central_id:
+        kept.central_id = centre_id
+    kept.version += 1
+    kept._history_user, kept._change_reason = actor, reason
+    kept.save()
+    for round_ in rounds:
+        RoundFamily.objects.get_or_create(round=round_, family=kept)
+    return kept
 
 
 def _user_name(user) -> str:

@@ -76,6 +76,21 @@ class IngestResult:
     rows_held: int = 0  # breaking the register's rules: held as BatchHeldRow items, not applied
     families_unchanged: int = 0  # the same document as applied last time: neither validated nor rewritten
     rounds_created: int = 0
+    families_similar: int = 0  # added, and likely the same as a family the register held: adjudication items
+    families_unchecked: int = 0  # added, too many to compare with the register at once (a first load)
+
+
+# The families a batch adds are compared with the register's (central.clashes.likely_duplicates_hold) up to
+# this many; a first load of a regency adds more, and is left to the regency-wide duplicate scan.
+NEW_IDS_KEPT = 5_000
+
+
+@dataclass
+class NewRows:
+    """The rows an upsert inserted: how many, and their ids up to ``NEW_IDS_KEPT``."""
+
+    count: int = 0
+    ids: list[int] = field(default_factory=list)
 
 
 def _choices(model, name) -> set:
@@ -410,11 +425,12 @@ def history_sql(model, source: str, reason_sql: str = "%s") -> str:
 
 
 def _upsert(cursor, model, *, source: str, key: str, columns: list[str], insert_extra: dict[str, str],
-            update_extra: dict[str, str], reason: str) -> int:
+            update_extra: dict[str, str], reason: str, new: NewRows | None = None) -> int:
     """Update the rows of ``model`` whose values differ from ``source`` (with audit history), then insert
     the new ones. Two plain statements instead of ON CONFLICT: PostgreSQL inserts a batch of mostly new
     rows markedly faster without speculative insertion, and the batch lock keeps writers apart.
-    Returns how many rows were inserted or changed; unchanged rows are not touched."""
+    Returns how many rows were inserted or changed; unchanged rows are not touched. ``new``, when given,
+    receives how many rows were inserted and their ids, up to ``NEW_IDS_KEPT``."""
     table = model._meta.db_table
     compared = [c for c in columns if c != key]
     assignments = ", ".join([f"{c} = x.{c}" for c in compared] + [f"{c} = {v}" for c, v in update_extra.items()])
@@ -423,11 +439,18 @@ def _upsert(cursor, model, *, source: str, key: str, columns: list[str], insert_
         f"AND ({', '.join('t.' + c for c in compared)}) IS DISTINCT FROM ({', '.join('x.' + c for c in compared)}) "
         f"RETURNING t.*) {history_sql(model, 'up')}", [reason])
     changed = cursor.rowcount
-    cursor.execute(
+    insert = (
         f"INSERT INTO {table} ({', '.join(columns + list(insert_extra))}) "  # nosec B608
         f"SELECT {', '.join(['x.' + c for c in columns] + list(insert_extra.values()))} FROM ({source}) x "
         f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t.{key} = x.{key})")
-    return changed + cursor.rowcount
+    if new is None:
+        cursor.execute(insert)
+        return changed + cursor.rowcount
+    cursor.execute(f"WITH ins AS ({insert} RETURNING id) SELECT count(*), (array_agg(id))[1:%s] FROM ins",  # nosec B608
+                   [NEW_IDS_KEPT])
+    new.count, ids = cursor.fetchone()
+    new.ids = list(ids or [])
+    return changed + new.count
 
 
 def stage_schema(batch: CentralBatch) -> str:
@@ -503,7 +526,8 @@ def stage_discard(batch: CentralBatch) -> None:
 
 
 def _ingest_postgresql(batch: CentralBatch) -> IngestResult:
-    from .clashes import clashes_hold_sql  # here: central.clashes builds on this module's columns
+    # Here: central.clashes builds on this module's columns.
+    from .clashes import clashes_hold_sql, likely_duplicates_hold
 
     # Ranges no worker staged (all of them for `sync_central pull`) are staged here, in order.
     schema = _prepare_stage(batch)  # a batch without pages has no range to create it
@@ -532,7 +556,9 @@ def _ingest_postgresql(batch: CentralBatch) -> IngestResult:
             result.families -= twice
             result.families_held = clashes_hold_sql(cursor, batch)
             result.rows_held = _store_held(cursor, batch)
-            result.families_changed, result.members_changed = _upsert_all(cursor, batch)
+            new = NewRows()
+            result.families_changed, result.members_changed = _upsert_all(cursor, batch, new)
+            result.families_similar, result.families_unchecked = likely_duplicates_hold(cursor, batch, new)
             _store_digests(cursor)
             result.rounds_created = _split_rounds(cursor, batch)
             set_rounds_calendar(batch)
@@ -611,7 +637,7 @@ def _store_digests(cursor) -> None:
         f"WHERE {table}.digest IS DISTINCT FROM EXCLUDED.digest")
 
 
-def _upsert_all(cursor, batch: CentralBatch) -> tuple[int, int]:
+def _upsert_all(cursor, batch: CentralBatch, new: NewRows) -> tuple[int, int]:
     reason = f"central batch {batch.batch_id}"
     family_table = Family._meta.db_table
     # A new family takes the batch's desil at once; an existing one keeps its own until the refresh below,
@@ -621,7 +647,7 @@ def _upsert_all(cursor, batch: CentralBatch) -> tuple[int, int]:
         columns=FAMILY_COLUMNS,
         insert_extra={"origin": "'central'", "desil": "x.desil", "version": "1", "created_at": "now()",
                       "updated_at": "now()"},
-        update_extra={"version": "t.version + 1", "updated_at": "now()"}, reason=reason)
+        update_extra={"version": "t.version + 1", "updated_at": "now()"}, reason=reason, new=new)
     members_changed = _upsert(
         cursor, Member, key="nik", columns=[*MEMBER_COLUMNS, "family_id"],
         source=f"SELECT s.*, f.id AS family_id FROM central_stage_member s "  # nosec B608

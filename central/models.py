@@ -68,6 +68,9 @@ class CentralBatch(models.Model):
     rounds_created = models.PositiveIntegerField(_("rounds created"), default=0)
     families_changed = models.PositiveIntegerField(_("families added or changed"), default=0)
     rows_held = models.PositiveIntegerField(_("families held (rows breaking the register's rules)"), default=0)
+    # Families the batch added beyond what is compared with the register at once (a first load of a regency):
+    # the regency-wide duplicate scan looks at them.
+    families_unchecked = models.PositiveIntegerField(_("families added, not compared for duplicates"), default=0)
     ingested_at = models.DateTimeField(_("applied at"), null=True, blank=True)
     created_at = models.DateTimeField(_("discovered at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
@@ -283,30 +286,41 @@ class SubmissionItem(models.Model):
 
 
 class BatchClash(models.Model):
-    """A family of a central batch that clashes with the register (its KK number or a member's NIK is
-    held by another family). It is held on its own, with both versions, for Dinsos to resolve; the rest
-    of the batch is applied."""
+    """An item of Dinsos's adjudication queue from a central batch, with both versions side by side.
+
+    A *clash* (kind kk or nik): a family of the batch whose KK number or a member's NIK is held by another
+    family of the register; it is held out of the register until Dinsos decides. A *likely duplicate* (kind
+    similar): a family the batch added that looks like a family the register already held (the head's name
+    as people write it, the birth date within a tolerance, another member or the RT alike); it is in the
+    register, and Dinsos keeps both, merges it into the older family or marks it a duplicate."""
 
     class Kind(models.TextChoices):
         KK = "kk", _("KK number held by another family")
         NIK = "nik", _("NIK held by a member of another family")
+        SIMILAR = "similar", _("Likely the same family as one already in the register")
 
     class State(models.TextChoices):
-        HELD = "held", _("Held: waiting for Dinsos")
+        HELD = "held", _("Waiting for Dinsos's decision")
         RESOLVED = "resolved", _("Resolved")
 
     class Resolution(models.TextChoices):
         TAKE_CENTRE = "take_centre", _("Take the centre's version")
         KEEP_REGISTER = "keep_register", _("Keep the register's version")
         DUPLICATE = "duplicate", _("Mark as a duplicate")
+        KEEP_BOTH = "keep_both", _("Keep both: they are different families")
+        MERGE = "merge", _("Merge into the register's family")
 
     batch = models.ForeignKey(CentralBatch, verbose_name=_("batch"), on_delete=models.PROTECT,
                               related_name="clashes")
     central_id = models.CharField(_("DTSEN id"), max_length=32)
     village = models.ForeignKey("registry.Region", verbose_name=_("village"), on_delete=models.PROTECT,
                                 related_name="+")
-    kind = models.CharField(_("kind"), max_length=4, choices=Kind.choices)
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
     reason = models.TextField(_("reason"))
+    # A likely duplicate: the family the batch added (in the register), and how alike the two are (0-1).
+    batch_family = models.ForeignKey("registry.Family", verbose_name=_("the batch's family"), null=True,
+                                     blank=True, on_delete=models.SET_NULL, related_name="+")
+    likelihood = models.FloatField(_("likelihood"), null=True, blank=True)
     central_version = models.JSONField(_("the centre's version"))
     register_family = models.ForeignKey("registry.Family", verbose_name=_("register's family"), null=True,
                                         blank=True, on_delete=models.SET_NULL, related_name="+")
@@ -323,12 +337,20 @@ class BatchClash(models.Model):
 
     class Meta:
         ordering = ["state", "-created_at", "central_id"]
-        verbose_name = _("clash with the register")
-        verbose_name_plural = _("clashes with the register")
+        verbose_name = _("adjudication item")
+        verbose_name_plural = _("adjudication queue")
         constraints = [models.UniqueConstraint(fields=["batch", "central_id"], name="clash_once_per_batch")]
 
     def __str__(self):
         return f"{self.batch_id}/{self.central_id} ({self.get_kind_display()})"
+
+    @property
+    def resolutions(self) -> list[str]:
+        """The decisions open to this item: a held clash is taken, kept out or a duplicate; a likely
+        duplicate already in the register is kept, merged or marked."""
+        if self.kind == self.Kind.SIMILAR:
+            return [self.Resolution.KEEP_BOTH, self.Resolution.MERGE, self.Resolution.DUPLICATE]
+        return [self.Resolution.TAKE_CENTRE, self.Resolution.KEEP_REGISTER, self.Resolution.DUPLICATE]
 
 
 class BatchHeldRow(models.Model):

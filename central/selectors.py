@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 
 from accounts.scope import get_scoped_or_404, scope_queryset
 from privacy.masking import mask_numbers_in_text
+from registry import duplicates
 from registry.models import Family, Member, Region
 from verification.models import RoundFamily, VerificationRound
 
@@ -30,13 +31,18 @@ SENDING_WATCH = dt.timedelta(minutes=10)
 
 def batch_list(*, user):
     # The held families per batch ride along in the same query (the sync page links them).
-    return scope_queryset(user, CentralBatch.objects.annotate(
-        held_families=Count("clashes", filter=Q(clashes__state=HELD)))).order_by("-created_at")
+    return scope_queryset(user, _with_waiting_items(CentralBatch.objects.all())).order_by("-created_at")
 
 
 def batch_get(*, user, pk: int) -> CentralBatch:
-    return get_scoped_or_404(user, CentralBatch.objects.annotate(
-        held_families=Count("clashes", filter=Q(clashes__state=HELD))), pk=pk)
+    return get_scoped_or_404(user, _with_waiting_items(CentralBatch.objects.all()), pk=pk)
+
+
+def _with_waiting_items(batches):
+    """The batches with their adjudication items waiting for Dinsos: held clashes, likely duplicates."""
+    similar = Q(clashes__kind=BatchClash.Kind.SIMILAR)
+    return batches.annotate(held_families=Count("clashes", filter=Q(clashes__state=HELD) & ~similar),
+                            likely_duplicates=Count("clashes", filter=Q(clashes__state=HELD) & similar))
 
 
 def batch_held_rows(*, user, batch: CentralBatch):
@@ -193,10 +199,15 @@ def desil_publications():
 
 
 # -- families held because they clash with the register ----------------------------------------------------
-def clash_list(*, user, state: str = "", batch_pk: int | None = None):
+def clash_list(*, user, state: str = "", batch_pk: int | None = None, kind: str = ""):
+    """The adjudication queue in the user's area; ``kind`` "clash" (KK or NIK) or "similar" narrows it."""
     clashes = scope_queryset(user, BatchClash.objects.select_related("batch", "village", "resolved_by"))
     if state:
         clashes = clashes.filter(state=state)
+    if kind == BatchClash.Kind.SIMILAR:
+        clashes = clashes.filter(kind=kind)
+    elif kind == "clash":
+        clashes = clashes.exclude(kind=BatchClash.Kind.SIMILAR)
     if batch_pk:
         clashes = clashes.filter(batch_id=batch_pk)
     return clashes.order_by("state", "-created_at", "central_id")
@@ -210,7 +221,7 @@ def clash_batches(*, user):
 
 def clash_get(*, user, pk: int) -> BatchClash:
     return get_scoped_or_404(user, BatchClash.objects.select_related("batch", "village", "resolved_by",
-                                                                       "register_family"), pk=pk)
+                                                                       "register_family", "batch_family"), pk=pk)
 
 
 @dataclass
@@ -234,7 +245,7 @@ class MemberPair:
     in_register: bool
 
 
-MEMBER_SHOWN = ["name", "sex", "birth_place", "birth_date", "relationship", "education", "occupation",
+MEMBER_SHOWN = ["nik", "name", "sex", "birth_place", "birth_date", "relationship", "education", "occupation",
                 "disability", "life_status"]
 
 
@@ -283,9 +294,20 @@ def clash_sides(clash: BatchClash) -> dict:
     attrs = [_pair(field(name).verbose_name, field(name), centre_attrs.get(name), register_attrs.get(name))
              for name in ATTR_FIELDS]
     people = {}
-    for side, members in (("centre", centre.get("members") or []), ("register", register.get("members") or [])):
-        for member in members:
-            people.setdefault(member.get("nik"), {})[side] = member
+    centre_members, register_members = centre.get("members") or [], register.get("members") or []
+    # People are matched by NIK; a likely duplicate's people have other NIKs, so they are matched by name.
+    same_as = {}
+    if clash.kind == BatchClash.Kind.SIMILAR:
+        for i, j, _score in duplicates.alike_names([m.get("name") or "" for m in centre_members],
+                                                   [m.get("name") or "" for m in register_members],
+                                                   duplicates.SAME_PERSON_NAME):
+            if i not in same_as and j not in same_as.values():
+                same_as[i] = j
+    for i, member in enumerate(centre_members):
+        key = register_members[same_as[i]].get("nik") if i in same_as else member.get("nik")
+        people.setdefault(key, {})["centre"] = member
+    for member in register_members:
+        people.setdefault(member.get("nik"), {})["register"] = member
     member_field = Member._meta.get_field
     pairs = []
     for nik, sides in people.items():

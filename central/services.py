@@ -292,12 +292,13 @@ def batch_sync(*, batch_pk: int, client: CentralClient) -> CentralBatch:
     batch.rounds_created = batch.rounds_created + result.rounds_created
     batch.families_changed = result.families_changed
     batch.rows_held = result.rows_held
+    batch.families_unchecked = result.families_unchecked
     batch.ingested_at, batch.last_error = timezone.now(), ""
     if result.families_held or result.rows_held:
         log.warning("central batch %s: %d families held for Dinsos (clash with the register), %d held (breaking "
                     "the register's rules)", batch.batch_id, result.families_held, result.rows_held)
-    batch.save(update_fields=["state", "rounds_created", "families_changed", "rows_held", "ingested_at",
-                              "last_error", "updated_at"])
+    batch.save(update_fields=["state", "rounds_created", "families_changed", "rows_held", "families_unchecked",
+                              "ingested_at", "last_error", "updated_at"])
     return batch
 
 
@@ -586,7 +587,10 @@ def sync_status() -> dict:
         },
         # What went up, by kind, and what the centre did with it (pending = sent or waiting, not answered yet).
         "submitted_items": items,
-        "held_families": BatchClash.objects.filter(state=BatchClash.State.HELD).count(),
+        "held_families": BatchClash.objects.filter(state=BatchClash.State.HELD)
+        .exclude(kind=BatchClash.Kind.SIMILAR).count(),
+        "likely_duplicates": BatchClash.objects.filter(state=BatchClash.State.HELD,
+                                                       kind=BatchClash.Kind.SIMILAR).count(),
         "determinations": Determination.objects.count(),
         "desil_publications": DesilPublication.objects.filter(state=DesilPublication.State.APPLIED).count(),
     }

@@ -152,12 +152,17 @@ class _Builder:
                 yield self._item(SubmissionItem.Kind.RESULT, f"R{entry.pk}", {
                     "central_id": entry.family.central_id, "decision": entry.decision or RoundFamily.Decision.ELIGIBLE,
                     "reason": entry.reason, "note": entry.note}, entry)
-        # Families Dinsos recognised as duplicates of the register's when their batch clashed: the centre learns.
+        # Families Dinsos recognised as duplicates of the register's when their batch clashed, or merged into one
+        # of the register's that keeps its own DTSEN id: the centre learns.
         duplicates = (BatchClash.objects.filter(batch__batch_id=self.round.batch_ref, village_id=self.round.village_id,
-                                                resolution=BatchClash.Resolution.DUPLICATE)
+                                                resolution__in=[BatchClash.Resolution.DUPLICATE,
+                                                                BatchClash.Resolution.MERGE])
                       .select_related("register_family").order_by("central_id"))
         for clash in duplicates:
             register = clash.register_family
+            if clash.resolution == BatchClash.Resolution.MERGE and register and \
+                    register.central_id == clash.central_id:
+                continue  # the register's family took the centre's id: its own result goes up
             note = _("Duplicate of KK %(kk)s (DTSEN id %(id)s) in the register.") % {
                 "kk": register.kk_number if register else "-",
                 "id": (register.central_id if register else "") or "-"}

@@ -10,6 +10,7 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from dtsen_portal.errors import NotInScope, ServiceError
@@ -142,7 +143,10 @@ def sync_now(request):
     return redirect("sync-overview")
 
 
-# -- families held because they clash with the register ----------------------------------------------------
+# -- the adjudication queue: families held because they clash with the register, likely duplicates ----------
+KINDS = {"clash": gettext_lazy("Clash with the register (KK or NIK)"),
+         BatchClash.Kind.SIMILAR: gettext_lazy("Likely duplicate")}
+
 @login_required
 def clash_list(request):
     _sync_staff(request.user)
@@ -150,12 +154,15 @@ def clash_list(request):
     state = state if state in BatchClash.State.values else ""
     batch_pk = request.GET.get("batch", "")
     batch_pk = ascii_int(batch_pk)
-    page = Paginator(selectors.clash_list(user=request.user, state=state, batch_pk=batch_pk),
+    kind = request.GET.get("kind", "")
+    kind = kind if kind in KINDS else ""
+    page = Paginator(selectors.clash_list(user=request.user, state=state, batch_pk=batch_pk, kind=kind),
                      CLASHES_PER_PAGE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "central/clash_list.html", {
-        "page": page, "state": state, "batch_pk": batch_pk, "query": query.urlencode(),
+        "page": page, "state": state, "batch_pk": batch_pk, "query": query.urlencode(), "kind": kind,
+        "kinds": list(KINDS.items()),
         "states": BatchClash.State.choices, "batches": list(selectors.clash_batches(user=request.user)),
     })
 
@@ -165,7 +172,7 @@ def clash_list(request):
 def clash_detail(request, pk: int):
     _sync_staff(request.user)
     clash = selectors.clash_get(user=request.user, pk=pk)
-    form = ClashResolveForm(request.POST or None)
+    form = ClashResolveForm(request.POST or None, clash=clash)
     if request.method == "POST":
         if form.is_valid():
             try:
@@ -183,7 +190,8 @@ def clash_detail(request, pk: int):
     # Only Dinsos and administrators reach this page, and both versions of each person are the point of it.
     record_view(request, object_type="clash", object_id=clash.pk, area_code=clash.village_id,
                 people=len(sides.get("members", [])))
-    return render(request, "central/clash_detail.html", {"clash": clash, "sides": sides, "form": form})
+    return render(request, "central/clash_detail.html", {"clash": clash, "sides": sides, "form": form,
+                                                         "similar": clash.kind == BatchClash.Kind.SIMILAR})
 
 
 def _resolved_message(clash: BatchClash) -> str:
@@ -192,7 +200,14 @@ def _resolved_message(clash: BatchClash) -> str:
     if clash.resolution == BatchClash.Resolution.TAKE_CENTRE:
         return _("Resolved: the centre's version of %(id)s (KK %(kk)s) is now in the register and joins the "
                  "verval round of %(village)s.") % values
+    if clash.resolution == BatchClash.Resolution.DUPLICATE and clash.kind == BatchClash.Kind.SIMILAR:
+        return _("Resolved: the batch's family %(id)s is recorded as a duplicate and left the verval round of "
+                 "%(village)s.") % values
     if clash.resolution == BatchClash.Resolution.DUPLICATE:
         return _("Resolved: the centre's family %(id)s is recorded as a duplicate of the register's family "
                  "and stays out of the register.") % values
+    if clash.resolution == BatchClash.Resolution.KEEP_BOTH:
+        return _("Resolved: both families stay in the register.")
+    if clash.resolution == BatchClash.Resolution.MERGE:
+        return _("Resolved: the batch's family %(id)s is merged into the register's family.") % values
     return _("Resolved: the register keeps its version; the centre's family %(id)s stays out.") % values

@@ -33,6 +33,9 @@ NAME_MIN = 0.5
 # alike); a pair needs the RT or another member alike as well to be reported.
 PAIR_MIN = 0.6
 PERSON_MIN = 0.5
+# Two people of two families alike are taken for one person (when families are merged, or shown side by side)
+# from this similarity of their names on, with the same sex and a birth date within the tolerance.
+SAME_PERSON_NAME = 0.75
 DATE_FACTOR = {"same": 1.0, "swapped": 0.9, "year": 0.95, "swapped_year": 0.8}
 
 REASONS = {
@@ -102,6 +105,23 @@ def date_variants(born: dt.date) -> list[dt.date]:
             with contextlib.suppress(ValueError):  # 29 February in another year, a day above 12 as a month
                 found.add(dt.date(year, month, day))
     return sorted(found)
+
+
+def alike_names(names_a: list[str], names_b: list[str], minimum: float) -> list[tuple[int, int, float]]:
+    """(index in ``names_a``, index in ``names_b``, score) of the names alike from ``minimum`` on, most alike
+    first: one query for two short lists (the people of two families)."""
+    if not names_a or not names_b or not available():
+        return []
+    score = _NAME_SCORE.format(a="a.k", b="b.k")
+    sql = f"""
+        SELECT a.i, b.i, ns.s
+        FROM (SELECT i - 1 AS i, registry_name_key(n) AS k FROM unnest(%s::text[]) WITH ORDINALITY x(n, i)) a
+        CROSS JOIN (SELECT i - 1 AS i, registry_name_key(n) AS k FROM unnest(%s::text[]) WITH ORDINALITY x(n, i)) b
+        CROSS JOIN LATERAL (SELECT {score} AS s) ns
+        WHERE a.k <> '' AND ns.s >= %s ORDER BY ns.s DESC, a.i, b.i"""  # noqa: S608  # nosec B608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [list(names_a), list(names_b), minimum])
+        return [(i, j, float(s)) for i, j, s in cursor.fetchall()]
 
 
 @dataclass
@@ -176,22 +196,88 @@ CROSS JOIN LATERAL (SELECT registry_name_key(m.name) AS k) k
 WHERE f.village_id LIKE %s AND m.relationship = 'head' AND k.k <> ''
 """
 
+_MEMBER_ALIKE = f"""EXISTS (SELECT 1 FROM registry_member x JOIN registry_member z
+                 ON z.family_id = {{b}} AND z.birth_date = x.birth_date AND z.relationship <> 'head'
+               WHERE x.family_id = {{a}} AND x.relationship <> 'head'
+                 AND ({_NAME_SCORE.format(a="registry_name_key(x.name)", b="registry_name_key(z.name)")}) >= %s)"""  # noqa: S608  # nosec B608
+
 # One block of day/month: heads joined on (day/month sorted, first letter, year ±1), scored in SQL; for the
 # pairs whose names are alike, whether another member of both families is alike too (same birth date).
 _PAIRS = f"""
 SELECT a.family_id, b.family_id, a.k = b.k, {_MISSING_WORD.format(a="a.k", b="b.k")}, ns.s,
        a.bd, b.bd, a.village_id = b.village_id,
        a.village_id = b.village_id AND a.dusun = b.dusun AND a.rw = b.rw AND a.rt = b.rt,
-       EXISTS (SELECT 1 FROM registry_member x JOIN registry_member z
-                 ON z.family_id = b.family_id AND z.birth_date = x.birth_date AND z.relationship <> 'head'
-               WHERE x.family_id = a.family_id AND x.relationship <> 'head'
-                 AND ({_NAME_SCORE.format(a="registry_name_key(x.name)", b="registry_name_key(z.name)")}) >= %s)
+       {_MEMBER_ALIKE.format(a="a.family_id", b="b.family_id")}
 FROM dup_heads a
 CROSS JOIN (VALUES (-1), (0), (1)) d(d)
 JOIN dup_heads b ON b.lo = a.lo AND b.hi = a.hi AND b.l = a.l AND b.y = a.y + d.d AND b.family_id > a.family_id
 CROSS JOIN LATERAL (SELECT {_NAME_SCORE.format(a="a.k", b="b.k")} AS s) ns
 WHERE a.lo = %s AND ns.s >= %s
 """  # noqa: S608  # nosec B608 - constant fragments of this module
+
+
+def _scored(rows, minimum: float) -> list[Pair]:
+    """Pairs from rows (family a, family b, same key, missing word, name score, birth dates a and b, same
+    village, same RT, another member alike) at ``minimum`` likelihood or above."""
+    pairs = []
+    for a, b, same_key, prefix, name_score, bd_a, bd_b, village, rt, member in rows:
+        kind = date_kind(bd_a, bd_b)
+        if kind is None:
+            continue
+        # Alike names and dates alone happen by chance in a regency; another member alike, or the same RT, is
+        # what makes two families one. The village alone adds little.
+        evidence = min(1.0, 0.5 + 0.3 * member + 0.05 * village + 0.15 * rt)
+        likelihood = round(float(name_score) * DATE_FACTOR[kind] * evidence, 3)
+        if likelihood < minimum:
+            continue
+        reasons = [name_reason(same_key, prefix), f"date_{kind}"]
+        reasons += [r for r, yes in (("member", member), ("same_village", village), ("same_rt", rt)) if yes]
+        pairs.append(Pair(a, b, likelihood, tuple(reasons)))
+    return pairs
+
+
+# The heads of the given families, each with the birth dates its own may have been written as, looked up through
+# the index on (birth date, name key) among the heads of the region's other families; a pair of two given
+# families comes once (a before b).
+_NEW_PAIRS = f"""
+SELECT t.family_id, f.id, t.k = o.k, {_MISSING_WORD.format(a="t.k", b="o.k")}, ns.s, t.bd, m.birth_date,
+       t.village_id = f.village_id,
+       t.village_id = f.village_id AND t.dusun = f.dusun AND t.rw = f.rw AND t.rt = f.rt,
+       {_MEMBER_ALIKE.format(a="t.family_id", b="f.id")}
+FROM (SELECT x.family_id, x.d, h.birth_date AS bd, registry_name_key(h.name) AS k, g.village_id, g.dusun, g.rw,
+             g.rt
+      FROM unnest(%s::int[], %s::date[]) AS x(family_id, d)
+      JOIN registry_member h ON h.family_id = x.family_id AND h.relationship = 'head'
+      JOIN registry_family g ON g.id = x.family_id) t
+JOIN registry_member m ON m.birth_date = t.d AND m.relationship = 'head'
+JOIN registry_family f ON f.id = m.family_id AND f.village_id LIKE %s
+CROSS JOIN LATERAL (SELECT registry_name_key(m.name) AS k) o
+CROSS JOIN LATERAL (SELECT {_NAME_SCORE.format(a="t.k", b="o.k")} AS s) ns
+WHERE t.k <> '' AND f.id <> t.family_id AND NOT (f.id = ANY(%s) AND f.id < t.family_id) AND ns.s >= %s
+"""  # noqa: S608  # nosec B608 - constant fragments of this module
+
+
+def likely_duplicates(family_ids: list[int], region_code: str, *, minimum: float = PAIR_MIN) -> list[Pair]:
+    """Families of the region (a regency code) likely the same as one of ``family_ids`` (families a central
+    batch just added): ``Pair.family_a`` is the given family, ``family_b`` the other. Driven from the given
+    families through the birth-date index, so its cost follows their number, not the region's size."""
+    if not family_ids or not available():
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT family_id, birth_date FROM registry_member WHERE family_id = ANY(%s) "
+                       "AND relationship = 'head'", [list(family_ids)])
+        probes = [(family_id, d) for family_id, born in cursor.fetchall() for d in date_variants(born)]
+        if not probes:
+            return []
+        cursor.execute(_NEW_PAIRS, [NAME_MIN, [p[0] for p in probes], [p[1] for p in probes],
+                                    region_code + ".%", list(family_ids), NAME_MIN])
+        rows = cursor.fetchall()
+    best: dict[tuple[int, int], Pair] = {}
+    for pair in _scored(rows, minimum):
+        key = (pair.family_a, pair.family_b)
+        if key not in best or pair.likelihood > best[key].likelihood:
+            best[key] = pair
+    return sorted(best.values(), key=lambda p: (-p.likelihood, p.family_a, p.family_b))
 
 
 def regency_scan(region_code: str, *, progress: Callable[[int], None] | None = None,
@@ -210,19 +296,7 @@ def regency_scan(region_code: str, *, progress: Callable[[int], None] | None = N
             progress(8)
         for lo in range(1, 13):
             cursor.execute(_PAIRS, [NAME_MIN, lo, NAME_MIN])
-            for a, b, same_key, prefix, name_score, bd_a, bd_b, village, rt, member in cursor.fetchall():
-                kind = date_kind(bd_a, bd_b)
-                if kind is None:
-                    continue
-                # Alike names and dates alone happen by chance in a regency; another member alike, or the same
-                # RT, is what makes two families one. The village alone adds little.
-                evidence = min(1.0, 0.5 + 0.3 * member + 0.05 * village + 0.15 * rt)
-                likelihood = round(float(name_score) * DATE_FACTOR[kind] * evidence, 3)
-                if likelihood < minimum:
-                    continue
-                reasons = [name_reason(same_key, prefix), f"date_{kind}"]
-                reasons += [r for r, yes in (("member", member), ("same_village", village), ("same_rt", rt)) if yes]
-                pairs.append(Pair(a, b, likelihood, tuple(reasons)))
+            pairs += _scored(cursor.fetchall(), minimum)
             if progress:
                 progress(8 + round(92 * lo / 12))
         cursor.execute("DROP TABLE IF EXISTS dup_heads")

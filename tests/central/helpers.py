@@ -49,3 +49,39 @@ def clashing_register(families: list[dict]):
                           birth_date=dt.date.fromisoformat(person["birth_date"]))
     MemberFactory(family=nik_holder, name="Siti Register", relationship=Member.Relationship.SPOUSE, sex="P")
     return SimpleNamespace(kk_holder=kk_holder, nik_holder=nik_holder, moved=moved)
+
+
+def swapped_date(born: dt.date) -> dt.date:
+    """The birth date as a clerk may have typed it: day and month swapped where that is a date."""
+    return dt.date(born.year, born.day, born.month) if born.day <= 12 and born.day != born.month else born
+
+
+def alike_register_family(families: list[dict], *, clash_member: bool = False, nth: int = 0):
+    """A family the register held before the batch that is one of the batch's families written differently: the
+    head without the last word of the name (a missing marga) and with day and month swapped, another member as
+    the centre has them, other NIKs and KK, no DTSEN id (a village's usulan). With ``clash_member`` it also
+    lists a third person named like one of the centre's but born 30 years apart. ``nth``: which of the
+    batch's families that can be written so (the first by default)."""
+    doc = [f for f in families[5:] if len(f["members"]) >= 3 and len(head_of(f)["name"].split()) >= 2
+           and f["members"][1]["relationship"] != "head"][nth]
+    from registry.models import Family, Member
+
+    from ..factories import FamilyFactory, MemberFactory, village
+
+    head, other = head_of(doc), next(m for m in doc["members"] if m["relationship"] != "head")
+    family = FamilyFactory(village=village(doc["village_code"]), central_id=None, origin=Family.Origin.PROPOSAL,
+                           dusun=doc["dusun"], rt=doc["rt"], rw=doc["rw"])
+    MemberFactory(family=family, name=" ".join(head["name"].split()[:-1]), sex=head["sex"],
+                  birth_date=swapped_date(dt.date.fromisoformat(head["birth_date"])))
+    MemberFactory(family=family, name=other["name"].upper(), sex=other["sex"],
+                  birth_date=dt.date.fromisoformat(other["birth_date"]), relationship=other["relationship"])
+    if clash_member:
+        third = next(m for m in doc["members"] if m["nik"] not in (head["nik"], other["nik"]))
+        born = dt.date.fromisoformat(third["birth_date"])
+        MemberFactory(family=family, name=third["name"], sex=third["sex"], birth_date=born.replace(year=born.year - 30),
+                      relationship=Member.Relationship.OTHER)
+    return doc, family
+
+
+def head_of(doc):
+    return next(m for m in doc["members"] if m["relationship"] == "head")
