@@ -6,6 +6,7 @@ from distribution.api.views import (
     CitizenReportViewSet,
     DeterminationViewSet,
     DisbursementViewSet,
+    PendingChangeViewSet,
     ProgrammeViewSet,
 )
 from groundcheck.api.views import VisitViewSet
@@ -21,6 +22,7 @@ router.register("proposals", ProposalViewSet, basename="proposal")
 router.register("visits", VisitViewSet, basename="visit")
 router.register("citizen-reports", CitizenReportViewSet, basename="citizen-report")
 router.register("programmes", ProgrammeViewSet, basename="programme")
+router.register("changes", PendingChangeViewSet, basename="change")
 router.register("kpm", DeterminationViewSet, basename="kpm")
 router.register("disbursements", DisbursementViewSet, basename="disbursement")
 router.register("sync/batches", BatchViewSet, basename="batch")

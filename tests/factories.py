@@ -177,14 +177,25 @@ def _submission_item_in(code: str):
                                          family=entry.family, payload={"ref": f"R{entry.pk}"})
 
 
+def _change_in(code: str):
+    """A payment report waiting for a second account, prepared by Dinsos of the village's regency."""
+    from distribution.models import PaymentPeriod, PendingChange
+
+    preparer = UserFactory(role=Role.DINSOS, area_id=code[:5])
+    return PendingChange.objects.create(kind=PendingChange.Kind.PAYMENT_REPORT, area_id=code[:5],
+                                        period=PaymentPeriod.objects.first(), prepared_by=preparer,
+                                        payload={"rows": []}, summary={"rows": 0})
+
+
 def _register_workflow_objects():
     from central.models import CentralBatch, Submission, SubmissionItem
-    from distribution.models import CitizenReport, Determination, Disbursement
+    from distribution.models import CitizenReport, Determination, Disbursement, PendingChange
     from groundcheck.models import Visit
 
     OBJECT_IN_VILLAGE.update({Visit: _visit_in, CitizenReport: _report_in, Determination: _determination_in,
                               Disbursement: _disbursement_in, CentralBatch: _batch_in,
-                              Submission: _submission_in, SubmissionItem: _submission_item_in})
+                              Submission: _submission_in, SubmissionItem: _submission_item_in,
+                              PendingChange: _change_in})
 
 
 _register_workflow_objects()

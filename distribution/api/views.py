@@ -2,12 +2,13 @@
 disbursements in the user's area. A village operator resolves a citizen's report through the same service as
 the village queue page."""
 from drf_spectacular.utils import extend_schema
+from django.utils.translation import gettext as _
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from distribution import services
-from distribution.models import CitizenReport, Determination, Disbursement, PaymentPeriod, Programme
+from distribution.models import CitizenReport, Determination, Disbursement, PaymentPeriod, PendingChange, Programme
 from dtsen_portal.api import ReadModelSerializer, ScopedReadOnlyViewSet
 
 
@@ -26,10 +27,21 @@ class ProgrammeSerializer(ReadModelSerializer):
 
 
 class CitizenReportSerializer(ReadModelSerializer):
+    """A report as the village queue shows it: its deadline, the reporter identified or not (never who), the
+    evidence (the photo through the scoped media address, the location), and where it went: the round entry
+    or ground-check it became, and the centre's answer."""
+
+    overdue = serializers.BooleanField(source="is_overdue", read_only=True,
+                                       help_text="Not handled by its due date (escalated to Dinsos).")
+    photo = serializers.FileField(read_only=True, allow_null=True, use_url=True,
+                                  help_text="The house photo's address (staff of the village's area, signed in).")
+
     class Meta:
         model = CitizenReport
         fields = ["id", "reference", "kind", "village", "family", "subject_name", "reason", "status", "resolution",
-                  "created_at", "resolved_at"]
+                  "created_at", "resolved_at", "due_on", "overdue", "escalated_at", "reporter_verified", "photo",
+                  "latitude", "longitude", "entry", "assignment", "centre_outcome", "centre_reason",
+                  "centre_answered_at"]
 
 
 class DeterminationSerializer(ReadModelSerializer):
@@ -44,6 +56,30 @@ class DisbursementSerializer(ReadModelSerializer):
         model = Disbursement
         fields = ["id", "family", "programme", "period", "channel", "amount_planned", "amount_paid", "status",
                   "reason", "updated_at"]
+
+
+class PendingChangeSerializer(ReadModelSerializer):
+    class Meta:
+        model = PendingChange
+        fields = ["id", "kind", "state", "area", "period", "programme", "summary", "note", "prepared_by",
+                  "prepared_at", "decided_by", "decided_at", "applied_at", "job"]
+
+
+class ProgrammeChangeSerializer(serializers.Serializer):
+    programme = serializers.CharField(max_length=30, help_text="The programme's code, e.g. PKH.")
+    max_desil = serializers.IntegerField(min_value=1, max_value=10, help_text="The highest desil the programme serves.")
+    monthly_amount = serializers.IntegerField(min_value=0, max_value=100_000_000, help_text="Rupiah per month.")
+    active = serializers.BooleanField()
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)
+
+    def validate_programme(self, value):
+        if not Programme.objects.filter(code=value).exists():
+            raise serializers.ValidationError(_("No programme has this code."))
+        return value
+
+
+class RejectSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=1000, help_text="Why: the preparer reads it.")
 
 
 class ResolveSerializer(serializers.Serializer):
@@ -61,6 +97,57 @@ class ProgrammeViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_fields = ["active"]
     search_fields = ["code", "name"]
     ordering_fields = ["code"]
+
+
+class PendingChangeViewSet(ScopedReadOnlyViewSet):
+    """Changes where money moves (a channel's payment report, a programme's rules) prepared by one Dinsos or
+    administrator account and waiting for a second one (four eyes), in the user's area. The payment report is
+    prepared by uploading the channel's file on the payments page; a programme's rules through
+    ``changes/programme-rules/``. Confirm, reject and withdraw call the same services as the pages."""
+
+    queryset = PendingChange.objects.all()
+    serializer_class = PendingChangeSerializer
+    filterset_fields = ["kind", "state", "period", "programme"]
+    ordering_fields = ["id", "prepared_at"]
+
+    def get_queryset(self):
+        user = self.request.user
+        if not (user.is_administrator or user.role == "dinsos"):
+            return PendingChange.objects.none()
+        return super().get_queryset()
+
+    @extend_schema(request=ProgrammeChangeSerializer, responses={201: PendingChangeSerializer})
+    @action(detail=False, methods=["post"], url_path="programme-rules")
+    def programme_rules(self, request):
+        """An administrator proposes a programme's new rules; they apply once a second administrator confirms
+        them (``changes/{id}/confirm/``)."""
+        payload = self.validated(ProgrammeChangeSerializer)
+        change = services.programme_change_prepare(actor=request.user, programme_code=payload.pop("programme"),
+                                                   **payload)
+        return Response(PendingChangeSerializer(change).data, status=201)
+
+    @extend_schema(request=None, responses={200: PendingChangeSerializer})
+    @action(detail=True, methods=["post"])
+    def confirm(self, request, pk=None):
+        """A second account confirms: a payment report is then applied by a worker (``job``), a programme's
+        rules at once. The account that prepared it cannot."""
+        change = services.change_confirm(actor=request.user, change_id=self.get_object().pk)
+        return Response(PendingChangeSerializer(change).data)
+
+    @extend_schema(request=RejectSerializer, responses={200: PendingChangeSerializer})
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        """A second account sends the change back with a note; nothing of it is applied."""
+        change_id = self.get_object().pk
+        change = services.change_reject(actor=request.user, change_id=change_id, **self.validated(RejectSerializer))
+        return Response(PendingChangeSerializer(change).data)
+
+    @extend_schema(request=None, responses={200: PendingChangeSerializer})
+    @action(detail=True, methods=["post"])
+    def withdraw(self, request, pk=None):
+        """The preparer takes the change back while it waits."""
+        change = services.change_withdraw(actor=request.user, change_id=self.get_object().pk)
+        return Response(PendingChangeSerializer(change).data)
 
 
 class CitizenReportViewSet(ScopedReadOnlyViewSet):

@@ -120,3 +120,22 @@ def test_the_service_itself_refuses_a_position_outside_indonesia(media):
                                reporter_name="Warga", latitude=Decimal("51.5"), longitude=Decimal("-0.12"),
                                ip="198.51.100.5")
     assert "latitude" in refused.value.field_errors and not CitizenReport.objects.exists()
+
+
+def test_the_api_gives_a_reports_deadline_identification_and_evidence_but_never_the_reporter(media):
+    import datetime as dt
+
+    from rest_framework.test import APIClient
+
+    send(photo=SimpleUploadedFile("rumah.jpg", photo_with_gps_exif()), latitude="3.3", longitude="99.1")
+    report = CitizenReport.objects.get()
+    CitizenReport.objects.filter(pk=report.pk).update(due_on=dt.date(2020, 1, 1))
+    client, operator = APIClient(), UserFactory(role=Role.VILLAGE_OPERATOR, area_id=VILLAGE)
+    client.force_authenticate(operator)
+    [row] = client.get("/api/v1/citizen-reports/", HTTP_ACCEPT_LANGUAGE="id").json()["results"]
+    assert row["due_on"] == "2020-01-01" and row["overdue"] is True
+    assert row["reporter_verified"] is True and row["kind_display"] == "Sanggahan"
+    assert row["photo"].endswith(report.photo.url) and (row["latitude"], row["longitude"]) == ("3.300000", "99.100000")
+    client.force_login(operator)  # the photo is the queue's scoped media address, read with a session
+    assert client.get(row["photo"]).status_code == 200
+    assert not {"reporter_name", "reporter_phone", "reporter_email", "reporter_member", "subject_nik"} & set(row)

@@ -330,3 +330,68 @@ def test_the_admin_no_longer_changes_a_programmes_rules_directly(admins):
     record = Programme.history.order_by("history_id").first()
     revert = reverse("admin:distribution_programme_simple_history", args=["BLTS-KESRA", record.history_id])
     assert client_for(first).post(revert, {"max_desil": 9}).status_code == 403
+
+
+# -- the same through the API -------------------------------------------------------------------------------
+def _api(user):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def test_through_the_api_a_second_dinsos_confirms_a_payment_report_the_preparer_cannot(preparer, second, period,
+                                                                                       payments):
+    change = _prepare(preparer, period, payments)
+    listed = _api(second).get("/api/v1/changes/?state=pending").json()["results"]
+    assert [(c["id"], c["kind"], c["prepared_by"]) for c in listed] == [(change.pk, "payment-report", preparer.pk)]
+    assert listed[0]["summary"] == change.summary and listed[0]["state_display"]
+
+    own = _api(preparer).post(f"/api/v1/changes/{change.pk}/confirm/", format="json")
+    assert own.status_code == 403 and "tidak dapat mengonfirmasinya" in own.json()["message"]
+    assert PendingChange.objects.get(pk=change.pk).state == PendingChange.State.PENDING
+
+    confirmed = _api(second).post(f"/api/v1/changes/{change.pk}/confirm/", format="json")
+    assert confirmed.status_code == 200
+    body = confirmed.json()
+    assert (body["state"], body["decided_by"]) == ("confirmed", second.pk) and body["job"]
+    again = _api(second).post(f"/api/v1/changes/{change.pk}/reject/", {"note": "Salah."}, format="json")
+    assert again.status_code == 409 and "Kedua Dinsos" in again.json()["message"]
+
+
+def test_through_the_api_a_rejection_needs_a_note_and_other_regencies_and_villages_see_nothing(
+        preparer, second, period, payments):
+    change = _prepare(preparer, period, payments)
+    elsewhere = UserFactory(role=Role.DINSOS, area_id="12.72")
+    assert _api(elsewhere).get("/api/v1/changes/").json()["results"] == []
+    assert _api(elsewhere).post(f"/api/v1/changes/{change.pk}/confirm/", format="json").status_code == 404
+    operator = UserFactory(role=Role.VILLAGE_OPERATOR, area_id=VILLAGE)
+    assert _api(operator).get("/api/v1/changes/").json()["results"] == []
+    assert _api(second).post(f"/api/v1/changes/{change.pk}/reject/", {}, format="json").status_code == 400
+    rejected = _api(second).post(f"/api/v1/changes/{change.pk}/reject/", {"note": "Jumlah salah."}, format="json")
+    assert rejected.json()["state"] == "rejected" and rejected.json()["note"] == "Jumlah salah."
+    assert not Disbursement.objects.exclude(status=payments[0].status).exists()
+
+
+def test_through_the_api_programme_rules_wait_for_a_second_administrator():
+    first, second_admin = (UserFactory(role=Role.ADMIN, area_id=None, username=name) for name in ("adm-1", "adm-2"))
+    before = Programme.objects.values().get(code="BLTS-KESRA")
+    url, rules = "/api/v1/changes/programme-rules/", {"programme": "BLTS-KESRA", "active": True}
+    refused = _api(UserFactory(role=Role.DINSOS, area_id="12.09")).post(
+        url, {**rules, "max_desil": 3, "monthly_amount": 1}, format="json")
+    assert refused.status_code == 403
+    bad = _api(first).post(url, {**rules, "max_desil": 11, "monthly_amount": 1}, format="json")
+    assert bad.status_code == 400 and "max_desil" in bad.json()["field_errors"]
+    unknown = _api(first).post(url, {**rules, "programme": "NOPE", "max_desil": 3, "monthly_amount": 1},
+                               format="json")
+    assert unknown.status_code == 400 and unknown.json()["field_errors"]["programme"] == [
+        "Tidak ada program dengan kode ini."]
+    prepared = _api(first).post(url, {**rules, "max_desil": 3, "monthly_amount": 250000}, format="json")
+    assert prepared.status_code == 201
+    assert Programme.objects.values().get(code="BLTS-KESRA") == before  # nothing applied yet
+    change_id = prepared.json()["id"]
+    assert _api(first).post(f"/api/v1/changes/{change_id}/confirm/", format="json").status_code == 403
+    assert _api(second_admin).post(f"/api/v1/changes/{change_id}/confirm/", format="json").status_code == 200
+    programme = Programme.objects.get(code="BLTS-KESRA")
+    assert (programme.max_desil, programme.monthly_amount) == (3, 250000)
