@@ -1,8 +1,8 @@
 """API of distribution: programmes (national reference data), citizens' reports, KPM determinations and
 disbursements in the user's area. A village operator resolves a citizen's report through the same service as
 the village queue page."""
-from drf_spectacular.utils import extend_schema
 from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
