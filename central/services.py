@@ -469,8 +469,12 @@ def _entries_answer(submission: Submission, *, received: bool = False) -> None:
                 submission=submission, outcome=SubmissionItem.Outcome.REJECTED, entry__isnull=False) \
                 .order_by("id").values_list("entry_id", "kind", "reason"):
             reasons[entry_id].append(f"{SubmissionItem.Kind(kind).label}: {reason}")
+    rows = list(per_entry)
+    # Whole rows, so that each history record (the family's decision history shows the centre's answer) keeps
+    # the decision beside the answer.
+    current = RoundFamily.objects.in_bulk([row["entry_id"] for row in rows])
     entries = []
-    for row in per_entry:
+    for row in rows:
         if received:
             outcome = CentreOutcome.RECEIVED
         elif row["rejected"] == 0:
@@ -479,23 +483,39 @@ def _entries_answer(submission: Submission, *, received: bool = False) -> None:
             outcome = CentreOutcome.REJECTED
         else:
             outcome = CentreOutcome.PARTIAL
-        entries.append(RoundFamily(pk=row["entry_id"], centre_outcome=outcome,
-                                   centre_reason="; ".join(reasons[row["entry_id"]])[:2000],
-                                   centre_answered_at=None if received else now))
-    RoundFamily.objects.bulk_update(entries, ["centre_outcome", "centre_reason", "centre_answered_at"],
-                                    batch_size=2000)
+        entry = current[row["entry_id"]]
+        reason = "; ".join(reasons[row["entry_id"]])[:2000]
+        if (entry.centre_outcome, entry.centre_reason, entry.centre_answered_at is None) == (outcome, reason,
+                                                                                            received):
+            continue  # the same answer again (asked twice): no second history record
+        entry.centre_outcome, entry.centre_reason = outcome, reason
+        entry.centre_answered_at = None if received else now
+        entries.append(entry)
+    bulk_update_with_history(entries, RoundFamily, ["centre_outcome", "centre_reason", "centre_answered_at"],
+                             batch_size=2000, default_change_reason=_centre_reason(submission))
+
+
+def _centre_reason(submission: Submission) -> str:
+    return (_("the centre's answer (receipt %(receipt)s)") % {"receipt": submission.receipt_id or "-"})[:100]
 
 
 def _reports_answer(submission: Submission) -> None:
     """A citizen follows their report by its reference number: it shows how it ended at the centre."""
+    answers = list(SubmissionItem.objects.filter(submission=submission, kind=SubmissionItem.Kind.REPORT,
+                                                 report__isnull=False)
+                   .values_list("report_id", "outcome", "reason", "decided_at"))
+    current = CitizenReport.objects.in_bulk([report_id for report_id, *_rest in answers])
     reports = []
-    for report_id, outcome, reason, decided_at in SubmissionItem.objects.filter(
-            submission=submission, kind=SubmissionItem.Kind.REPORT, report__isnull=False) \
-            .values_list("report_id", "outcome", "reason", "decided_at"):
+    for report_id, outcome, reason, decided_at in answers:
         answered = outcome in (SubmissionItem.Outcome.ACCEPTED, SubmissionItem.Outcome.REJECTED)
-        reports.append(CitizenReport(pk=report_id, centre_outcome=outcome if answered else CentreOutcome.RECEIVED,
-                                     centre_reason=reason, centre_answered_at=decided_at))
-    CitizenReport.objects.bulk_update(reports, ["centre_outcome", "centre_reason", "centre_answered_at"])
+        report = current[report_id]
+        answer = (outcome if answered else CentreOutcome.RECEIVED, reason, decided_at)
+        if (report.centre_outcome, report.centre_reason, report.centre_answered_at) == answer:
+            continue
+        report.centre_outcome, report.centre_reason, report.centre_answered_at = answer
+        reports.append(report)
+    bulk_update_with_history(reports, CitizenReport, ["centre_outcome", "centre_reason", "centre_answered_at"],
+                             default_change_reason=_centre_reason(submission))
 
 
 # -- determinations and desil ------------------------------------------------------------------------------

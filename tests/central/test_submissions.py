@@ -186,8 +186,21 @@ def test_the_centres_answer_is_kept_per_item_and_shown_where_people_look():
     assert "Tindak lanjut pusat" in family_page and "Ditolak" in family_page
     citizen = client_for(operator).get(reverse("cek-bansos-status"), {"reference": expect.people["reports"][1]})
     assert "Diterima pusat" in citizen.content.decode()
-    # Answering again changes nothing.
+    # The centre's answer is in the decision's and the report's history, by the system, with the receipt.
+    answer = expect.corrected.history.filter(centre_outcome="partial").get()
+    assert answer.history_user is None and answer.history_change_reason.startswith("jawaban pusat")
+    assert answer.decision == expect.corrected.__class__.objects.get(pk=expect.corrected.pk).decision
+    entry_page = client_for(operator).get(
+        reverse("round-entry", args=[round_.pk, expect.corrected.pk])).content.decode()
+    history = entry_page.split('data-testid="decision-history"')[1].split("</section>")[0]
+    assert "Sebagian diterima pusat" in history and "jawaban pusat" in history
+    report = CitizenReport.objects.get(reference=expect.people["reports"][1])
+    assert report.history.filter(centre_outcome="accepted").count() == 1
+    records = (expect.corrected.history.count(), report.history.count())
+    # Answering again changes nothing, and records nothing.
     assert services.submission_record_outcomes(submission=submission, outcomes=centre.outcomes) == 0
+    services.submissions_check(client=centre)
+    assert (expect.corrected.history.count(), report.history.count()) == records
 
 
 def test_a_round_rechecked_and_approved_again_sends_its_new_state_under_a_new_key():
