@@ -81,6 +81,7 @@ SCORECARD_COLUMNS = (
     "keluarga", "usulan", "sudah_diputuskan", "persen_verval", "musdesus", "berita_acara_ditandatangani",
     "tenggat", "dikirim_pertama", "ketepatan_waktu", "dikirim_terakhir", "dikembalikan", "disetujui",
     "status_pusat", "dikirim_ke_pusat", "dijawab_pusat", "item_diterima", "item_ditolak", "item_menunggu",
+    "laporan_warga_lewat_tenggat",
 )
 
 
@@ -100,7 +101,8 @@ def scorecard_export(request, kind: str):
                 row.signed_on, row.deadline, row.first_submitted_on, row.timeliness, row.last_submitted_on,
                 row.returns or None, row.approved_on, row.centre_state_display, row.centre_sent_on,
                 row.centre_answered_on, row.items_accepted if row.centre_state else None,
-                row.items_rejected if row.centre_state else None, row.items_pending if row.centre_state else None)])
+                row.items_rejected if row.centre_state else None, row.items_pending if row.centre_state else None,
+                row.overdue_reports)])
     name = f"siklus-{context['period'].code}-{card.regency.code}" if card else "siklus"
     return spreadsheet_response(dataset, name, kind)
 

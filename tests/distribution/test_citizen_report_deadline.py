@@ -1,7 +1,9 @@
 """A deadline for the village: a citizen's report is due 14 days after it came. Still waiting after that, it has
 escalated: Dinsos sees it first in its queue, marked overdue, and may resolve it; the regency scorecard counts it
 against the village. Before that, the report is the village's alone."""
+import csv
 import datetime as dt
+import io
 import re
 from html import unescape
 
@@ -115,3 +117,8 @@ def test_the_regency_scorecard_counts_each_villages_overdue_reports(dinsos):
     assert "2 laporan warga terlambat" in row_text(page, VILLAGE)
     assert "1 laporan warga terlambat" in row_text(page, VILLAGE_SAME_KECAMATAN)
     assert re.search(r'data-testid="sum-overdue-reports">3<', page)
+    # The scorecard's spreadsheet carries the same counts per village.
+    export = client_for(dinsos).get(reverse("scorecard-export", args=["csv"]), {"kecamatan": "12.09.08"})
+    by_village = {r["kode_desa"]: r for r in csv.DictReader(io.StringIO(export.content.decode()))}
+    assert by_village[VILLAGE]["laporan_warga_lewat_tenggat"] == "2"
+    assert by_village[VILLAGE_SAME_KECAMATAN]["laporan_warga_lewat_tenggat"] == "1"
