@@ -2,6 +2,8 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from notifications.channels import PHONE_REGEX
+
 from .models import Role
 from .services import MANAGED_ROLES
 
@@ -14,7 +16,9 @@ class VillageAccountForm(forms.Form):
     area_code = forms.CharField(label=_("Area code"), max_length=13,
                                 help_text=_("Village code for operators and village heads (12.09.08.2002), "
                                             "kecamatan code for facilitators (12.09.08)."))
-    phone = forms.CharField(label=_("Phone"), max_length=20, required=False)
+    # Staff hear of their queues' news by SMS/WhatsApp at this number (notifications), when it is set.
+    phone = forms.RegexField(label=_("Phone"), regex=PHONE_REGEX, max_length=20, required=False,
+                             error_messages={"invalid": _("A phone number has 6 to 20 digits, spaces, + or -.")})
 
     def __init__(self, *args, area_choices=None, **kwargs):
         super().__init__(*args, **kwargs)

@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from groundcheck.forms import OUTSIDE_INDONESIA
 from groundcheck.photos import clean_photo
+from notifications.channels import PHONE_REGEX
 
 from .challenge import MAX_TOKEN_LENGTH
 from .models import CitizenReport
@@ -61,7 +62,7 @@ class ReportForm(ChallengeMixin, HoneypotMixin):
                                    max_length=16, error_messages={"invalid": _("A KK number has 16 digits.")})
     reporter_birth_date = forms.DateField(label=_("Your date of birth"), required=False,
                                           widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
-    reporter_phone = forms.RegexField(label=_("Your phone (optional)"), regex=r"^[0-9+ -]{6,20}$", required=False,
+    reporter_phone = forms.RegexField(label=_("Your phone (optional)"), regex=PHONE_REGEX, required=False,
                                       max_length=20, error_messages={
                                           "invalid": _("A phone number has 6 to 20 digits, spaces, + or -.")})
 

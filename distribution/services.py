@@ -241,9 +241,9 @@ def _tell_received(report: CitizenReport) -> None:
                subject=_("Cek Bansos report %(ref)s received") % {"ref": report.reference},
                body=_("Your report reached the village; it is to be handled by %(due)s. Follow it on Cek Bansos "
                       "with the reference number %(ref)s.") % {"due": due, "ref": report.reference})
-        for email in User.objects.filter(role=Role.VILLAGE_OPERATOR, area_id=report.village_id, is_active=True) \
-                .exclude(email="").values_list("email", flat=True):
-            notify(email=email, subject=_("New citizen's report %(ref)s") % {"ref": report.reference},
+        operators = User.objects.filter(role=Role.VILLAGE_OPERATOR, area_id=report.village_id, is_active=True)
+        for email, phone in operators.exclude(email="", phone="").values_list("email", "phone"):
+            notify(email=email, phone=phone, subject=_("New citizen's report %(ref)s") % {"ref": report.reference},
                    body=_("A citizen's %(kind)s reached your village's queue; handle it by %(due)s.") % {
                        "kind": report.get_kind_display(), "due": due})
 
@@ -262,7 +262,8 @@ def _tell_facilitator(report: CitizenReport) -> None:
 
     facilitator = report.assignment.facilitator
     with translation.override(settings.LANGUAGE_CODE):
-        notify(email=facilitator.email, subject=_("New ground-check: citizen's objection %(ref)s") % {
+        notify(email=facilitator.email, phone=facilitator.phone,
+               subject=_("New ground-check: citizen's objection %(ref)s") % {
             "ref": report.reference}, body=_("A family of %(village)s is waiting for your visit.") % {
             "village": report.village.name})
 
@@ -482,11 +483,12 @@ def reports_escalate(*, today: dt.date | None = None) -> int:
         by_regency: dict[str, list[str]] = {}
         for _pk, reference, village_id in due:
             by_regency.setdefault(village_id[:5], []).append(reference)
-        staff = User.objects.filter(role=Role.DINSOS, is_active=True, area_id__in=by_regency).exclude(email="")
+        staff = User.objects.filter(role=Role.DINSOS, is_active=True, area_id__in=by_regency) \
+            .exclude(email="", phone="")
         with translation.override(settings.LANGUAGE_CODE):
-            for user in staff.only("email", "area_id"):
+            for user in staff.only("email", "phone", "area_id"):
                 references = by_regency[user.area_id]
-                notify(email=user.email,
+                notify(email=user.email, phone=user.phone,
                        subject=_("Citizens' reports overdue: %(n)d") % {"n": len(references)},
                        body=_("These reports were not handled by their village within 14 days and are now in your "
                               "queue: %(refs)s") % {"refs": ", ".join(references)})

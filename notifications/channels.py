@@ -16,6 +16,10 @@ from django.core.mail import send_mail
 log = logging.getLogger(__name__)
 
 
+# A phone number an SMS/WhatsApp gateway can be given: digits, spaces, + or -, 6 to 20 of them (the forms that
+# take one from a citizen or for a staff account check it against this).
+PHONE_REGEX = r"^[0-9+ -]{6,20}$"
+
 @dataclass
 class Message:
     subject: str

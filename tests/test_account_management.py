@@ -45,6 +45,15 @@ def test_bad_account_requests_are_refused_with_a_message(dinsos_client, role, ar
     assert not User.objects.filter(username="baru").exists()
 
 
+def test_a_phone_for_notifications_is_kept_and_a_malformed_one_refused(dinsos_client):
+    account = {"username": "op-hp", "first_name": "Sari", "role": Role.VILLAGE_OPERATOR, "area_code": VILLAGE}
+    refused = dinsos_client.post(reverse("account-list"), {**account, "phone": "<script>0812</script>"})
+    assert refused.status_code == 200 and "6 sampai 20" in refused.content.decode()
+    assert not User.objects.filter(username="op-hp").exists()
+    dinsos_client.post(reverse("account-list"), {**account, "phone": "0812 3456 7890"})
+    assert User.objects.get(username="op-hp").phone == "0812 3456 7890"
+
+
 def test_dinsos_cannot_create_administrators_or_dinsos_accounts(dinsos_client):
     response = dinsos_client.post(reverse("account-list"), {
         "username": "boss", "first_name": "Boss", "role": Role.ADMIN, "area_code": "12.09"})

@@ -97,7 +97,8 @@ def test_a_failing_gateway_makes_the_task_retry_not_the_request_fail(settings, m
 def test_a_report_tells_its_reporter_and_the_village_and_its_outcome_reaches_them(
         queued, django_capture_on_commit_callbacks):
     operator = UserFactory(role=Role.VILLAGE_OPERATOR, area_id=VILLAGE, email="operator@desa.example")
-    UserFactory(role=Role.FACILITATOR, area_id=KECAMATAN, email="pendamping@example.org")
+    UserFactory(role=Role.VILLAGE_OPERATOR, area_id=VILLAGE, username="operator-hp", phone="0813 1111 2222")
+    UserFactory(role=Role.FACILITATOR, area_id=KECAMATAN, email="pendamping@example.org", phone="+62 812 0000 1")
     subject = MemberFactory(family=FamilyFactory(village=village(VILLAGE)), name="Siti Aminah")
     with django_capture_on_commit_callbacks(execute=True):
         response = Client().post(reverse("cek-bansos-report"), {
@@ -108,14 +109,17 @@ def test_a_report_tells_its_reporter_and_the_village_and_its_outcome_reaches_the
     report = CitizenReport.objects.get()
     run(queued)
     assert sorted(m.to[0] for m in mail.outbox) == ["operator@desa.example", "warga@example.org"]
-    assert report.reference in channels.FakeGatewayChannel.outbox[0]["text"]
-    assert channels.FakeGatewayChannel.outbox[0]["to"] == "0812 3456 789"
+    texts = {m["to"]: m["text"] for m in channels.FakeGatewayChannel.outbox}
+    assert set(texts) == {"0812 3456 789", "0813 1111 2222"}  # the citizen, and the operator with only a phone
+    assert report.reference in texts["0812 3456 789"] and report.reference in texts["0813 1111 2222"]
+    channels.FakeGatewayChannel.outbox.clear()
     queued.clear()
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
         reports.report_resolve(actor=operator, report_id=report.pk, accept=True, resolution="Akan dicek")
     run(queued)
     assert sorted(m.to[0] for m in mail.outbox) == ["pendamping@example.org", "warga@example.org"]
+    assert sorted(m["to"] for m in channels.FakeGatewayChannel.outbox) == ["+62 812 0000 1", "0812 3456 789"]
     to_citizen = next(m for m in mail.outbox if m.to == ["warga@example.org"])
     assert "Akan dicek" in to_citizen.body and report.reference in to_citizen.subject
     assert subject.nik not in to_citizen.body
