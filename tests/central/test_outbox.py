@@ -6,6 +6,7 @@ import io
 import os
 
 import pytest
+from celery import _state
 from django.core.management import call_command
 from django.urls import reverse
 from rest_framework.test import APIClient
@@ -34,6 +35,9 @@ def _point_broker_at(url: str | None) -> None:
     else:
         os.environ["CELERY_BROKER_URL"] = url
     app.close()
+    # close() also takes the app off Celery's list of active apps, and a task module imported later (a shared
+    # task) would then never be registered with it: put it back.
+    _state._register_app(app)
     app._pool = None
     app.amqp._producer_pool = None
 
