@@ -44,10 +44,15 @@ class ProgrammeAdmin(ReadOnlyHistoryMixin, ReferenceAdminMixin, SimpleHistoryAdm
 @admin.register(PaymentPeriod)
 class PaymentPeriodAdmin(ReadOnlyHistoryMixin, ReferenceAdminMixin, SimpleHistoryAdmin):
     list_display = ["programme", "code", "name", "amount"]
+    # The amount is money: it follows the programme's rules, changed with a second administrator's confirmation.
+    readonly_fields = ["amount"]
 
 
 @admin.register(Disbursement)
-class DisbursementAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
+class DisbursementAdmin(EvidenceAdminMixin, ReadOnlyHistoryMixin, ScopedAdminMixin, SimpleHistoryAdmin):
+    """Payments, to read: their status changes only through a payment report a second account confirmed (four
+    eyes), never by hand here."""
+
     list_display = ["family", "programme", "period", "channel", "amount_planned", "amount_paid", "status"]
     list_filter = ["programme", "status", "channel"]
     list_select_related = ["family", "programme", "period"]

@@ -6,8 +6,10 @@ per client and per village, with a challenge beyond the free allowance), and nev
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import secrets
+import time
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -193,20 +195,38 @@ def report_submit(*, kind: str, village_code: str, subject_name: str, reason: st
         except ValidationError as exc:
             raise InvalidState(" ".join(exc.messages), field_errors={"subject_nik": exc.messages}) from None
     limits.report_allow(ip=ip, village_code=village.code, challenge=challenge, answer=answer)
-    reporter = reporter_identify(nik=identity[0], kk=identity[1], name=reporter_name, birth_date=identity[2])
-    if kind == CitizenReport.Kind.OBJECTION and (reporter is None or reporter.family.village_id != village.pk):
-        message = objection_refused_message()
-        raise InvalidState(message, field_errors={"reporter_nik": [message]})
-    _check_position(latitude, longitude)
-    report, created = _report_store(
-        kind=kind, village=village, subject_name=_tidy(subject_name), subject_nik=subject_nik,
-        reason=_tidy(reason), reporter_name=_tidy(reporter_name), reporter_phone=reporter_phone.strip(),
-        reporter=reporter, evidence={"photo": photo or "", "latitude": latitude, "longitude": longitude,
-                                     "reporter_email": reporter_email.strip()})
+    # From here the answer depends on what the register holds (the reporter found or not, a facilitator given
+    # the objection): it comes after a whole number of quanta either way, so its time reveals nothing. Only a
+    # client within its limits gets this far, so the wait cannot be used to tie up the server.
+    with _answer_at_quantum():
+        reporter = reporter_identify(nik=identity[0], kk=identity[1], name=reporter_name, birth_date=identity[2])
+        if kind == CitizenReport.Kind.OBJECTION and (reporter is None or reporter.family.village_id != village.pk):
+            message = objection_refused_message()
+            raise InvalidState(message, field_errors={"reporter_nik": [message]})
+        _check_position(latitude, longitude)
+        report, created = _report_store(
+            kind=kind, village=village, subject_name=_tidy(subject_name), subject_nik=subject_nik,
+            reason=_tidy(reason), reporter_name=_tidy(reporter_name), reporter_phone=reporter_phone.strip(),
+            reporter=reporter, evidence={"photo": photo or "", "latitude": latitude, "longitude": longitude,
+                                         "reporter_email": reporter_email.strip()})
     if created:
-        limits.report_counted(village_code=village.code)
+        # The report is stored: a cache that went away now must not turn its answer into an error.
+        with contextlib.suppress(limits.LimitsUnavailable):
+            limits.report_counted(village_code=village.code)
         _tell_received(report)
     return report
+
+
+@contextlib.contextmanager
+def _answer_at_quantum():
+    """Ends the block after a whole number of ``settings.REPORT_ANSWER_QUANTUM`` seconds, raising or not."""
+    quantum = settings.REPORT_ANSWER_QUANTUM
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        elapsed = time.monotonic() - started
+        time.sleep(quantum * (int(elapsed / quantum) + 1) - elapsed)
 
 
 @transaction.atomic
@@ -810,7 +830,7 @@ def payment_report_apply(*, actor, change_id: int) -> int:
     from .models import Disbursement, PendingChange
 
     _check_regency_staff(actor)
-    change = (PendingChange.objects.select_for_update().select_related("prepared_by")
+    change = (PendingChange.objects.select_for_update(of=("self",)).select_related("prepared_by")
               .filter(pk=change_id, kind=PendingChange.Kind.PAYMENT_REPORT).first())
     if change is None:
         raise NotInScope(_("Not found."))
@@ -819,8 +839,9 @@ def payment_report_apply(*, actor, change_id: int) -> int:
     rows = change.payload.get("rows") or []
     if any(r["errors"] for r in rows):
         raise InvalidState(_("Fix the rows with problems first; nothing was saved."))
-    payments = {d.family.kk_number: d for d in scope_queryset(actor, Disbursement.objects.select_for_update()
-                .select_related("family").filter(period_id=change.period_id,
+    # Only the payments are locked, not their families (a verval edit on them need not wait for the apply).
+    payments = {d.family.kk_number: d for d in scope_queryset(actor, Disbursement.objects.select_for_update(
+                of=("self",)).select_related("family").filter(period_id=change.period_id,
                                                  family__kk_number__in=[r["kk_number"] for r in rows]))}
     for row in rows:
         payment = payments.get(row["kk_number"])

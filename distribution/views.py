@@ -3,7 +3,6 @@ the village's queue of those reports, and the regency's payments: KPM list, paym
 targeting."""
 import re
 import secrets
-import time
 from urllib.parse import urlencode
 
 import tablib
@@ -104,15 +103,7 @@ def _remember_client(response, client: tuple[str, bool]):
     return response
 
 
-# A stored report answers after a whole number of these, so whether the NIK was found (and a facilitator
-# given the objection) does not show in the time the answer takes.
-REPORT_ANSWER_QUANTUM = 0.25
 STATUS_FOR = {limits.TooManyRequests: 429, limits.LimitsUnavailable: 503}
-
-
-def _answer_at_quantum(started: float) -> None:
-    elapsed = time.monotonic() - started
-    time.sleep(REPORT_ANSWER_QUANTUM * (int(elapsed / REPORT_ANSWER_QUANTUM) + 1) - elapsed)
 
 
 def _challenge_context(request, exc: ServiceError | None, form) -> dict:
@@ -158,7 +149,6 @@ def report_submit(request):
     status, problem = 400, None
     if form.is_valid():
         data = {k: v for k, v in form.cleaned_data.items() if k not in ("website", "village")}
-        started = time.monotonic()
         try:
             report = services.report_submit(village_code=form.cleaned_data["village"], ip=client_ip(request), **data)
         except ServiceError as exc:
@@ -169,10 +159,7 @@ def report_submit(request):
             if not exc.field_errors:
                 form.add_error(None, exc.message)
             status = STATUS_FOR.get(type(exc), 400)
-            # A refused objection answers in the same time whichever of the reporter's details did not match.
-            _answer_at_quantum(started)
         else:
-            _answer_at_quantum(started)
             return redirect(f"{reverse('cek-bansos-status')}?reference={report.reference}&baru=1")
     # The form carries only the village: the picker above it is rebuilt from the village's code, so a refused
     # report comes back with the village still chosen and the citizen's text beside its errors.

@@ -323,6 +323,10 @@ LOGGING = {
                 "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False}},
 }
 
+# Cek Bansos: a report's answer, once the register has been read for it, comes after a whole number of these
+# seconds, so its time does not tell whether a NIK is registered (distribution.services.report_submit).
+REPORT_ANSWER_QUANTUM = env.float("REPORT_ANSWER_QUANTUM", default=0.25)
+
 # Notifications (notifications.services.notify): every channel listed gets each message it has an address for.
 # E-mail goes through EMAIL_BACKEND; SMS/WhatsApp through an HTTP gateway when its URL is set (the fake keeps
 # messages in memory, for tests and demos).

@@ -47,12 +47,13 @@ TRANSIENT_PARAMS = ("rows",)
 
 def job_start(*, actor, kind: str, target: str, params: dict, return_url: str = "") -> Job:
     """Queue ``kind`` of work on ``target`` for ``actor`` and return its job, sent to a worker once the caller's
-    transaction commits. A job of the same work still pending is returned instead of a second one."""
+    transaction commits. A job of the same work (the same parameters) still pending is returned instead of a
+    second one; other parameters (a second file for the same round) make a job of their own."""
     if kind not in JOB_WORK:
         raise ValueError(f"unknown job kind {kind!r}")
     pending = Job.objects.filter(user=actor, kind=kind, target=target, state__in=PENDING,
                                  created_at__gte=timezone.now() - JOB_STALE).first()
-    if pending is not None:
+    if pending is not None and pending.params == params:
         return pending
     job = Job.objects.create(user=actor, kind=kind, target=target, params=params, return_url=return_url,
                              language=translation.get_language() or "")

@@ -40,6 +40,16 @@ def _plain_static_storage():
 
 
 @pytest.fixture(autouse=True, scope="session")
+def _short_report_quantum():
+    # Every citizen's report a test sends would wait a quarter of a second; the tests that measure the padding
+    # set the real quantum themselves.
+    from django.test import override_settings
+
+    with override_settings(REPORT_ANSWER_QUANTUM=0.01):
+        yield
+
+
+@pytest.fixture(autouse=True, scope="session")
 def _plain_http():
     # pytest-django reads the settings before this file; the variable above reaches the processes tests start.
     from django.test import override_settings

@@ -28,7 +28,8 @@ def test_reduced_benchmark_fills_every_row_of_the_performance_table(tmp_path):
     done = subprocess.run(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "benchmarks", "--families", str(REDUCED), "--village-families", "1000",
          "--mix-seconds", "10", "--samples", "8", "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=900, env={**os.environ, "BENCH_GUNICORN_WORKERS": "3", "BENCH_WORKER_PROCESSES": "1"})
+        cwd=ROOT, capture_output=True, text=True, timeout=900,
+        env={**os.environ, "BENCH_GUNICORN_WORKERS": "3", "BENCH_WORKER_PROCESSES": "1"})
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     text = out.read_text(encoding="utf-8")
     assert f"{REDUCED:,} families" in text
