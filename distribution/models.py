@@ -259,6 +259,15 @@ class PendingChange(models.Model):
 
     area_scope_path = "area_id"
 
+    @property
+    def awaits_decision(self) -> bool:
+        """Waiting for a second account: prepared, or confirmed but its apply failed (the job says why), in
+        which case it may be confirmed again, rejected or withdrawn rather than stay stuck."""
+        if self.state == self.State.PENDING:
+            return True
+        return (self.state == self.State.CONFIRMED and self.applied_at is None and self.job_id is not None
+                and self.job.state == "failed")
+
     class Meta:
         ordering = ["-prepared_at", "-id"]
         verbose_name = _("change awaiting confirmation")

@@ -690,6 +690,7 @@ def _locked_change(*, actor, change_id: int) -> PendingChange:
     second then finds it decided."""
     from .models import PendingChange
 
+    # The job is read after the lock (a join locked alongside would be re-read stale by the second account).
     change = PendingChange.objects.select_for_update().filter(pk=change_id).first()
     if change is None:
         raise NotInScope(_("Not found."))
@@ -699,7 +700,7 @@ def _locked_change(*, actor, change_id: int) -> PendingChange:
         raise NotInScope(_("Not found."))
     if change.kind == change.Kind.PROGRAMME_RULES and not actor.is_administrator:
         raise NotAllowed(_("Only administrators change a programme's rules: they apply in every regency."))
-    if change.state != change.State.PENDING:
+    if not change.awaits_decision:
         who = change.decided_by or change.prepared_by
         raise Conflict(_("This change is already %(state)s (%(who)s, %(when)s); nothing more was done.") % {
             "state": change.get_state_display().lower(), "who": who.get_full_name() or who.username,

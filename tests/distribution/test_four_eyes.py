@@ -395,3 +395,29 @@ def test_through_the_api_programme_rules_wait_for_a_second_administrator():
     assert _api(second_admin).post(f"/api/v1/changes/{change_id}/confirm/", format="json").status_code == 200
     programme = Programme.objects.get(code="BLTS-KESRA")
     assert (programme.max_desil, programme.monthly_amount) == (3, 250000)
+
+
+def test_a_confirmed_report_whose_apply_failed_is_not_stuck_it_can_be_rejected_or_confirmed_again(
+        preparer, second, period, payments, monkeypatch):
+    from jobs import services as jobs
+
+    change = _prepare(preparer, period, payments)
+    # The queue is down when the second account confirms: the job says nothing was started.
+    monkeypatch.setattr(jobs, "enqueue", lambda *args, **kwargs: False)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        client_for(second).post(_url(period), {"action": "confirm", "change": change.pk})
+    change.refresh_from_db()
+    assert (change.state, change.applied_at, change.job.state) == ("confirmed", None, "failed")
+    assert change.awaits_decision
+    page = client_for(second).get(_url(period)).content.decode()
+    assert 'data-testid="confirm-report"' in page and "tidak diterapkan" in page
+    monkeypatch.undo()
+    # Back up: confirmed again, and this time applied.
+    done = post_and_run_jobs(client_for(second), _url(period), {"action": "confirm", "change": change.pk})
+    assert "3 penyaluran diperbarui dari laporan" in done.content.decode()
+    change.refresh_from_db()
+    assert change.applied_at is not None and not change.awaits_decision
+    assert set(Disbursement.objects.values_list("status", flat=True)) == {"received"}
+    # Applied, it is decided for good.
+    with pytest.raises(Conflict):
+        services.change_reject(actor=second, change_id=change.pk, note="Terlambat.")
