@@ -259,6 +259,14 @@ class PendingChange(models.Model):
 
     area_scope_path = "area_id"
 
+    class Meta:
+        ordering = ["-prepared_at", "-id"]
+        verbose_name = _("change awaiting confirmation")
+        verbose_name_plural = _("changes awaiting confirmation")
+
+    def __str__(self):
+        return f"{self.get_kind_display()} #{self.pk} ({self.get_state_display()})"
+
     @property
     def awaits_decision(self) -> bool:
         """Waiting for a second account: prepared, or confirmed but its apply failed (the job says why), in
@@ -267,11 +275,3 @@ class PendingChange(models.Model):
             return True
         return (self.state == self.State.CONFIRMED and self.applied_at is None and self.job_id is not None
                 and self.job.state == "failed")
-
-    class Meta:
-        ordering = ["-prepared_at", "-id"]
-        verbose_name = _("change awaiting confirmation")
-        verbose_name_plural = _("changes awaiting confirmation")
-
-    def __str__(self):
-        return f"{self.get_kind_display()} #{self.pk} ({self.get_state_display()})"
