@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 # take one from a citizen or for a staff account check it against this).
 PHONE_REGEX = r"^[0-9+ -]{6,20}$"
 
+
 @dataclass
 class Message:
     subject: str
@@ -38,8 +39,15 @@ class Channel:
     def send(self, message: Message) -> bool:  # pragma: no cover - an interface
         raise NotImplementedError
 
+    def accepts(self, message: Message) -> bool:
+        """Whether the message has an address for this channel (only then is a task queued for it)."""
+        return True
+
 
 class EmailChannel(Channel):
+    def accepts(self, message: Message) -> bool:
+        return bool(message.email)
+
     def send(self, message: Message) -> bool:
         if not message.email:
             return False
@@ -51,6 +59,9 @@ class HttpGatewayChannel(Channel):
     """An SMS/WhatsApp gateway reached by HTTP: ``POST {"to": phone, "text": body}`` to
     ``NOTIFICATION_GATEWAY_URL`` with ``Authorization: Bearer NOTIFICATION_GATEWAY_TOKEN``."""
 
+    def accepts(self, message: Message) -> bool:
+        return bool(message.phone and settings.NOTIFICATION_GATEWAY_URL)
+
     def send(self, message: Message) -> bool:
         url = settings.NOTIFICATION_GATEWAY_URL
         if not (message.phone and url):
@@ -58,6 +69,11 @@ class HttpGatewayChannel(Channel):
         response = requests.post(url, json={"to": message.phone, "text": f"{message.subject}\n{message.body}"},
                                  headers={"Authorization": f"Bearer {settings.NOTIFICATION_GATEWAY_TOKEN}"},
                                  timeout=settings.NOTIFICATION_GATEWAY_TIMEOUT)
+        if 400 <= response.status_code < 500:
+            # The gateway refused this message (a number it does not take, a wrong token): sending it again
+            # would be refused again. Said in the log, not retried.
+            log.warning("notification gateway refused a message: HTTP %s", response.status_code)
+            return False
         response.raise_for_status()
         return True
 
@@ -66,6 +82,9 @@ class FakeGatewayChannel(Channel):
     """The gateway's local stand-in: keeps what it would have sent in ``outbox`` (tests, demos)."""
 
     outbox: list[dict] = []
+
+    def accepts(self, message: Message) -> bool:
+        return bool(message.phone)
 
     def send(self, message: Message) -> bool:
         if not message.phone:

@@ -1,6 +1,6 @@
 """One way to tell people things: ``notify`` queues a message for the worker once the caller's transaction
-commits, so no request waits for a mail server or an SMS gateway; ``deliver`` (run by the task) hands it to
-every configured channel that understands one of its addresses."""
+commits, so no request waits for a mail server or an SMS gateway: one task per configured channel that has an
+address in it, so a gateway that fails for a while is retried alone and the e-mail is not sent again."""
 from __future__ import annotations
 
 import logging
@@ -14,8 +14,10 @@ from .channels import Message
 log = logging.getLogger(__name__)
 
 
-def channels() -> list:
-    return [import_string(path)() for path in settings.NOTIFICATION_CHANNELS]
+def channel(path: str):
+    if path not in settings.NOTIFICATION_CHANNELS:
+        raise ValueError(f"not a configured notification channel: {path!r}")
+    return import_string(path)()
 
 
 def notify(*, subject: str, body: str, email: str = "", phone: str = "") -> bool:
@@ -32,12 +34,13 @@ def _send(payload: dict) -> None:
 
     from .tasks import send_notification
 
-    if not enqueue(send_notification, payload):
-        # The queue is down: the notification is lost, the change it announces is not; said in the log.
-        log.warning("notification not queued: %s", payload["subject"])
-
-
-def deliver(payload: dict) -> int:
-    """Hand one message to every channel that takes it; returns how many did."""
     message = Message(**payload)
-    return sum(1 for channel in channels() if channel.send(message))
+    for path in settings.NOTIFICATION_CHANNELS:
+        if channel(path).accepts(message) and not enqueue(send_notification, payload, path):
+            # The queue is down: the notification is lost, the change it announces is not; said in the log.
+            log.warning("notification not queued: %s", payload["subject"])
+
+
+def deliver(payload: dict, path: str) -> bool:
+    """Hand one message to one channel; True if it took it."""
+    return channel(path).send(Message(**payload))

@@ -49,7 +49,10 @@ def test_nothing_is_sent_inside_the_request_only_queued_after_commit(queued, dja
     assert not queued and not mail.outbox  # not before the commit
     for callback in callbacks:
         callback()
-    assert [task for task, _args in queued] == [send_notification] and not mail.outbox
+    # One task per channel with an address in the message: a retry of one does not resend by the other.
+    assert [(task, args[1]) for task, args in queued] == [
+        (send_notification, "notifications.channels.EmailChannel"),
+        (send_notification, "notifications.channels.FakeGatewayChannel")] and not mail.outbox
     run(queued)
     assert [m.to for m in mail.outbox] == [["warga@example.org"]]
     assert channels.FakeGatewayChannel.outbox == [{"to": "0812345678", "text": "S\nB"}]
@@ -67,6 +70,8 @@ def test_the_http_gateway_posts_to_the_configured_address_with_its_token(setting
     calls = []
 
     class Answer:
+        status_code = 200
+
         def raise_for_status(self):
             return None
 
@@ -91,7 +96,30 @@ def test_a_failing_gateway_makes_the_task_retry_not_the_request_fail(settings, m
     from celery.exceptions import Retry
 
     with pytest.raises(Retry):  # the worker tries again later (retry_backoff); nobody waited for it
-        send_notification.apply(args=[{"subject": "S", "body": "B", "email": "", "phone": "0812"}], throw=True)
+        send_notification.apply(args=[{"subject": "S", "body": "B", "email": "", "phone": "0812"},
+                                      "notifications.channels.HttpGatewayChannel"], throw=True)
+
+
+def test_a_gateway_refusing_a_message_is_not_asked_again(settings, monkeypatch):
+    settings.NOTIFICATION_CHANNELS = ["notifications.channels.HttpGatewayChannel"]
+    settings.NOTIFICATION_GATEWAY_URL = "http://gateway.test/send"
+    calls = []
+
+    class Refused:
+        status_code = 422
+
+        def raise_for_status(self):  # pragma: no cover - a 4xx is never raised
+            raise AssertionError("a refusal is not retried")
+
+    monkeypatch.setattr(channels.requests, "post", lambda url, **kw: calls.append(url) or Refused())
+    result = send_notification.apply(args=[{"subject": "S", "body": "B", "email": "", "phone": "0812"},
+                                           "notifications.channels.HttpGatewayChannel"], throw=True)
+    assert result.get() is False and len(calls) == 1
+
+
+def test_a_task_names_only_a_configured_channel():
+    with pytest.raises(ValueError):
+        services.deliver({"subject": "S", "body": "B", "email": "a@b.c", "phone": ""}, "os.system")
 
 
 def test_a_report_tells_its_reporter_and_the_village_and_its_outcome_reaches_them(
