@@ -14,6 +14,7 @@ def send_notification(payload: dict, channel: str = "") -> bool:
     queued before channels had tasks of their own (no channel) goes by every channel that takes it."""
     if not channel:
         message = services.Message(**payload)
-        return any([services.deliver(payload, path) for path in settings.NOTIFICATION_CHANNELS
-                    if services.channel(path).accepts(message)])
+        sent = [services.deliver(payload, path) for path in settings.NOTIFICATION_CHANNELS
+                if services.channel(path).accepts(message)]  # every channel, not up to the first that took it
+        return any(sent)
     return services.deliver(payload, channel)
