@@ -3,7 +3,6 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from groundcheck.forms import OUTSIDE_INDONESIA
-from groundcheck.photos import clean_photo
 from notifications.channels import PHONE_REGEX
 
 from .challenge import MAX_TOKEN_LENGTH
@@ -81,10 +80,6 @@ class ReportForm(ChallengeMixin, HoneypotMixin):
                                                   "moves on."))
 
     IDENTITY = ("reporter_nik", "reporter_kk", "reporter_birth_date")
-
-    def clean_photo(self):
-        upload = self.cleaned_data.get("photo")
-        return clean_photo(upload)[0] if upload else None
 
     def clean(self):
         data = super().clean()

@@ -24,6 +24,7 @@ from accounts.models import Role
 from accounts.scope import user_covers_code
 from dtsen_portal.errors import Conflict, InvalidState, NotAllowed, NotInScope
 from dtsen_portal.formats import month
+from groundcheck.photos import clean_photo
 from privacy.masking import mask_nik
 from registry.models import Family, Member, Region
 from registry.search import validate_search_length
@@ -170,8 +171,9 @@ def report_submit(*, kind: str, village_code: str, subject_name: str, reason: st
     only from someone registered in the report's village, else refused with one neutral message and nothing
     stored. The report keeps whether the reporter was identified and as whom, never the numbers typed.
 
-    Evidence: ``photo`` is an image already checked and re-encoded by ``groundcheck.photos.clean_photo`` (the
-    form does it), written to storage only with the report; ``latitude``/``longitude`` lie in Indonesia (both
+    Evidence: ``photo`` is the upload, checked and re-encoded by ``groundcheck.photos.clean_photo`` once the
+    client is within its limits (image work is the costly part of a report), written to storage only with the
+    report; ``latitude``/``longitude`` lie in Indonesia (both
     or neither).
 
     The input is checked first, then the client's limits (and the challenge, when asked); only a stored
@@ -195,6 +197,11 @@ def report_submit(*, kind: str, village_code: str, subject_name: str, reason: st
         except ValidationError as exc:
             raise InvalidState(" ".join(exc.messages), field_errors={"subject_nik": exc.messages}) from None
     limits.report_allow(ip=ip, village_code=village.code, challenge=challenge, answer=answer)
+    if photo:
+        try:
+            photo = clean_photo(photo)[0]
+        except ValidationError as exc:
+            raise InvalidState(" ".join(exc.messages), field_errors={"photo": exc.messages}) from None
     # From here the answer depends on what the register holds (the reporter found or not, a facilitator given
     # the objection): it comes after a whole number of quanta either way, so its time reveals nothing. Only a
     # client within its limits gets this far, so the wait cannot be used to tie up the server.
