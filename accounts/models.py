@@ -60,6 +60,11 @@ class User(AbstractUser):
     def is_administrator(self) -> bool:
         return self.is_superuser or self.role == Role.ADMIN
 
+    @property
+    def is_regency_staff(self) -> bool:
+        """Dinas Sosial of a regency, or an administrator: who reaches the regency's pages."""
+        return self.is_administrator or self.role == Role.DINSOS
+
     def clean(self):
         super().clean()
         level = ROLE_AREA_LEVEL.get(self.role)

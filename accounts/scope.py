@@ -6,7 +6,7 @@ belongs to (for example ``"village_id"`` or ``"family__village_id"``). Because r
 hierarchical, "inside the user's area" is an equality or a prefix match on that code. A model without a
 path fails loudly instead of leaking, and a user without an area sees nothing.
 """
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.db.models import Model, Q, QuerySet
 from django.http import Http404
 from django.utils.translation import gettext as _
@@ -56,3 +56,9 @@ def user_covers_code(user, region_code: str) -> bool:
         return True
     area = getattr(user, "area_id", None)
     return bool(area) and (region_code == area or region_code.startswith(area + "."))
+
+
+def require_regency_staff(user) -> None:
+    """For the regency's pages: Dinas Sosial staff and administrators only (the services check again)."""
+    if not user.is_regency_staff:
+        raise PermissionDenied(_("This page is for Dinas Sosial staff and administrators."))

@@ -120,3 +120,11 @@ class ProgrammeRulesForm(forms.Form):
     active = forms.BooleanField(label=_("Active"), required=False)
     note = forms.CharField(label=_("Why (for the confirming administrator)"), required=False, max_length=1000,
                            widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class ChangeDecisionForm(forms.Form):
+    """A second account's decision on a change waiting for it (or the preparer's withdrawal)."""
+
+    action = forms.ChoiceField(choices=[("confirm", "confirm"), ("reject", "reject"), ("withdraw", "withdraw")])
+    change = forms.IntegerField(min_value=1, max_value=2**31 - 1)
+    note = forms.CharField(required=False, max_length=1000)

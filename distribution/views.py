@@ -9,7 +9,6 @@ import tablib
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import BooleanField, ExpressionWrapper
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
@@ -18,7 +17,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accounts.scope import scope_queryset
+from accounts.scope import require_regency_staff, scope_queryset
 from dtsen_portal.client_address import client_ip
 from dtsen_portal.errors import NotInScope, ServiceError
 from jobs.models import Job
@@ -37,7 +36,7 @@ from verification.models import EDITABLE_STATES, VerificationRound
 
 from . import limits, services
 from .challenge import challenge_image, challenge_issue
-from .forms import ProgrammeRulesForm, ReportForm, ResolveForm, SearchForm, StatusForm
+from .forms import ChangeDecisionForm, ProgrammeRulesForm, ReportForm, ResolveForm, SearchForm, StatusForm
 from .models import CitizenReport, PaymentPeriod, Programme
 from .spreadsheets import kpm_filtered, kpm_rows
 
@@ -252,14 +251,14 @@ def report_link_proposal(request, pk: int):
     return redirect("report-queue")
 
 
-def _regency_staff(user) -> None:
-    if not (user.is_administrator or user.role in ("dinsos", "admin")):
-        raise PermissionDenied(_("This page is for Dinas Sosial staff and administrators."))
-
-
 def _change_action(request, back: str):
     """Confirm, reject or withdraw a change waiting for a second account (the services check who may)."""
-    action, change_id = request.POST.get("action"), ascii_int(request.POST.get("change", "")) or 0
+    form = ChangeDecisionForm(request.POST)
+    if not form.is_valid():
+        note_errors = form.errors.get("note")
+        messages.error(request, note_errors[0] if note_errors else _("Not found."))
+        return redirect(back)
+    action, change_id, note = (form.cleaned_data[k] for k in ("action", "change", "note"))
     try:
         if action == "confirm":
             change = services.change_confirm(actor=request.user, change_id=change_id, return_url=back)
@@ -267,7 +266,7 @@ def _change_action(request, back: str):
                 return redirect("job-detail", change.job_id)
             messages.success(request, _("Confirmed; the change applies from now on."))
         elif action == "reject":
-            services.change_reject(actor=request.user, change_id=change_id, note=request.POST.get("note", "")[:1000])
+            services.change_reject(actor=request.user, change_id=change_id, note=note)
             messages.success(request, _("Rejected; nothing of it was applied."))
         else:
             services.change_withdraw(actor=request.user, change_id=change_id)
@@ -286,7 +285,7 @@ CHANGE_ACTIONS = ("confirm", "reject", "withdraw")
 def payments(request):
     """KPM list, payment report import and reconciliation for one payment period. A checked payment report
     waits for a second Dinsos or administrator account to confirm it before a worker applies it."""
-    _regency_staff(request.user)
+    require_regency_staff(request.user)
     periods = list(PaymentPeriod.objects.select_related("programme"))
     period = next((p for p in periods if str(p.pk) == request.GET.get("period", "")), periods[0] if periods else None)
     rows, problem = [], ""
@@ -326,7 +325,7 @@ def payments(request):
 def programme_rules(request):
     """Programmes and their rules; a change of rules is proposed here and applies once a second administrator
     confirms it. Each programme shows its history of rules."""
-    _regency_staff(request.user)
+    require_regency_staff(request.user)
     back = reverse("programme-rules")
     bound = None
     if request.method == "POST":
@@ -364,7 +363,7 @@ KPM_PER_PAGE = 50
 def kpm_list(request):
     """A payment period's KPM list: filtered by area, payment status and name or KK, paged; its exports
     take the same filters."""
-    _regency_staff(request.user)
+    require_regency_staff(request.user)
     periods = list(PaymentPeriod.objects.select_related("programme"))
     period = next((p for p in periods if str(p.pk) == request.GET.get("period", "")), periods[0] if periods else None)
     context = {"periods": periods, "period": period}
@@ -388,7 +387,7 @@ def kpm_export(request, kind: str):
 
     CSV streams. Excel streams too while the list is small; a larger one is written by a worker when asked
     by POST (the page offers the button), as the approved list is."""
-    _regency_staff(request.user)
+    require_regency_staff(request.user)
     period_id = ascii_int(request.GET.get("period", ""))
     period = PaymentPeriod.objects.filter(pk=period_id).first() if period_id else None
     if period is None:
@@ -412,7 +411,7 @@ def kpm_export(request, kind: str):
 
 @login_required
 def targeting(request):
-    _regency_staff(request.user)
+    require_regency_staff(request.user)
     code = request.GET.get("programme", "BLTS-KESRA")
     try:
         result = services.targeting(user=request.user, programme_code=code)

@@ -22,7 +22,7 @@ from . import selectors
 
 
 def _scorecard_staff(user) -> None:
-    if not (user.is_administrator or user.role == Role.DINSOS):
+    if not user.is_regency_staff:
         raise PermissionDenied(_("The scorecard is for Dinas Sosial staff and administrators."))
 
 

@@ -1,12 +1,11 @@
 """Register pages: the role home page and the family list/detail, all read through scoped selectors."""
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.translation import gettext as _
 
 from accounts.models import Role
+from accounts.scope import require_regency_staff
 from distribution import services as distribution_services
 from privacy.masking import Context, can_see_full_nik
 from privacy.services import record_view
@@ -65,18 +64,13 @@ def family_detail(request, pk: int):
     })
 
 
-def _regency_staff(user) -> None:
-    if not (user.is_administrator or user.role == Role.DINSOS):
-        raise PermissionDenied(_("This page is for Dinas Sosial staff and administrators."))
-
-
 @login_required
 def duplicate_scans(request):
     """Start a regency-wide duplicate scan (a background job) and list the user's earlier scans."""
     from jobs.models import Job
     from jobs.services import job_start
 
-    _regency_staff(request.user)
+    require_regency_staff(request.user)
     form = DuplicateScanForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         region = form.cleaned_data["region"]
@@ -93,7 +87,7 @@ def duplicate_pairs(request, pk: int):
     """The pairs one scan found, most likely first, a page at a time; NIK masked."""
     from jobs.models import Job
 
-    _regency_staff(request.user)
+    require_regency_staff(request.user)
     job = get_object_or_404(Job, pk=pk, user=request.user, kind=Job.Kind.DUPLICATE_SCAN)
     page = Paginator(selectors.duplicate_pairs(user=request.user, job=job), PAIRS_PER_PAGE).get_page(
         request.GET.get("page"))

@@ -90,7 +90,7 @@ def round_list(request):
     return render(request, "verification/round_list.html", {
         "rounds": page.object_list, "page": page, "query": query.urlencode(), "filter": round_filter,
         "filtered": any(round_filter.form.cleaned_data.values()),
-        "regency_staff": _regency_staff(request.user)})
+        "regency_staff": request.user.is_regency_staff})
 
 
 @login_required
@@ -455,14 +455,10 @@ def berita_acara_pdf(request, pk: int):
     return response
 
 
-def _regency_staff(user) -> bool:
-    return user.is_administrator or user.role in services.REGENCY_ROLES
-
-
 @login_required
 def round_review(request, pk: int):
     round_ = selectors.round_get(user=request.user, pk=pk)
-    if not _regency_staff(request.user):
+    if not request.user.is_regency_staff:
         raise Http404
     if request.method == "POST":
         if request.POST.get("action") == "approve":
@@ -499,7 +495,7 @@ def round_review(request, pk: int):
 @login_required
 @require_POST
 def rounds_bulk_approve(request):
-    if not _regency_staff(request.user):
+    if not request.user.is_regency_staff:
         raise Http404
     ids = [ascii_int(v) for v in request.POST.getlist("round") if ascii_int(v)]
     # Only rounds the user can see; anything else is treated as not found.
@@ -549,7 +545,7 @@ def approved_export(request, kind: str):
 
     CSV streams. Excel is written by a worker when asked by POST (the list page's button), or when a GET finds
     more rows than a web worker can write in time (the page then offers the button)."""
-    if not _regency_staff(request.user):
+    if not request.user.is_regency_staff:
         raise Http404
     entries = selectors.approved_entries(user=request.user)
     if kind in BACKGROUND_KINDS:

@@ -421,3 +421,16 @@ def test_a_confirmed_report_whose_apply_failed_is_not_stuck_it_can_be_rejected_o
     # Applied, it is decided for good.
     with pytest.raises(Conflict):
         services.change_reject(actor=second, change_id=change.pk, note="Terlambat.")
+
+
+def test_a_forged_or_overlong_decision_changes_nothing_and_says_why(preparer, second, period, payments):
+    change = _prepare(preparer, period, payments)
+    client = client_for(second)
+    long_note = client.post(_url(period), {"action": "reject", "change": change.pk, "note": "x" * 1001}, follow=True)
+    assert "paling banyak 1000 karakter" in long_note.content.decode()
+    for forged in ({"action": "confirm", "change": "1e9"}, {"action": "confirm", "change": "-1"},
+                   {"action": "reject", "change": "٣"}):
+        client.post(_url(period), forged)
+    change.refresh_from_db()
+    assert (change.state, change.decided_by) == ("pending", None)
+
