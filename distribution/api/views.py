@@ -112,7 +112,7 @@ class PendingChangeViewSet(ScopedReadOnlyViewSet):
 
     def get_queryset(self):
         user = self.request.user
-        if not (user.is_administrator or user.role == "dinsos"):
+        if not user.is_regency_staff:
             return PendingChange.objects.none()
         return super().get_queryset()
 

@@ -17,6 +17,14 @@ PASSWORD = "uji-adjudikasi-123"
 BATCH = "12.09-PKH-0031"
 
 
+def decide(page, decision: str, note: str) -> None:
+    """Choose a decision on the item's page, say why, and save it."""
+    page.get_by_label(decision).check()
+    page.get_by_label("Catatan (alasan keputusan)").fill(note)
+    page.get_by_role("button", name="Simpan keputusan").click()
+    page.wait_for_load_state()
+
+
 def test_dinsos_merges_one_likely_duplicate_and_marks_another_whose_members_clash(open_page, regions):
     families = families_for("12.09", 40, seed=31)
     clean_doc, clean_register = alike_register_family(families)
@@ -46,10 +54,7 @@ def test_dinsos_merges_one_likely_duplicate_and_marks_another_whose_members_clas
     head_row = members.locator("tr", has_text=head_of(clean_doc)["name"])
     assert head_row.count() == 1 and "tidak tercantum" not in head_row.inner_text()
     shoot(page, "adjudication", "both-families")
-    page.get_by_label("Gabungkan ke keluarga register").check()
-    page.get_by_label("Catatan (alasan keputusan)").fill("Dicek ke desa: keluarga yang sama, ejaan berbeda.")
-    page.get_by_role("button", name="Simpan keputusan").click()
-    page.wait_for_load_state()
+    decide(page, "Gabungkan ke keluarga register", "Dicek ke desa: keluarga yang sama, ejaan berbeda.")
     assert "digabung ke keluarga register" in page.locator(".messages").inner_text()
     assert page.get_by_test_id("clash-state").inner_text() == "Gabungkan ke keluarga register"
     shoot(page, "adjudication", "merged")
@@ -61,19 +66,13 @@ def test_dinsos_merges_one_likely_duplicate_and_marks_another_whose_members_clas
     page.get_by_role("link", name=clash_doc["central_id"]).click()
     page.wait_for_url("**/sinkronisasi/bentrok/*/")
     before = sorted(Member.objects.values_list("pk", "family_id"))
-    page.get_by_label("Gabungkan ke keluarga register").check()
-    page.get_by_label("Catatan (alasan keputusan)").fill("Mencoba menggabung.")
-    page.get_by_role("button", name="Simpan keputusan").click()
-    page.wait_for_load_state()
+    decide(page, "Gabungkan ke keluarga register", "Mencoba menggabung.")
     refused = page.locator(".messages").inner_text()
     third = Member.objects.get(family=clash_register, relationship=Member.Relationship.OTHER)
     assert "tidak dapat digabung" in refused and third.name in refused
     assert sorted(Member.objects.values_list("pk", "family_id")) == before
     shoot(page, "adjudication", "merge-refused")
-    page.get_by_label("Tandai sebagai ganda").check()
-    page.get_by_label("Catatan (alasan keputusan)").fill("Anggota berbeda tanggal lahir; dicatat sebagai duplikat.")
-    page.get_by_role("button", name="Simpan keputusan").click()
-    page.wait_for_load_state()
+    decide(page, "Tandai sebagai ganda", "Anggota berbeda tanggal lahir; dicatat sebagai duplikat.")
     assert "dicatat sebagai data ganda" in page.locator(".messages").inner_text()
     shoot(page, "adjudication", "marked-duplicate")
     item = BatchClash.objects.get(central_id=clash_doc["central_id"])
