@@ -31,7 +31,7 @@ from central.ingest import ATTR_FIELDS
 from central.mock.store import Store
 from central.models import BatchHeldRow, BatchState, CentralBatch, DownloadedPage, SyncCursor
 from central.protocol import checksum, combined_checksum
-from registry.models import DesilRanking, Family, Member, Region
+from registry.models import DesilChange, DesilRanking, Family, Member, Region
 from registry.services import regions_load
 from registry.synthetic import generate_households
 
@@ -54,7 +54,9 @@ RANKING_COPY_COLUMNS = ["family_id", "period", "desil", "score", "source", "crea
 
 
 def _truncate() -> None:
-    tables = [Member._meta.db_table, DesilRanking._meta.db_table, Family._meta.db_table,
+    # The rankings and the change feed are listed: their link to the family is not a database constraint,
+    # so TRUNCATE ... CASCADE does not reach them.
+    tables = [Member._meta.db_table, DesilRanking._meta.db_table, DesilChange._meta.db_table, Family._meta.db_table,
               Member.history.model._meta.db_table, Family.history.model._meta.db_table,
               "verification_roundfamily", "verification_roundevent", "verification_verificationround",
               "central_batchclash", "central_batchheldrow", "central_familydigest"]

@@ -36,6 +36,7 @@ from .protocol import combined_checksum
 
 AID_BAND_MAX_DESIL = 4  # desil 1-4: the band social assistance is paid to
 REGION_CODE_RE = re.compile(r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$")
+CONTROL_CHARACTER_RE = re.compile(r"[\x00-\x1f\x7f]")  # in an id, a sign of a broken export
 MAX_SCORE = 99999.999  # numeric(8, 3)
 MAX_CENTRAL_ID = 32
 
@@ -55,7 +56,7 @@ def _stored_pages(ref: str):
     return DownloadedPage.objects.filter(stream=DownloadedPage.Stream.DESIL, ref=ref)
 
 
-def _fetch_missing(publication: DesilPublication, client: CentralClient) -> list[tuple[str, str]]:
+def _fetch_missing(publication: DesilPublication, client: CentralClient) -> list[str]:
     ref = publication.period.isoformat()
     have = set(_stored_pages(ref).values_list("number", flat=True))
     for number in range(1, publication.page_count + 1):
@@ -64,39 +65,64 @@ def _fetch_missing(publication: DesilPublication, client: CentralClient) -> list
             DownloadedPage.for_rows(stream=DownloadedPage.Stream.DESIL, ref=ref, number=number,
                                     checksum=page["checksum"], rows=page["rows"]).save_once()
     return list(_stored_pages(ref).filter(number__lte=publication.page_count)
-                .order_by("number").values_list("checksum", "body"))
+                .order_by("number").values_list("checksum", flat=True))
 
 
-def _download(publication: DesilPublication, client: CentralClient) -> list[dict]:
-    stored = _fetch_missing(publication, client)
-    if combined_checksum([c for c, _body in stored]) != publication.checksum:
+def _download(publication: DesilPublication, client: CentralClient) -> None:
+    """Store every page of the publication (resuming), checked against the publication's checksum."""
+    if combined_checksum(_fetch_missing(publication, client)) != publication.checksum:
         # The centre replaced the publication since these pages were stored: fetch it again, once.
         _stored_pages(publication.period.isoformat()).delete()
-        stored = _fetch_missing(publication, client)
-        if combined_checksum([c for c, _body in stored]) != publication.checksum:
+        if combined_checksum(_fetch_missing(publication, client)) != publication.checksum:
             raise BatchRejected(_("The downloaded pages do not add up to the publication checksum."))
-    rows = [row for _c, body in stored for row in json.loads(body)]
-    _check_rows(rows)
-    return rows
+
+
+def _stored_rows(publication: DesilPublication) -> list[dict]:
+    bodies = (_stored_pages(publication.period.isoformat()).filter(number__lte=publication.page_count)
+              .order_by("number").values_list("body", flat=True))
+    return [row for body in bodies for row in json.loads(body)]
+
+
+def _problem_messages() -> dict[str, str]:
+    return {
+        "object": _("a row is not an object"),
+        "central_id": _("central_id must be a text of 1-%(n)d characters without control characters") % {
+            "n": MAX_CENTRAL_ID},
+        "desil": _("desil outside 1-10"),
+        "score": _("score is not a number"),
+        "village_code": _("village_code is not a region code"),
+    }
 
 
 def _row_problem(row) -> str:
     if not isinstance(row, dict):
-        return _("a row is not an object")
+        return "object"
     central_id = row.get("central_id")
-    if not isinstance(central_id, str) or not 1 <= len(central_id) <= MAX_CENTRAL_ID:
-        return _("central_id must be a text of 1-%(n)d characters") % {"n": MAX_CENTRAL_ID}
+    if (not isinstance(central_id, str) or not 1 <= len(central_id) <= MAX_CENTRAL_ID
+            or CONTROL_CHARACTER_RE.search(central_id)):
+        return "central_id"
     desil = row.get("desil")
     if isinstance(desil, bool) or not isinstance(desil, int) or not 1 <= desil <= 10:
-        return _("desil outside 1-10")
+        return "desil"
     score = row.get("score")
     if score is not None and (isinstance(score, bool) or not isinstance(score, int | float)
                               or not -MAX_SCORE <= score <= MAX_SCORE):
-        return _("score is not a number")
+        return "score"
     village_code = row.get("village_code")  # protocol v2; absent in v1 publications
-    if village_code not in (None, "") and not (isinstance(village_code, str) and REGION_CODE_RE.match(village_code)):
-        return _("village_code is not a region code")
+    if village_code not in (None, "") and not (isinstance(village_code, str)
+                                               and REGION_CODE_RE.fullmatch(village_code)):
+        return "village_code"
     return ""
+
+
+def _refuse_invalid(count: int, problem: str, row: str) -> None:
+    raise BatchRejected(_("%(n)d rows of the publication are invalid, first (%(problem)s): %(row)s") % {
+        "n": count, "problem": _problem_messages()[problem], "row": row[:200]})
+
+
+def _refuse_repeated(count: int, central_id: str) -> None:
+    raise BatchRejected(_("%(n)d families are ranked more than once, first: %(central_id)s") % {
+        "n": count, "central_id": central_id})
 
 
 def _check_rows(rows: list) -> None:
@@ -104,23 +130,23 @@ def _check_rows(rows: list) -> None:
     problems = [(row, problem) for row in rows if (problem := _row_problem(row))]
     if problems:
         row, problem = problems[0]
-        raise BatchRejected(_("%(n)d rows of the publication are invalid, first (%(problem)s): %(row)s") % {
-            "n": len(problems), "problem": problem, "row": str(row)[:200]})
+        _refuse_invalid(len(problems), problem, str(row))
     seen, repeated = set(), set()
     for row in rows:
         (repeated if row["central_id"] in seen else seen).add(row["central_id"])
     if repeated:
-        raise BatchRejected(_("%(n)d families are ranked more than once, first: %(central_id)s") % {
-            "n": len(repeated), "central_id": sorted(repeated)[0]})
+        _refuse_repeated(len(repeated), sorted(repeated)[0])
 
 
 def apply_publication(*, publication: DesilPublication, client: CentralClient) -> int:
     """Download (resuming) and apply one publication; returns how many of the portal's families it ranked."""
-    rows = _download(publication, client)
+    _download(publication, client)
     with transaction.atomic():
         if connection.vendor == "postgresql":
-            applied = _apply_postgresql(publication, rows)
+            applied = _apply_postgresql(publication)
         else:
+            rows = _stored_rows(publication)
+            _check_rows(rows)
             applied = _apply_orm(publication, rows)
         DesilPublication.objects.filter(pk=publication.pk).update(
             state=DesilPublication.State.APPLIED, rows_applied=applied.ranked, changed_count=applied.changed,
@@ -146,55 +172,88 @@ def _counters(period, ranked: int) -> Applied:
 MOVEMENT_SQL = (f"CASE WHEN new_desil <= {AID_BAND_MAX_DESIL} AND (old_desil IS NULL OR old_desil > "
                 f"{AID_BAND_MAX_DESIL}) THEN 'entered' WHEN old_desil <= {AID_BAND_MAX_DESIL} AND new_desil > "
                 f"{AID_BAND_MAX_DESIL} THEN 'left' ELSE 'within' END")
+PAGES_PER_COPY = 50  # pages read, checked and copied at a time: memory stays that of 50 pages
 
 
-def _stage(cursor, rows: list[dict], period) -> None:
-    """COPY the rows in, then resolve each once: its family, village, previous ranking (the latest of an
-    earlier period) and whether a later publication has ranked the family already."""
-    buffer = io.StringIO()
-    csv.writer(buffer).writerows((r["central_id"], r.get("village_code") or "", r["desil"], r.get("score"))
-                                 for r in rows)
-    buffer.seek(0)
+def _stage(cursor, publication: DesilPublication, *, again: bool) -> None:
+    """COPY the rows in a few pages at a time (checked as they go), refuse the publication if any row is bad
+    or a family is ranked twice, then resolve each row once: its family, village, previous ranking (the latest
+    of an earlier period) and, when the period was applied before, the ranking it has for this period."""
     ranking = DesilRanking._meta.db_table
-    cursor.execute("CREATE TEMP TABLE IF NOT EXISTS central_stage_publication_rows "
+    cursor.execute("CREATE TEMP TABLE IF NOT EXISTS central_stage_desil_rows "
                    "(central_id varchar(32), village_code varchar(13), desil smallint, score numeric(8, 3))")
-    cursor.execute("CREATE TEMP TABLE IF NOT EXISTS central_stage_publication "
+    cursor.execute("CREATE TEMP TABLE IF NOT EXISTS central_stage_desil "
                    "(central_id varchar(32), village_code varchar(13), desil smallint, score numeric(8, 3), "
                    "family_id bigint, village_id varchar(13), old_desil smallint, old_score numeric(8, 3), "
-                   "ranked_later boolean)")
-    cursor.execute("TRUNCATE central_stage_publication_rows, central_stage_publication")
-    cursor.copy_expert("COPY central_stage_publication_rows (central_id, village_code, desil, score) "
-                       "FROM STDIN WITH (FORMAT csv)", buffer)
+                   "this_desil smallint, this_score numeric(8, 3))")
+    cursor.execute("TRUNCATE central_stage_desil_rows, central_stage_desil")
+    pages = (_stored_pages(publication.period.isoformat()).filter(number__lte=publication.page_count)
+             .values_list("body", flat=True))
+    invalid, first, seen, repeated = 0, None, set(), set()
+    for start in range(1, publication.page_count + 1, PAGES_PER_COPY):
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        for body in pages.filter(number__gte=start, number__lt=start + PAGES_PER_COPY).order_by("number"):
+            for row in json.loads(body):
+                if problem := _row_problem(row):
+                    invalid += 1
+                    first = first or (problem, str(row))
+                elif not invalid:
+                    central_id = row["central_id"]
+                    (repeated if central_id in seen else seen).add(central_id)
+                    writer.writerow((central_id, row.get("village_code") or "", row["desil"], row.get("score")))
+        if not invalid and not repeated:
+            buffer.seek(0)
+            cursor.copy_expert("COPY central_stage_desil_rows (central_id, village_code, desil, score) "
+                               "FROM STDIN WITH (FORMAT csv)", buffer)
+    if invalid:
+        _refuse_invalid(invalid, *first)
+    if repeated:
+        _refuse_repeated(len(repeated), min(repeated))
+    del seen  # a million ids: not kept through the joins below
+    cursor.execute("ANALYZE central_stage_desil_rows")  # a hash join with the families, not a million probes
+    # Applied before (the same publication again, or the centre replaced it): each family's ranking of this
+    # period too, so the writes below skip what is already so instead of locking every row to compare it.
+    this = (f"LEFT JOIN LATERAL (SELECT r.desil, r.score FROM {ranking} r WHERE r.family_id = f.id"
+            f" AND r.period = %(period)s) this ON true" if again else
+            "CROSS JOIN (SELECT NULL::smallint AS desil, NULL::numeric AS score) this")
     cursor.execute(
-        f"INSERT INTO central_stage_publication SELECT s.central_id, s.village_code, s.desil, s.score, f.id,"  # nosec B608
-        f" f.village_id, prev.desil, prev.score, EXISTS (SELECT 1 FROM {ranking} later"
-        f" WHERE later.family_id = f.id AND later.period > %(period)s)"
-        f" FROM central_stage_publication_rows s LEFT JOIN {Family._meta.db_table} f ON f.central_id = s.central_id"
+        f"INSERT INTO central_stage_desil SELECT s.central_id, s.village_code, s.desil, s.score, f.id,"  # nosec B608
+        f" f.village_id, prev.desil, prev.score, this.desil, this.score FROM central_stage_desil_rows s"
+        f" LEFT JOIN {Family._meta.db_table} f ON f.central_id = s.central_id"
         f" LEFT JOIN LATERAL (SELECT r.desil, r.score FROM {ranking} r WHERE r.family_id = f.id"
-        f" AND r.period < %(period)s ORDER BY r.period DESC LIMIT 1) prev ON true", {"period": period})
-    cursor.execute("TRUNCATE central_stage_publication_rows")
-    cursor.execute("ANALYZE central_stage_publication")
+        f" AND r.period < %(period)s ORDER BY r.period DESC LIMIT 1) prev ON true {this}",
+        {"period": publication.period})
+    cursor.execute("TRUNCATE central_stage_desil_rows")
+    cursor.execute("ANALYZE central_stage_desil")
 
 
-def _apply_postgresql(publication: DesilPublication, rows: list[dict]) -> Applied:
+def _apply_postgresql(publication: DesilPublication) -> Applied:
     ranking, change = DesilRanking._meta.db_table, DesilChange._meta.db_table
     threshold, unmatched = DesilThreshold._meta.db_table, UnmatchedRanking._meta.db_table
     period = {"period": publication.period}
     with connection.cursor() as cursor:
         # Joins and sorts over a million rows: give this transaction the memory to do them in one pass.
         cursor.execute("SET LOCAL work_mem = '128MB'")
-        _stage(cursor, rows, publication.period)
+        again = DesilPublication.objects.filter(pk=publication.pk, applied_at__isnull=False).exists()
+        _stage(cursor, publication, again=again)
+        # On a first apply every change row is new (ON CONFLICT covers the odd one an ingest wrote); applied
+        # again, the rows that are already so are left alone.
+        unchanged_change = (f" WHERE NOT EXISTS (SELECT 1 FROM {change} c WHERE c.family_id = s.family_id"
+                            f" AND c.period = %(period)s AND (c.village_id, c.old_desil, c.new_desil, c.old_score,"
+                            f" c.new_score) IS NOT DISTINCT FROM (s.village_id, s.old_desil, s.new_desil, s.old_score,"
+                            f" s.new_score))" if again else "")
         # The change feed. Re-applying this period gives the same rows; rows of this period that no longer
         # differ (the centre replaced the publication) are removed in the same statement.
         cursor.execute(
             f"WITH changed AS (SELECT family_id, village_id, old_desil, desil AS new_desil, old_score,"  # nosec B608
-            f" score AS new_score FROM central_stage_publication"
+            f" score AS new_score FROM central_stage_desil"
             f" WHERE family_id IS NOT NULL AND old_desil IS DISTINCT FROM desil),"
             f" stale AS (DELETE FROM {change} c WHERE c.period = %(period)s"
             f" AND NOT EXISTS (SELECT 1 FROM changed WHERE changed.family_id = c.family_id))"
             f" INSERT INTO {change} AS c (family_id, village_id, period, old_desil, new_desil, old_score, new_score,"
             f" movement, recorded_at) SELECT family_id, village_id, %(period)s, old_desil, new_desil, old_score,"
-            f" new_score, {MOVEMENT_SQL}, now() FROM changed"
+            f" new_score, {MOVEMENT_SQL}, now() FROM changed s{unchanged_change}"
             f" ON CONFLICT (family_id, period) DO UPDATE SET village_id = EXCLUDED.village_id,"
             f" old_desil = EXCLUDED.old_desil, new_desil = EXCLUDED.new_desil, old_score = EXCLUDED.old_score,"
             f" new_score = EXCLUDED.new_score, movement = EXCLUDED.movement, recorded_at = EXCLUDED.recorded_at"
@@ -203,18 +262,20 @@ def _apply_postgresql(publication: DesilPublication, rows: list[dict]) -> Applie
             f" EXCLUDED.new_score)", period)
         cursor.execute(
             f"INSERT INTO {ranking} AS r (family_id, period, desil, score, source, created_at) "  # nosec B608
-            f"SELECT family_id, %(period)s, desil, score, 'central', now() FROM central_stage_publication "
-            f"WHERE family_id IS NOT NULL "
+            f"SELECT family_id, %(period)s, desil, score, 'central', now() FROM central_stage_desil "
+            f"WHERE family_id IS NOT NULL AND (this_desil, this_score) IS DISTINCT FROM (desil, score) "
             f"ON CONFLICT (family_id, period) DO UPDATE SET desil = EXCLUDED.desil, score = EXCLUDED.score "
             f"WHERE (r.desil, r.score) IS DISTINCT FROM (EXCLUDED.desil, EXCLUDED.score)", period)
-        # The current desil is the latest publication's: this one, unless a later one ranked the family.
+        # The current desil is the latest publication's: this one, unless a later one ranked the family
+        # (asked only of the families whose desil would change).
         cursor.execute(
-            f"UPDATE {Family._meta.db_table} f SET desil = s.desil FROM central_stage_publication s "  # nosec B608
-            f"WHERE f.id = s.family_id AND NOT s.ranked_later AND f.desil IS DISTINCT FROM s.desil")
+            f"UPDATE {Family._meta.db_table} f SET desil = s.desil FROM central_stage_desil s "  # nosec B608
+            f"WHERE f.id = s.family_id AND f.desil IS DISTINCT FROM s.desil AND NOT EXISTS (SELECT 1 "
+            f"FROM {ranking} later WHERE later.family_id = f.id AND later.period > %(period)s)", period)
         # Score bounds per desil over the whole publication (every row, the unmatched ones too).
         cursor.execute(
             f"WITH bounds AS (SELECT desil, min(score) AS min_score, max(score) AS max_score, count(*) AS families"  # nosec B608
-            f" FROM central_stage_publication GROUP BY desil HAVING min(score) IS NOT NULL),"
+            f" FROM central_stage_desil GROUP BY desil HAVING min(score) IS NOT NULL),"
             f" stale AS (DELETE FROM {threshold} t WHERE t.period = %(period)s"
             f" AND NOT EXISTS (SELECT 1 FROM bounds WHERE bounds.desil = t.desil))"
             f" INSERT INTO {threshold} AS t (period, desil, min_score, max_score, families)"
@@ -225,7 +286,7 @@ def _apply_postgresql(publication: DesilPublication, rows: list[dict]) -> Applie
             f" (EXCLUDED.min_score, EXCLUDED.max_score, EXCLUDED.families)", period)
         cursor.execute(
             f"WITH missing AS (SELECT central_id, coalesce(village_code, '') AS village_code, desil, score"  # nosec B608
-            f" FROM central_stage_publication WHERE family_id IS NULL),"
+            f" FROM central_stage_desil WHERE family_id IS NULL),"
             f" stale AS (DELETE FROM {unmatched} u WHERE u.period = %(period)s"
             f" AND NOT EXISTS (SELECT 1 FROM missing WHERE missing.central_id = u.central_id))"
             f" INSERT INTO {unmatched} AS u (period, central_id, village_code, desil, score)"
@@ -234,9 +295,9 @@ def _apply_postgresql(publication: DesilPublication, rows: list[dict]) -> Applie
             f" desil = EXCLUDED.desil, score = EXCLUDED.score"
             f" WHERE (u.village_code, u.desil, u.score) IS DISTINCT FROM"
             f" (EXCLUDED.village_code, EXCLUDED.desil, EXCLUDED.score)", period)
-        cursor.execute("SELECT count(family_id) FROM central_stage_publication")
+        cursor.execute("SELECT count(family_id) FROM central_stage_desil")
         ranked = cursor.fetchone()[0]
-        cursor.execute("TRUNCATE central_stage_publication")
+        cursor.execute("TRUNCATE central_stage_desil")
     return _counters(publication.period, ranked)
 
 

@@ -210,8 +210,10 @@ class Family(models.Model):
 
     # Current desil, kept equal to the latest DesilRanking by registry.services.desil_record; stored
     # because area statistics over hundreds of thousands of families must not compute "latest" per row.
-    # Indexed only after the village ((village, desil) below): every list is of an area, and the monthly
-    # publication rewrites a third of a regency's desil, so a desil-only index would be paid for monthly.
+    # In no index: the monthly publication rewrites a third of a regency's desil, and a row whose indexed
+    # columns stay the same is updated in place (a HOT update, room left by the table's fillfactor, see
+    # migration 0008) instead of through every index of the table. Lists are of a village, read by the
+    # village's index; area counts come from the tallies (verification.tallies).
     desil = models.PositiveSmallIntegerField(
         _("desil"), null=True, blank=True,
         validators=[MinValueValidator(1), MaxValueValidator(10)],
@@ -229,7 +231,6 @@ class Family(models.Model):
         verbose_name = _("family")
         verbose_name_plural = _("families")
         indexes = [
-            models.Index(fields=["village", "desil"]),
             # Trigrams of UPPER(address): the expression Django's icontains compares (registry.search).
             GinIndex(OpClass(Upper("address"), name="gin_trgm_ops"), name="family_address_trgm"),
             # A village's family ids without reading the families (index-only): Cek Bansos joins them with
@@ -341,9 +342,13 @@ class Member(models.Model):
 class DesilRanking(models.Model):
     """One family's desil in one publication period; the history is never rewritten."""
 
-    # Indexed by the unique (family, period) below, which leads with the family.
+    # Indexed by the unique (family, period) below, which leads with the family. No database constraint:
+    # rows are written by set-based statements that take the family's id from a join in the same
+    # statement (central.desil), and the constraint's check of each new row (a lock on every family, a
+    # million a month) cost as much as writing the rankings; Django's CASCADE still deletes them with the
+    # family.
     family = models.ForeignKey(Family, verbose_name=_("family"), on_delete=models.CASCADE,
-                               related_name="desil_rankings", db_index=False)
+                               related_name="desil_rankings", db_index=False, db_constraint=False)
     period = models.DateField(_("publication date"))
     desil = models.PositiveSmallIntegerField(_("desil"), validators=[MinValueValidator(1), MaxValueValidator(10)])
     score = models.DecimalField(_("score"), max_digits=8, decimal_places=3, null=True, blank=True)
@@ -384,11 +389,15 @@ class DesilChange(models.Model):
         LEFT = "left", _("Left desil 1-4")
         WITHIN = "within", _("Moved, same side of desil 4")
 
-    # Indexed by the unique (family, period) below, which leads with the family.
+    # Indexed by the unique (family, period) below, which leads with the family. No database constraint,
+    # as for DesilRanking.family.
     family = models.ForeignKey(Family, verbose_name=_("family"), on_delete=models.CASCADE,
-                               related_name="desil_changes", db_index=False)
-    # Denormalised from the family: the feed lists a regency's changes without joining every family.
-    village = models.ForeignKey(Region, verbose_name=_("village"), on_delete=models.PROTECT, related_name="+")
+                               related_name="desil_changes", db_index=False, db_constraint=False)
+    # Denormalised from the family: the feed lists a regency's changes without joining every family. Copied
+    # from the family's own (constrained) village in the same statement, so no database constraint either:
+    # its check locked a region row for each of a publication's hundreds of thousands of changes.
+    village = models.ForeignKey(Region, verbose_name=_("village"), on_delete=models.PROTECT, related_name="+",
+                                db_constraint=False)
     period = models.DateField(_("publication date"))
     old_desil = models.PositiveSmallIntegerField(_("previous desil"), null=True, blank=True,
                                                  help_text=_("Empty when the family is ranked for the first time."))

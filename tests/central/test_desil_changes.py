@@ -149,6 +149,21 @@ def test_a_replaced_publication_is_applied_over_the_earlier_one(database_path, f
     ({"central_id": "DT-Q", "desil": 3, "score": 1.0, "village_code": "12.09; DROP"}, "village_code"),
     ({"central_id": "", "desil": 3, "score": 1.0}, "central_id"),
     ({"central_id": "DT-B", "desil": 3, "score": 1.0}, "DT-B"),  # ranked twice
+    ("DT-Q", "not an object|bukan objek"),
+    (["DT-Q", 3], "not an object|bukan objek"),
+    ({"central_id": 12345, "desil": 3}, "central_id"),
+    ({"central_id": "Q" * 33, "desil": 3}, "central_id"),
+    ({"central_id": "DT-\u0001Q", "desil": 3}, "central_id"),
+    ({"central_id": "DT-\u0000Q", "desil": 3}, "central_id"),
+    ({"central_id": "DT-Q", "desil": True}, "desil"),
+    ({"central_id": "DT-Q", "desil": 3.5}, "desil"),
+    ({"central_id": "DT-Q", "desil": "3"}, "desil"),
+    ({"central_id": "DT-Q", "desil": 10 ** 30}, "desil"),
+    ({"central_id": "DT-Q"}, "desil"),
+    ({"central_id": "DT-Q", "desil": 3, "score": True}, "score"),
+    ({"central_id": "DT-Q", "desil": 3, "score": 100000}, "score"),
+    ({"central_id": "DT-Q", "desil": 3, "village_code": 1209}, "village_code"),
+    ({"central_id": "DT-Q", "desil": 3, "village_code": "12.09\n"}, "village_code"),
 ])
 def test_a_publication_with_a_bad_row_is_refused_whole_with_the_reason(database_path, families, server, bad_row,
                                                                        message):
@@ -225,3 +240,29 @@ def test_an_older_publication_applied_late_leaves_the_current_desil_with_the_new
     publish_and_apply(server, OCTOBER, october_rows(families))
     assert dict(Family.objects.values_list("central_id", "desil")) == {
         "DT-A": 6, "DT-B": 3, "DT-C": 3, "DT-D": 9, "DT-E": 2}
+
+
+def test_a_family_deleted_takes_its_rankings_and_desil_changes_with_it(families, server):
+    # Their link to the family is kept by Django, not by a database constraint (registry migration 0008).
+    publish_and_apply(server, OCTOBER, october_rows(families))
+    publish_and_apply(server, NOVEMBER, november_rows(families))
+    a = families["A"]
+    assert a.desil_rankings.count() == 2 and a.desil_changes.count() == 2
+    a.delete()
+    assert not DesilRanking.objects.filter(family_id=a.pk).exists()
+    assert not DesilChange.objects.filter(family_id=a.pk).exists()
+    assert DesilRanking.objects.filter(family=families["B"]).count() == 2
+
+
+def test_the_current_desil_is_in_no_index_and_the_family_table_leaves_room_to_update_it_in_place():
+    # A publication rewrites a third of a regency's desil: in no index, with room left on each page, each
+    # change is a HOT update instead of a new entry in every index of the table (docs/performance.md).
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE tablename = 'registry_family'")
+        indexes = [row[0] for row in cursor.fetchall()]
+        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = 'registry_family'")
+        options = cursor.fetchone()[0]
+    assert indexes and not [d for d in indexes if "desil" in d]
+    assert "fillfactor=70" in options
