@@ -77,10 +77,14 @@ def _download(publication: DesilPublication, client: CentralClient) -> None:
             raise BatchRejected(_("The downloaded pages do not add up to the publication checksum."))
 
 
+def _page_bodies(publication: DesilPublication):
+    """The publication's stored pages (its JSON text), in page order."""
+    return (_stored_pages(publication.period.isoformat()).filter(number__lte=publication.page_count)
+            .order_by("number").values_list("body", flat=True))
+
+
 def _stored_rows(publication: DesilPublication) -> list[dict]:
-    bodies = (_stored_pages(publication.period.isoformat()).filter(number__lte=publication.page_count)
-              .order_by("number").values_list("body", flat=True))
-    return [row for body in bodies for row in json.loads(body)]
+    return [row for body in _page_bodies(publication) for row in json.loads(body)]
 
 
 def _problem_messages() -> dict[str, str]:
@@ -115,27 +119,40 @@ def _row_problem(row) -> str:
     return ""
 
 
-def _refuse_invalid(count: int, problem: str, row: str) -> None:
-    raise BatchRejected(_("%(n)d rows of the publication are invalid, first (%(problem)s): %(row)s") % {
-        "n": count, "problem": _problem_messages()[problem], "row": row[:200]})
+class _RowCheck:
+    """The rows of a publication checked as they pass (the PostgreSQL path streams them, the ORM path holds
+    them): ``take(row)`` says whether the row may be written; ``refuse_if_any()`` then refuses the whole
+    publication, naming the first bad row or the first family ranked twice."""
 
+    def __init__(self):
+        self.invalid, self.first, self.seen, self.repeated = 0, None, set(), set()
 
-def _refuse_repeated(count: int, central_id: str) -> None:
-    raise BatchRejected(_("%(n)d families are ranked more than once, first: %(central_id)s") % {
-        "n": count, "central_id": central_id})
+    def take(self, row) -> bool:
+        if problem := _row_problem(row):
+            self.invalid += 1
+            self.first = self.first or (problem, str(row))
+            return False
+        central_id = row["central_id"]
+        (self.repeated if central_id in self.seen else self.seen).add(central_id)
+        return not self.invalid and not self.repeated
+
+    def refuse_if_any(self) -> None:
+        if self.invalid:
+            problem, row = self.first
+            raise BatchRejected(_("%(n)d rows of the publication are invalid, first (%(problem)s): %(row)s") % {
+                "n": self.invalid, "problem": _problem_messages()[problem], "row": row[:200]})
+        if self.repeated:
+            raise BatchRejected(_("%(n)d families are ranked more than once, first: %(central_id)s") % {
+                "n": len(self.repeated), "central_id": min(self.repeated)})
+        self.seen.clear()  # a million ids: not kept through what follows
 
 
 def _check_rows(rows: list) -> None:
     """Refuse a publication the register cannot take as a whole, naming the first bad row."""
-    problems = [(row, problem) for row in rows if (problem := _row_problem(row))]
-    if problems:
-        row, problem = problems[0]
-        _refuse_invalid(len(problems), problem, str(row))
-    seen, repeated = set(), set()
+    check = _RowCheck()
     for row in rows:
-        (repeated if row["central_id"] in seen else seen).add(row["central_id"])
-    if repeated:
-        _refuse_repeated(len(repeated), sorted(repeated)[0])
+        check.take(row)
+    check.refuse_if_any()
 
 
 def apply_publication(*, publication: DesilPublication, client: CentralClient) -> int:
@@ -187,30 +204,19 @@ def _stage(cursor, publication: DesilPublication, *, again: bool) -> None:
                    "family_id bigint, village_id varchar(13), old_desil smallint, old_score numeric(8, 3), "
                    "this_desil smallint, this_score numeric(8, 3))")
     cursor.execute("TRUNCATE central_stage_desil_rows, central_stage_desil")
-    pages = (_stored_pages(publication.period.isoformat()).filter(number__lte=publication.page_count)
-             .values_list("body", flat=True))
-    invalid, first, seen, repeated = 0, None, set(), set()
+    pages = _page_bodies(publication)
+    check = _RowCheck()
     for start in range(1, publication.page_count + 1, PAGES_PER_COPY):
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        for body in pages.filter(number__gte=start, number__lt=start + PAGES_PER_COPY).order_by("number"):
-            for row in json.loads(body):
-                if problem := _row_problem(row):
-                    invalid += 1
-                    first = first or (problem, str(row))
-                elif not invalid:
-                    central_id = row["central_id"]
-                    (repeated if central_id in seen else seen).add(central_id)
-                    writer.writerow((central_id, row.get("village_code") or "", row["desil"], row.get("score")))
-        if not invalid and not repeated:
+        for body in pages.filter(number__gte=start, number__lt=start + PAGES_PER_COPY):
+            writer.writerows((row["central_id"], row.get("village_code") or "", row["desil"], row.get("score"))
+                             for row in json.loads(body) if check.take(row))
+        if buffer.tell():
             buffer.seek(0)
             cursor.copy_expert("COPY central_stage_desil_rows (central_id, village_code, desil, score) "
                                "FROM STDIN WITH (FORMAT csv)", buffer)
-    if invalid:
-        _refuse_invalid(invalid, *first)
-    if repeated:
-        _refuse_repeated(len(repeated), min(repeated))
-    del seen  # a million ids: not kept through the joins below
+    check.refuse_if_any()
     cursor.execute("ANALYZE central_stage_desil_rows")  # a hash join with the families, not a million probes
     # Applied before (the same publication again, or the centre replaced it): each family's ranking of this
     # period too, so the writes below skip what is already so instead of locking every row to compare it.
