@@ -1,7 +1,8 @@
 """Applying the centre's monthly desil publication: every family's new desil, set-based.
 
-Pages are stored as they arrive (a restart resumes), the publication's checksum is checked over all
-pages, then in one transaction and a few set-based statements:
+Pages are stored as they arrive (a restart resumes), each with its rows checked and written as CSV for
+PostgreSQL's COPY (decoded once, while the next page is on its way); the publication's checksum is checked
+over all pages, then in one transaction and a few set-based statements:
 
 - the change feed: per family ranked, its previous desil (latest ranking before this period) against the
   new one; a ``DesilChange`` where the desil changed or the family is ranked for the first time;
@@ -21,8 +22,8 @@ import json
 import re
 from dataclasses import dataclass
 
-from django.db import connection, transaction
-from django.db.models import Count, Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Case, Count, F, Q, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -56,14 +57,25 @@ def _stored_pages(ref: str):
     return DownloadedPage.objects.filter(stream=DownloadedPage.Stream.DESIL, ref=ref)
 
 
+def stored_page(*, ref: str, number: int, checksum: str, rows: list) -> DownloadedPage:
+    """A page of a publication as it is kept: its rows as JSON and, when every row is good, as the CSV the
+    apply copies in (a page with a bad row keeps no CSV: the apply reads its JSON to name the row)."""
+    page = DownloadedPage.for_rows(stream=DownloadedPage.Stream.DESIL, ref=ref, number=number, checksum=checksum,
+                                   rows=rows)
+    if isinstance(rows, list) and not any(_row_problem(row) for row in rows):
+        buffer = io.StringIO()
+        csv.writer(buffer).writerows(_copy_row(row) for row in rows)
+        page.staged = buffer.getvalue()
+    return page
+
+
 def _fetch_missing(publication: DesilPublication, client: CentralClient) -> list[str]:
     ref = publication.period.isoformat()
     have = set(_stored_pages(ref).values_list("number", flat=True))
     for number in range(1, publication.page_count + 1):
         if number not in have:
             page = client.desil_page(ref, number)
-            DownloadedPage.for_rows(stream=DownloadedPage.Stream.DESIL, ref=ref, number=number,
-                                    checksum=page["checksum"], rows=page["rows"]).save_once()
+            stored_page(ref=ref, number=number, checksum=page["checksum"], rows=page["rows"]).save_once()
     return list(_stored_pages(ref).filter(number__lte=publication.page_count)
                 .order_by("number").values_list("checksum", flat=True))
 
@@ -77,14 +89,13 @@ def _download(publication: DesilPublication, client: CentralClient) -> None:
             raise BatchRejected(_("The downloaded pages do not add up to the publication checksum."))
 
 
-def _page_bodies(publication: DesilPublication):
-    """The publication's stored pages (its JSON text), in page order."""
-    return (_stored_pages(publication.period.isoformat()).filter(number__lte=publication.page_count)
-            .order_by("number").values_list("body", flat=True))
+def _publication_pages(publication: DesilPublication):
+    return _stored_pages(publication.period.isoformat()).filter(number__lte=publication.page_count)
 
 
 def _stored_rows(publication: DesilPublication) -> list[dict]:
-    return [row for body in _page_bodies(publication) for row in json.loads(body)]
+    return [row for body in _publication_pages(publication).order_by("number").values_list("body", flat=True)
+            for row in json.loads(body)]
 
 
 def _problem_messages() -> dict[str, str]:
@@ -119,21 +130,31 @@ def _row_problem(row) -> str:
     return ""
 
 
-class _RowCheck:
-    """The rows of a publication checked as they pass (the PostgreSQL path streams them, the ORM path holds
-    them): ``take(row)`` says whether the row may be written; ``refuse_if_any()`` then refuses the whole
-    publication, naming the first bad row or the first family ranked twice."""
+def _copy_row(row: dict) -> tuple:
+    return row["central_id"], row.get("village_code") or "", row["desil"], row.get("score")
 
-    def __init__(self):
-        self.invalid, self.first, self.seen, self.repeated = 0, None, set(), set()
+
+def _refuse_repeated(count: int, first: str) -> None:
+    raise BatchRejected(_("%(n)d families are ranked more than once, first: %(central_id)s") % {
+        "n": count, "central_id": first})
+
+
+class _RowCheck:
+    """The rows of a publication checked as they pass: ``take(row)`` says whether the row may be written;
+    ``refuse_if_any()`` then refuses the whole publication, naming the first bad row or (unless the database
+    looks for them, ``repeats=False``) the first family ranked twice."""
+
+    def __init__(self, *, repeats: bool = True):
+        self.invalid, self.first, self.repeats, self.seen, self.repeated = 0, None, repeats, set(), set()
 
     def take(self, row) -> bool:
         if problem := _row_problem(row):
             self.invalid += 1
             self.first = self.first or (problem, str(row))
             return False
-        central_id = row["central_id"]
-        (self.repeated if central_id in self.seen else self.seen).add(central_id)
+        if self.repeats:
+            central_id = row["central_id"]
+            (self.repeated if central_id in self.seen else self.seen).add(central_id)
         return not self.invalid and not self.repeated
 
     def refuse_if_any(self) -> None:
@@ -142,9 +163,7 @@ class _RowCheck:
             raise BatchRejected(_("%(n)d rows of the publication are invalid, first (%(problem)s): %(row)s") % {
                 "n": self.invalid, "problem": _problem_messages()[problem], "row": row[:200]})
         if self.repeated:
-            raise BatchRejected(_("%(n)d families are ranked more than once, first: %(central_id)s") % {
-                "n": len(self.repeated), "central_id": min(self.repeated)})
-        self.seen.clear()  # a million ids: not kept through what follows
+            _refuse_repeated(len(self.repeated), min(self.repeated))
 
 
 def _check_rows(rows: list) -> None:
@@ -171,9 +190,10 @@ def apply_publication(*, publication: DesilPublication, client: CentralClient) -
             applied_at=timezone.now(), last_error="")
     if connection.vendor == "postgresql":
         # A publication rewrites the desil of a large share of the register at once; pages planned on the
-        # old statistics (desil filters, the change feed) would stay slow until autovacuum came round.
+        # old statistics (desil filters, the change feed) would stay slow until autovacuum came round. Of
+        # the family only its desil changed.
         with connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {Family._meta.db_table}, {DesilRanking._meta.db_table}, "
+            cursor.execute(f"ANALYZE {Family._meta.db_table} (desil), {DesilRanking._meta.db_table}, "
                            f"{DesilChange._meta.db_table}")
     return applied.ranked
 
@@ -193,30 +213,41 @@ PAGES_PER_COPY = 50  # pages read, checked and copied at a time: memory stays th
 
 
 def _stage(cursor, publication: DesilPublication, *, again: bool) -> None:
-    """COPY the rows in a few pages at a time (checked as they go), refuse the publication if any row is bad
-    or a family is ranked twice, then resolve each row once: its family, village, previous ranking (the latest
-    of an earlier period) and, when the period was applied before, the ranking it has for this period."""
+    """COPY the rows in a few pages at a time (the CSV each page was stored with; a page without one, because a
+    row is bad or it was stored before pages kept one, is decoded and checked here), refuse the publication if
+    any row is bad or a family is ranked twice, then resolve each row once: its family, village and current
+    desil, previous ranking (the latest of an earlier period) and, when the period was applied before, the
+    ranking it has for this period."""
     ranking = DesilRanking._meta.db_table
     cursor.execute("CREATE TEMP TABLE IF NOT EXISTS central_stage_desil_rows "
                    "(central_id varchar(32), village_code varchar(13), desil smallint, score numeric(8, 3))")
     cursor.execute("CREATE TEMP TABLE IF NOT EXISTS central_stage_desil "
                    "(central_id varchar(32), village_code varchar(13), desil smallint, score numeric(8, 3), "
-                   "family_id bigint, village_id varchar(13), old_desil smallint, old_score numeric(8, 3), "
-                   "this_desil smallint, this_score numeric(8, 3))")
+                   "family_id bigint, village_id varchar(13), current_desil smallint, old_desil smallint, "
+                   "old_score numeric(8, 3), this_desil smallint, this_score numeric(8, 3))")
     cursor.execute("TRUNCATE central_stage_desil_rows, central_stage_desil")
-    pages = _page_bodies(publication)
-    check = _RowCheck()
+    # The JSON is read only for a page that has no CSV.
+    pages = _publication_pages(publication).order_by("number").values_list(
+        "staged", Case(When(staged__isnull=True, then=F("body"))))
+    check = _RowCheck(repeats=False)
     for start in range(1, publication.page_count + 1, PAGES_PER_COPY):
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        for body in pages.filter(number__gte=start, number__lt=start + PAGES_PER_COPY):
-            writer.writerows((row["central_id"], row.get("village_code") or "", row["desil"], row.get("score"))
-                             for row in json.loads(body) if check.take(row))
+        for staged, body in pages.filter(number__gte=start, number__lt=start + PAGES_PER_COPY):
+            if staged is not None:
+                buffer.write(staged)
+            else:
+                writer.writerows(_copy_row(row) for row in json.loads(body) if check.take(row))
         if buffer.tell():
             buffer.seek(0)
             cursor.copy_expert("COPY central_stage_desil_rows (central_id, village_code, desil, score) "
                                "FROM STDIN WITH (FORMAT csv)", buffer)
     check.refuse_if_any()
+    cursor.execute("SELECT count(*), min(central_id) FROM (SELECT central_id FROM central_stage_desil_rows "
+                   "GROUP BY central_id HAVING count(*) > 1) repeated")
+    repeated, first = cursor.fetchone()
+    if repeated:
+        _refuse_repeated(repeated, first)
     cursor.execute("ANALYZE central_stage_desil_rows")  # a hash join with the families, not a million probes
     # Applied before (the same publication again, or the centre replaced it): each family's ranking of this
     # period too, so the writes below skip what is already so instead of locking every row to compare it.
@@ -225,13 +256,27 @@ def _stage(cursor, publication: DesilPublication, *, again: bool) -> None:
             "CROSS JOIN (SELECT NULL::smallint AS desil, NULL::numeric AS score) this")
     cursor.execute(
         f"INSERT INTO central_stage_desil SELECT s.central_id, s.village_code, s.desil, s.score, f.id,"  # nosec B608
-        f" f.village_id, prev.desil, prev.score, this.desil, this.score FROM central_stage_desil_rows s"
+        f" f.village_id, f.desil, prev.desil, prev.score, this.desil, this.score FROM central_stage_desil_rows s"
         f" LEFT JOIN {Family._meta.db_table} f ON f.central_id = s.central_id"
         f" LEFT JOIN LATERAL (SELECT r.desil, r.score FROM {ranking} r WHERE r.family_id = f.id"
         f" AND r.period < %(period)s ORDER BY r.period DESC LIMIT 1) prev ON true {this}",
         {"period": publication.period})
     cursor.execute("TRUNCATE central_stage_desil_rows")
     cursor.execute("ANALYZE central_stage_desil")
+
+
+def _insert(cursor, insert: str, on_conflict: str, params: dict, *, again: bool) -> None:
+    """Run ``insert``; on a first apply as a plain INSERT (the period's rows are new but for the odd one an
+    ingest wrote, and checking each row for a conflict cost the rankings a fifth of their time), taking
+    ``on_conflict`` only when the plain INSERT meets a row that is already there."""
+    if not again:
+        try:
+            with transaction.atomic():
+                cursor.execute(insert, params)
+            return
+        except IntegrityError:
+            pass  # rolled back to the savepoint: the upsert below does it all
+    cursor.execute(insert + on_conflict, params)
 
 
 def _apply_postgresql(publication: DesilPublication) -> Applied:
@@ -243,15 +288,15 @@ def _apply_postgresql(publication: DesilPublication) -> Applied:
         cursor.execute("SET LOCAL work_mem = '128MB'")
         again = DesilPublication.objects.filter(pk=publication.pk, applied_at__isnull=False).exists()
         _stage(cursor, publication, again=again)
-        # On a first apply every change row is new (ON CONFLICT covers the odd one an ingest wrote); applied
-        # again, the rows that are already so are left alone.
+        # Applied again, the change rows that are already so are left alone.
         unchanged_change = (f" WHERE NOT EXISTS (SELECT 1 FROM {change} c WHERE c.family_id = s.family_id"  # nosec B608
                             f" AND c.period = %(period)s AND (c.village_id, c.old_desil, c.new_desil, c.old_score,"
                             f" c.new_score) IS NOT DISTINCT FROM (s.village_id, s.old_desil, s.new_desil, s.old_score,"
                             f" s.new_score))" if again else "")
         # The change feed. Re-applying this period gives the same rows; rows of this period that no longer
         # differ (the centre replaced the publication) are removed in the same statement.
-        cursor.execute(
+        _insert(
+            cursor,
             f"WITH changed AS (SELECT family_id, village_id, old_desil, desil AS new_desil, old_score,"  # nosec B608
             f" score AS new_score FROM central_stage_desil"
             f" WHERE family_id IS NOT NULL AND old_desil IS DISTINCT FROM desil),"
@@ -259,24 +304,27 @@ def _apply_postgresql(publication: DesilPublication) -> Applied:
             f" AND NOT EXISTS (SELECT 1 FROM changed WHERE changed.family_id = c.family_id))"
             f" INSERT INTO {change} AS c (family_id, village_id, period, old_desil, new_desil, old_score, new_score,"
             f" movement, recorded_at) SELECT family_id, village_id, %(period)s, old_desil, new_desil, old_score,"
-            f" new_score, {MOVEMENT_SQL}, now() FROM changed s{unchanged_change}"
-            f" ON CONFLICT (family_id, period) DO UPDATE SET village_id = EXCLUDED.village_id,"
-            f" old_desil = EXCLUDED.old_desil, new_desil = EXCLUDED.new_desil, old_score = EXCLUDED.old_score,"
-            f" new_score = EXCLUDED.new_score, movement = EXCLUDED.movement, recorded_at = EXCLUDED.recorded_at"
-            f" WHERE (c.village_id, c.old_desil, c.new_desil, c.old_score, c.new_score) IS DISTINCT FROM"
-            f" (EXCLUDED.village_id, EXCLUDED.old_desil, EXCLUDED.new_desil, EXCLUDED.old_score,"
-            f" EXCLUDED.new_score)", period)
-        cursor.execute(
+            f" new_score, {MOVEMENT_SQL}, now() FROM changed s{unchanged_change}",
+            " ON CONFLICT (family_id, period) DO UPDATE SET village_id = EXCLUDED.village_id,"
+            " old_desil = EXCLUDED.old_desil, new_desil = EXCLUDED.new_desil, old_score = EXCLUDED.old_score,"
+            " new_score = EXCLUDED.new_score, movement = EXCLUDED.movement, recorded_at = EXCLUDED.recorded_at"
+            " WHERE (c.village_id, c.old_desil, c.new_desil, c.old_score, c.new_score) IS DISTINCT FROM"
+            " (EXCLUDED.village_id, EXCLUDED.old_desil, EXCLUDED.new_desil, EXCLUDED.old_score,"
+            " EXCLUDED.new_score)", period, again=again)
+        _insert(
+            cursor,
             f"INSERT INTO {ranking} AS r (family_id, period, desil, score, source, created_at) "  # nosec B608
             f"SELECT family_id, %(period)s, desil, score, 'central', now() FROM central_stage_desil "
-            f"WHERE family_id IS NOT NULL AND (this_desil, this_score) IS DISTINCT FROM (desil, score) "
-            f"ON CONFLICT (family_id, period) DO UPDATE SET desil = EXCLUDED.desil, score = EXCLUDED.score "
-            f"WHERE (r.desil, r.score) IS DISTINCT FROM (EXCLUDED.desil, EXCLUDED.score)", period)
+            f"WHERE family_id IS NOT NULL AND (this_desil, this_score) IS DISTINCT FROM (desil, score)",
+            " ON CONFLICT (family_id, period) DO UPDATE SET desil = EXCLUDED.desil, score = EXCLUDED.score "
+            "WHERE (r.desil, r.score) IS DISTINCT FROM (EXCLUDED.desil, EXCLUDED.score)", period, again=again)
         # The current desil is the latest publication's: this one, unless a later one ranked the family
-        # (asked only of the families whose desil would change).
+        # (asked only of the families whose desil would change; the staged current desil keeps the
+        # others out of the join).
         cursor.execute(
             f"UPDATE {Family._meta.db_table} f SET desil = s.desil FROM central_stage_desil s "  # nosec B608
-            f"WHERE f.id = s.family_id AND f.desil IS DISTINCT FROM s.desil AND NOT EXISTS (SELECT 1 "
+            f"WHERE s.current_desil IS DISTINCT FROM s.desil AND f.id = s.family_id "
+            f"AND f.desil IS DISTINCT FROM s.desil AND NOT EXISTS (SELECT 1 "
             f"FROM {ranking} later WHERE later.family_id = f.id AND later.period > %(period)s)", period)
         # Score bounds per desil over the whole publication (every row, the unmatched ones too).
         cursor.execute(

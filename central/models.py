@@ -134,6 +134,10 @@ class DownloadedPage(models.Model):
     # The page's rows as canonical JSON text: re-checkable against the checksum, and read back without
     # the database converting JSONB to text first (ingest reads hundreds of megabytes).
     body = models.TextField(_("rows (JSON)"))
+    # A desil page's rows checked as they arrived and written as CSV for PostgreSQL's COPY, so applying the
+    # publication does not decode and check a million rows again; empty when a row of the page is bad (the
+    # apply reads the JSON to name it) and for batch pages.
+    staged = models.TextField(_("rows checked (CSV)"), null=True, blank=True)
     fetched_at = models.DateTimeField(_("fetched"), auto_now_add=True)
 
     unscoped_reference_data = True  # raw transfer pages; never shown outside the superuser admin

@@ -395,9 +395,11 @@ class DesilChange(models.Model):
                                related_name="desil_changes", db_index=False, db_constraint=False)
     # Denormalised from the family: the feed lists a regency's changes without joining every family. Copied
     # from the family's own (constrained) village in the same statement, so no database constraint either:
-    # its check locked a region row for each of a publication's hundreds of thousands of changes.
+    # its check locked a region row for each of a publication's hundreds of thousands of changes. Indexed only
+    # behind the period (``desil_change_feed``): the feed always names a publication, and two more indexes
+    # to write for each of those changes cost the publication a second.
     village = models.ForeignKey(Region, verbose_name=_("village"), on_delete=models.PROTECT, related_name="+",
-                                db_constraint=False)
+                                db_constraint=False, db_index=False)
     period = models.DateField(_("publication date"))
     old_desil = models.PositiveSmallIntegerField(_("previous desil"), null=True, blank=True,
                                                  help_text=_("Empty when the family is ranked for the first time."))

@@ -3,6 +3,7 @@ register does not hold, and the publication's counters; the same on PostgreSQL a
 import csv
 import io
 import types
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -266,3 +267,64 @@ def test_the_current_desil_is_in_no_index_and_the_family_table_leaves_room_to_up
         options = cursor.fetchone()[0]
     assert indexes and not [d for d in indexes if "desil" in d]
     assert "fillfactor=70" in options
+
+
+def test_the_change_feed_is_indexed_behind_the_publication_date_only():
+    # Each index is written for each of a publication's hundreds of thousands of changes (registry 0009).
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'registry_desilchange'")
+        indexes = dict(cursor.fetchall())
+    assert sorted(indexes) == ["desil_change_feed", "desil_change_once", "registry_desilchange_pkey"]
+    assert "(period, movement, village_id)" in indexes["desil_change_feed"]
+
+
+def test_each_page_is_kept_with_its_rows_checked_as_csv_and_a_page_with_a_bad_row_without(families, server):
+    bad = {"central_id": "DT-Q", "desil": 11, "score": 1.0}
+    publication = publish(server, NOVEMBER, [*november_rows(families), bad], page_size=3)
+    with pytest.raises(BatchRejected, match="desil"):
+        apply_publication(publication=publication, client=server)
+    staged = dict(DownloadedPage.objects.filter(stream="desil", ref=NOVEMBER).values_list("number", "staged"))
+    assert list(csv.reader(io.StringIO(staged[1]))) == [
+        ["DT-A", VILLAGE, "6", "21.25"], ["DT-B", VILLAGE, "3", "12.5"], ["DT-C", VILLAGE, "3", "12.25"]]
+    assert list(csv.reader(io.StringIO(staged[2]))) == [
+        ["DT-D", VILLAGE, "9", "33.0"], ["DT-E", VILLAGE, "2", "9.0"], ["DT-X", VILLAGE, "5", "16.0"]]
+    assert staged[3] is None  # DT-Y, DT-Z and the bad row: the apply reads its JSON to name the row
+
+
+def test_pages_kept_without_csv_are_applied_as_pages_kept_with_it(families, monkeypatch):
+    # Pages stored before they kept their rows as CSV (or re-read when a page's CSV is missing) give the same
+    # records as the CSV the apply normally copies in.
+    results = []
+    for keep_csv in (True, False):
+        server = PageServer()
+        publish_and_apply(server, OCTOBER, october_rows(families))
+        november = publish(server, NOVEMBER, november_rows(families))
+        desil_module._download(november, server)
+        if not keep_csv:
+            assert DownloadedPage.objects.filter(ref=NOVEMBER, staged__isnull=False).update(staged=None) == 3
+        apply_publication(publication=november, client=server)
+        november.refresh_from_db()
+        results.append((changes(NOVEMBER), sorted(UnmatchedRanking.objects.values_list("central_id", "desil")),
+                        november.rows_applied, november.changed_count))
+        for model in (DesilChange, DesilRanking, DesilThreshold, UnmatchedRanking, DownloadedPage, DesilPublication):
+            model.objects.all().delete()
+    assert results[0] == results[1]
+    assert results[0][2:] == (5, 4) and len(results[0][0]) == 4
+
+
+def test_a_first_apply_takes_over_what_an_ingest_wrote_for_the_same_period(database_path, families, server):
+    # The batch brought A's November desil before the publication: the publication's rows replace it, one
+    # ranking and one change per family and period.
+    a = families["A"]
+    DesilRanking.objects.create(family=a, period=NOVEMBER, desil=9, score=Decimal("35.0"), source="batch")
+    DesilChange.objects.create(family=a, village_id=a.village_id, period=NOVEMBER, old_desil=None, new_desil=9,
+                               new_score=Decimal("35.0"), movement=DesilChange.Movement.WITHIN)
+    publish_and_apply(server, NOVEMBER, november_rows(families))
+    assert list(DesilRanking.objects.filter(family=a).values_list("period", "desil", "score")) == [
+        (date(2026, 11, 20), 6, Decimal("21.250"))]
+    assert changes(NOVEMBER)["DT-A"] == (None, 6, None, Decimal("21.250"), "within")
+    assert DesilRanking.objects.filter(period=NOVEMBER).count() == 5
+    a.refresh_from_db()
+    assert a.desil == 6
