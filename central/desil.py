@@ -242,12 +242,7 @@ def _stage(cursor, publication: DesilPublication, *, again: bool) -> None:
             buffer.seek(0)
             cursor.copy_expert("COPY central_stage_desil_rows (central_id, village_code, desil, score) "
                                "FROM STDIN WITH (FORMAT csv)", buffer)
-    check.refuse_if_any()
-    cursor.execute("SELECT count(*), min(central_id) FROM (SELECT central_id FROM central_stage_desil_rows "
-                   "GROUP BY central_id HAVING count(*) > 1) repeated")
-    repeated, first = cursor.fetchone()
-    if repeated:
-        _refuse_repeated(repeated, first)
+    check.refuse_if_any()  # families ranked twice: found by the database (_refuse_repeated_rows)
     cursor.execute("ANALYZE central_stage_desil_rows")  # a hash join with the families, not a million probes
     # Applied before (the same publication again, or the centre replaced it): each family's ranking of this
     # period too, so the writes below skip what is already so instead of locking every row to compare it.
@@ -265,18 +260,33 @@ def _stage(cursor, publication: DesilPublication, *, again: bool) -> None:
     cursor.execute("ANALYZE central_stage_desil")
 
 
-def _insert(cursor, insert: str, on_conflict: str, params: dict, *, again: bool) -> None:
+def _refuse_repeated_rows(cursor, *, among_unmatched: bool = False) -> None:
+    """Refuse the publication if it ranks a family twice (only among the rows the register has no family for,
+    when the rankings' unique (family, period) has already shown the others to be once each)."""
+    unmatched = "WHERE family_id IS NULL " if among_unmatched else ""
+    cursor.execute(f"SELECT count(*), min(central_id) FROM (SELECT central_id FROM central_stage_desil "  # nosec B608
+                   f"{unmatched}GROUP BY central_id HAVING count(*) > 1) repeated")
+    repeated, first = cursor.fetchone()
+    if repeated:
+        _refuse_repeated(repeated, first)
+
+
+def _insert(cursor, insert: str, on_conflict: str, params: dict, *, again: bool, before_upsert=None) -> bool:
     """Run ``insert``; on a first apply as a plain INSERT (the period's rows are new but for the odd one an
     ingest wrote, and checking each row for a conflict cost the rankings a fifth of their time), taking
-    ``on_conflict`` only when the plain INSERT meets a row that is already there."""
+    ``on_conflict`` (after ``before_upsert()``) only when the plain INSERT meets a row that is already there.
+    Says whether the plain INSERT went through."""
     if not again:
         try:
             with transaction.atomic():
                 cursor.execute(insert, params)
-            return
+            return True
         except IntegrityError:
             pass  # rolled back to the savepoint: the upsert below does it all
+    if before_upsert:
+        before_upsert()
     cursor.execute(insert + on_conflict, params)
+    return False
 
 
 def _apply_postgresql(publication: DesilPublication) -> Applied:
@@ -288,6 +298,18 @@ def _apply_postgresql(publication: DesilPublication) -> Applied:
         cursor.execute("SET LOCAL work_mem = '128MB'")
         again = DesilPublication.objects.filter(pk=publication.pk, applied_at__isnull=False).exists()
         _stage(cursor, publication, again=again)
+        # The rankings first: a plain INSERT of them (first apply) also proves that no family of the register
+        # is ranked twice (the unique (family, period) would refuse the second row), so only the rows of
+        # families the register does not hold are counted for repeats then; else all of them, before upserting.
+        if _insert(
+                cursor,
+                f"INSERT INTO {ranking} AS r (family_id, period, desil, score, source, created_at) "  # nosec B608
+                f"SELECT family_id, %(period)s, desil, score, 'central', now() FROM central_stage_desil "
+                f"WHERE family_id IS NOT NULL AND (this_desil, this_score) IS DISTINCT FROM (desil, score)",
+                " ON CONFLICT (family_id, period) DO UPDATE SET desil = EXCLUDED.desil, score = EXCLUDED.score "
+                "WHERE (r.desil, r.score) IS DISTINCT FROM (EXCLUDED.desil, EXCLUDED.score)", period, again=again,
+                before_upsert=lambda: _refuse_repeated_rows(cursor)):
+            _refuse_repeated_rows(cursor, among_unmatched=True)
         # Applied again, the change rows that are already so are left alone.
         unchanged_change = (f" WHERE NOT EXISTS (SELECT 1 FROM {change} c WHERE c.family_id = s.family_id"  # nosec B608
                             f" AND c.period = %(period)s AND (c.village_id, c.old_desil, c.new_desil, c.old_score,"
@@ -311,13 +333,6 @@ def _apply_postgresql(publication: DesilPublication) -> Applied:
             " WHERE (c.village_id, c.old_desil, c.new_desil, c.old_score, c.new_score) IS DISTINCT FROM"
             " (EXCLUDED.village_id, EXCLUDED.old_desil, EXCLUDED.new_desil, EXCLUDED.old_score,"
             " EXCLUDED.new_score)", period, again=again)
-        _insert(
-            cursor,
-            f"INSERT INTO {ranking} AS r (family_id, period, desil, score, source, created_at) "  # nosec B608
-            f"SELECT family_id, %(period)s, desil, score, 'central', now() FROM central_stage_desil "
-            f"WHERE family_id IS NOT NULL AND (this_desil, this_score) IS DISTINCT FROM (desil, score)",
-            " ON CONFLICT (family_id, period) DO UPDATE SET desil = EXCLUDED.desil, score = EXCLUDED.score "
-            "WHERE (r.desil, r.score) IS DISTINCT FROM (EXCLUDED.desil, EXCLUDED.score)", period, again=again)
         # The current desil is the latest publication's: this one, unless a later one ranked the family
         # (asked only of the families whose desil would change; the staged current desil keeps the
         # others out of the join).

@@ -150,6 +150,8 @@ def test_a_replaced_publication_is_applied_over_the_earlier_one(database_path, f
     ({"central_id": "DT-Q", "desil": 3, "score": 1.0, "village_code": "12.09; DROP"}, "village_code"),
     ({"central_id": "", "desil": 3, "score": 1.0}, "central_id"),
     ({"central_id": "DT-B", "desil": 3, "score": 1.0}, "DT-B"),  # ranked twice
+    ({"central_id": "DT-B", "desil": 3, "score": 12.5}, "DT-B"),  # twice the same
+    ({"central_id": "DT-Y", "desil": 2, "score": 1.0}, "DT-Y"),  # twice, and not in the register
     ("DT-Q", "not an object|bukan objek"),
     (["DT-Q", 3], "not an object|bukan objek"),
     ({"central_id": 12345, "desil": 3}, "central_id"),
@@ -328,3 +330,14 @@ def test_a_first_apply_takes_over_what_an_ingest_wrote_for_the_same_period(datab
     assert DesilRanking.objects.filter(period=NOVEMBER).count() == 5
     a.refresh_from_db()
     assert a.desil == 6
+
+
+@pytest.mark.parametrize("repeated", ["DT-B", "DT-Y"])
+def test_a_replaced_publication_that_ranks_a_family_twice_is_refused_whole(database_path, families, server,
+                                                                           repeated):
+    publish_and_apply(server, NOVEMBER, november_rows(families))
+    before = snapshot()
+    publication = publish(server, NOVEMBER, [*november_rows(families), {"central_id": repeated, "desil": 7}])
+    with pytest.raises(BatchRejected, match=f"1 .*{repeated}"):
+        apply_publication(publication=publication, client=server)
+    assert snapshot() == before
