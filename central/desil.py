@@ -57,6 +57,11 @@ def _stored_pages(ref: str):
     return DownloadedPage.objects.filter(stream=DownloadedPage.Stream.DESIL, ref=ref)
 
 
+def _publication_pages(publication: DesilPublication):
+    """The pages stored for the publication as it stands (a replaced one may have had more)."""
+    return _stored_pages(publication.period.isoformat()).filter(number__lte=publication.page_count)
+
+
 def stored_page(*, ref: str, number: int, checksum: str, rows: list) -> DownloadedPage:
     """A page of a publication as it is kept: its rows as JSON and, when every row is good, as the CSV the
     apply copies in (a page with a bad row keeps no CSV: the apply reads its JSON to name the row)."""
@@ -76,8 +81,7 @@ def _fetch_missing(publication: DesilPublication, client: CentralClient) -> list
         if number not in have:
             page = client.desil_page(ref, number)
             stored_page(ref=ref, number=number, checksum=page["checksum"], rows=page["rows"]).save_once()
-    return list(_stored_pages(ref).filter(number__lte=publication.page_count)
-                .order_by("number").values_list("checksum", flat=True))
+    return list(_publication_pages(publication).order_by("number").values_list("checksum", flat=True))
 
 
 def _download(publication: DesilPublication, client: CentralClient) -> None:
@@ -87,10 +91,6 @@ def _download(publication: DesilPublication, client: CentralClient) -> None:
         _stored_pages(publication.period.isoformat()).delete()
         if combined_checksum(_fetch_missing(publication, client)) != publication.checksum:
             raise BatchRejected(_("The downloaded pages do not add up to the publication checksum."))
-
-
-def _publication_pages(publication: DesilPublication):
-    return _stored_pages(publication.period.isoformat()).filter(number__lte=publication.page_count)
 
 
 def _stored_rows(publication: DesilPublication) -> list[dict]:
