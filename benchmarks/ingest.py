@@ -192,7 +192,8 @@ def _pull(base_url: str, folder: Path) -> tuple[float, float, dict]:
 
 # The Celery page-range apply is measured with workers of these many processes (BENCH_WORKER_PROCESSES, "1,2,4"):
 # the reduced run in the test suite takes one, since at its size the split says nothing.
-WORKER_PROCESSES = tuple(int(n) for n in os.environ.get("BENCH_WORKER_PROCESSES", "1,2,4").split(","))
+# An empty value leaves the Celery figures out (the full run's last ones are in docs/performance/ingest.md).
+WORKER_PROCESSES = tuple(int(n) for n in os.environ.get("BENCH_WORKER_PROCESSES", "1,2,4").split(",") if n.strip())
 
 
 def _broker_url() -> str:
@@ -316,7 +317,7 @@ def run(families: int) -> list[Figure]:
         finally:
             mock.terminate()
             mock.wait(timeout=30)
-    size = f"{families:,} families, {rows:,} rows"
+    size = f"{families:,} families, {rows:,} rows, {settings.CENTRAL_PULL_PROCESSES} processes"
     copy_label = "raw COPY"
     return [
         at_least_ratio_of_time(f"sync_central pull of a new regency ({size})", new_seconds, copy_seconds, 0.6,

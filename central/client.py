@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import logging
 import random
 import time
@@ -80,10 +81,14 @@ class CentralClient:
         self.session.headers["Accept"] = "application/json"
 
     # -- transport -------------------------------------------------------------------------------------
-    def _once(self, method: str, path: str, **kwargs) -> tuple[int, dict]:
+    def _once(self, method: str, path: str, rows: str = "", **kwargs) -> tuple[int, dict]:
         try:
             response = self.session.request(method, self.base_url + path, timeout=self.timeout, **kwargs)
-            body = response.json() if response.content else {}
+            body = _canonical_page(response.content, rows) if rows and response.status_code == 200 else None
+            if body is None:
+                body = response.json() if response.content else {}
+                if isinstance(body, dict):
+                    body.pop(CANONICAL, None)  # only ever set by this client, never taken from the centre
         except (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
                 requests.exceptions.ContentDecodingError, ValueError, RecursionError) as exc:
             # ValueError: a truncated or garbled body that is not JSON; RecursionError: one nested too deep.
@@ -101,7 +106,11 @@ class CentralClient:
 
     def request(self, method: str, path: str, *, check: Callable[[dict], None] | None = None,
                 **kwargs) -> dict:
-        """One logical request, retried until it succeeds, is refused, or the attempts run out."""
+        """One logical request, retried until it succeeds, is refused, or the attempts run out.
+
+        ``rows="families"`` (a page's rows key): when the centre sends the page as canonical JSON whose rows
+        hash to the page checksum, the answer carries the rows only as those bytes (``CANONICAL``), not
+        decoded; otherwise the whole answer is decoded as usual."""
         last, data_problem = "", False
         for attempt in range(self.policy.attempts):
             try:
@@ -127,9 +136,12 @@ class CentralClient:
         params = {"limit": limit, **({"since": since} if since else {}), **({"regency": regency} if regency else {})}
         return self.request("GET", "/v1/batches", params=params, check=_listing_check("batches", BATCH_FIELDS))
 
-    def batch_page(self, batch_id: str, number: int) -> dict:
+    def batch_page(self, batch_id: str, number: int, *, decoded: bool = True) -> dict:
+        """One page of a batch, checked against its checksum, with its rows' canonical bytes (``CANONICAL``).
+        ``decoded=False``: the families may come only as those bytes (whoever stores the page decodes it
+        later anyway), which spares decoding and re-encoding a page the centre sent in canonical form."""
         return self.request("GET", f"/v1/batches/{batch_id}/pages/{number}",
-                            check=_page_check(number, "families"))
+                            check=_page_check(number, "families"), rows="" if decoded else "families")
 
     def batch_page_checksums(self, batch_id: str) -> list[str]:
         """Every page's checksum in page order (empty when the centre does not offer the list)."""
@@ -219,11 +231,38 @@ def _listing_check(key: str, fields: dict) -> Callable[[dict], None]:
 CANONICAL = "canonical"  # added to a page's answer: its rows as the canonical bytes the checksum covers
 
 
+def _canonical_page(content: bytes, key: str) -> dict | None:
+    """The answer without its ``key`` rows, which are kept as the bytes they came in (``CANONICAL``), when
+    the answer is canonical JSON and those bytes hash to the answer's checksum; None otherwise (the caller
+    decodes the answer in full, and its check hashes the rows' canonical form)."""
+    marker = f'"{key}":['.encode()
+    start = content.find(marker)
+    end = content.rfind(b"],", start) + 1  # the rows' closing bracket: keys after them sort later
+    if start < 0 or end <= start:
+        return None
+    start += len(marker) - 1
+    rows = content[start:end]
+    try:
+        # The rest is a few short fields; the hash below decides whether the cut was the rows.
+        body = json.loads(content[:start] + b"null" + content[end:])
+        rows.decode("utf-8")
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(body, dict) or body.get(key, 0) is not None or \
+            hashlib.sha256(rows).hexdigest() != body.get("checksum"):
+        return None
+    del body[key]
+    body[CANONICAL] = rows
+    return body
+
+
 def _page_check(number: int, key: str) -> Callable[[dict], None]:
     def check(body: dict) -> None:
         # A page served twice, out of order or corrupted in transit is simply asked for again.
         if body.get("page") != number:
             raise _Retry(f"asked for page {number}, got page {body.get('page')}")
+        if CANONICAL in body:
+            return  # its rows' bytes hashed to the checksum as they arrived (_canonical_page)
         # Encoded and hashed once here; the caller stores these very bytes, so nothing re-encodes or re-hashes
         # the page later.
         canonical = canonical_json(body.get(key))

@@ -44,7 +44,7 @@ from registry.validators import parse_kk, parse_nik
 from verification.models import RoundFamily, VerificationRound
 from verification.services import cycle_of, rounds_set_calendar
 
-from .models import BatchHeldRow, CentralBatch, DownloadedPage, FamilyDigest
+from .models import BatchHeldRow, BatchState, CentralBatch, DownloadedPage, FamilyDigest
 
 ATTR_FIELDS = [
     "house_ownership", "floor_area_m2", "floor_type", "wall_type", "roof_type", "water_source", "lighting",
@@ -391,6 +391,11 @@ CREATE UNLOGGED TABLE IF NOT EXISTS {schema}.central_stage_range (
 """
 # pg_advisory_xact_lock's first key: this module's locks on a batch (the second key is the batch's pk).
 STAGE_LOCK = 0x5354  # "ST"
+# Taken shared by every staging transaction and exclusively by whatever drops the batch's staging: a range
+# held by one process (a broken page) then waits for the ranges other processes are staging instead of
+# locking their tables in another order (a deadlock), and a range that comes later finds the batch held.
+STAGE_DROP_LOCK = STAGE_LOCK - 2
+DONE_STATES = (BatchState.INGESTED, BatchState.QUARANTINED)  # nothing of such a batch is staged any more
 # The page a family came on lets a clash be recorded with the centre's document as it was sent; its seq
 # (page and position) ties its members to it and tells which of two families giving the same number came first.
 STAGE_FAMILY_COLUMNS = [*FAMILY_COLUMNS, "desil", "period", "score", "page", "seq", "digest", "unchanged"]
@@ -470,12 +475,18 @@ def _prepare_stage(batch: CentralBatch) -> str:
     schema = stage_schema(batch)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT to_regclass(%s)", [f"{schema}.central_stage_range"])
-        if cursor.fetchone()[0] is None:
+        if cursor.fetchone()[0] is None and _may_stage(cursor, batch):
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [STAGE_LOCK, batch.pk])
             cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
             for ddl in (STAGE_FAMILY_DDL, STAGE_MEMBER_DDL, STAGE_HELD_DDL, STAGE_RANGE_DDL):
                 cursor.execute(ddl.format(schema=schema))
     return schema
+
+
+def _may_stage(cursor, batch: CentralBatch) -> bool:
+    """Whether ``batch`` is still being staged, asked under the shared drop lock (held to the commit)."""
+    cursor.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", [STAGE_DROP_LOCK, batch.pk])
+    return not CentralBatch.objects.filter(pk=batch.pk, state__in=DONE_STATES).exists()
 
 
 def unstaged_ranges(batch: CentralBatch) -> list[tuple[int, int]]:
@@ -497,6 +508,12 @@ def stage_range(batch: CentralBatch, first: int, last: int) -> bool:
     validator = _Validator(batch, in_memory_duplicates=False)
     schema = _prepare_stage(batch)
     with transaction.atomic(), connection.cursor() as cursor:
+        # Held (or applied) meanwhile: its staging is dropped, or about to be; nothing to add.
+        if not _may_stage(cursor, batch):
+            return False
+        cursor.execute("SELECT to_regclass(%s)", [f"{schema}.central_stage_range"])
+        if cursor.fetchone()[0] is None:
+            return False
         # A second copy of this range waits here, then finds it recorded.
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [STAGE_LOCK + first, batch.pk])
         cursor.execute(f"SELECT 1 FROM {schema}.central_stage_range WHERE first_page = %s", [first])  # nosec B608
@@ -521,7 +538,8 @@ def stage_range(batch: CentralBatch, first: int, last: int) -> bool:
 def stage_discard(batch: CentralBatch) -> None:
     """Drop what was staged of ``batch`` (it is held, or sent round again)."""
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [STAGE_DROP_LOCK, batch.pk])
             cursor.execute(f"DROP SCHEMA IF EXISTS {stage_schema(batch)} CASCADE")
 
 
@@ -562,6 +580,7 @@ def _ingest_postgresql(batch: CentralBatch) -> IngestResult:
             _store_digests(cursor)
             result.rounds_created = _split_rounds(cursor, batch)
             set_rounds_calendar(batch)
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [STAGE_DROP_LOCK, batch.pk])
             cursor.execute(f"DROP SCHEMA {schema} CASCADE")
         if result.families + result.members >= ANALYZE_AFTER_ROWS:
             # Fresh statistics for the tables the load touched: the first pages after a pull plan on them.

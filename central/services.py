@@ -248,7 +248,7 @@ def _pages_ahead(client: CentralClient, batch_id: str, numbers: list[int]):
     process checks and stores the current one. The database is only touched by the caller's thread."""
     with ThreadPoolExecutor(max_workers=DOWNLOAD_AHEAD) as pool:
         upcoming = iter(numbers)
-        pending = deque((n, pool.submit(client.batch_page, batch_id, n))
+        pending = deque((n, pool.submit(client.batch_page, batch_id, n, decoded=False))
                         for n in itertools.islice(upcoming, DOWNLOAD_AHEAD))
         try:
             while pending:
@@ -256,7 +256,7 @@ def _pages_ahead(client: CentralClient, batch_id: str, numbers: list[int]):
                 page = future.result()
                 following = next(upcoming, None)
                 if following is not None:
-                    pending.append((following, pool.submit(client.batch_page, batch_id, following)))
+                    pending.append((following, pool.submit(client.batch_page, batch_id, following, decoded=False)))
                 yield number, page
         finally:
             for _number, future in pending:
@@ -310,11 +310,15 @@ def batches_pending() -> list[int]:
 def batch_retry(*, batch_id: int, actor) -> CentralBatch:
     """A Dinsos officer or administrator sends a held or stuck batch round again."""
     with transaction.atomic():
-        batch = CentralBatch.objects.select_for_update().get(pk=batch_id)
+        batch = CentralBatch.objects.get(pk=batch_id)
         if not user_covers_code(actor, batch.regency_code):
             raise NotInScope(_("Not found."))
         if not (actor.is_administrator or actor.role in SYNC_ROLES):
             raise NotAllowed(_("Your role may not do this."))
+        # The staging goes first: ranges being staged by other processes finish, then it is dropped (its lock
+        # is held to the commit). Only then the batch's row, which those ranges update as they finish.
+        stage_discard(batch)
+        batch = CentralBatch.objects.select_for_update().get(pk=batch_id)
         if batch.state == BatchState.INGESTED:
             raise InvalidState(_("This batch is already applied."))
         problem = _batch_problem(batch)
@@ -322,7 +326,6 @@ def batch_retry(*, batch_id: int, actor) -> CentralBatch:
             raise InvalidState(problem)
         # Pages that failed validation come again from the centre, in case it corrected them.
         DownloadedPage.objects.filter(stream=DownloadedPage.Stream.BATCH, ref=batch.batch_id).delete()
-        stage_discard(batch)
         batch.restart()
         batch.pages_done = batch.rows_done = 0
         batch.save(update_fields=["state", "pages_done", "rows_done", "updated_at"])

@@ -5,6 +5,7 @@ server. Set DATABASE_URL (PostgreSQL) and CELERY_BROKER_URL (Redis) to run on re
 A bad value fails at start-up with a clear message; secrets have no default outside DEBUG.
 """
 import ipaddress
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -200,6 +201,11 @@ CENTRAL_API_TIMEOUT = env.float("CENTRAL_API_TIMEOUT", default=10.0)
 CENTRAL_INGEST_RANGE_PAGES = env.int("CENTRAL_INGEST_RANGE_PAGES", default=20)
 if CENTRAL_INGEST_RANGE_PAGES < 1:
     raise ImproperlyConfigured("CENTRAL_INGEST_RANGE_PAGES must be at least 1.")
+# Processes of `sync_central pull` staging a large batch's ranges at once (validation is Python: one core
+# each; the download waits on the network meanwhile). Celery workers set their own concurrency.
+CENTRAL_PULL_PROCESSES = env.int("CENTRAL_PULL_PROCESSES", default=os.cpu_count() or 1)
+if CENTRAL_PULL_PROCESSES < 1:
+    raise ImproperlyConfigured("CENTRAL_PULL_PROCESSES must be at least 1.")
 # Items per page of a submission: a regency round of thousands of families goes up in several requests.
 CENTRAL_SUBMISSION_PAGE_ITEMS = env.int("CENTRAL_SUBMISSION_PAGE_ITEMS", default=500)
 if not 1 <= CENTRAL_SUBMISSION_PAGE_ITEMS <= 1000:

@@ -20,6 +20,7 @@ from accounts.models import Role
 from central import services as central_services
 from central.client import CentralClient, CentralError, RetryPolicy
 from central.models import CentralBatch, DesilPublication
+from central.protocol import canonical_json, checksum
 from distribution.models import Determination
 from dtsen_portal.spreadsheets import read_upload
 from registry.validators import ascii_int, parse_kk, parse_nik
@@ -139,7 +140,11 @@ ANSWER = st.one_of(
                                         "determinations": st.lists(ITEM, max_size=3) | JSON,
                                         "publications": st.lists(ITEM, max_size=3) | JSON,
                                         "has_more": JSON, "next_cursor": JSON | st.text(max_size=120)}))
-BODY = st.one_of(ANSWER.map(lambda v: json.dumps(v).encode()), st.binary(max_size=200),
+# A page in canonical JSON (the layout the client reads without decoding the rows), its checksum right or not.
+CANONICAL_PAGE = st.tuples(JSON, st.booleans(), st.integers(0, 2), st.binary(max_size=8)).map(
+    lambda t: canonical_json({"checksum": checksum([t[0]]) if t[1] else "0" * 64, "families": [t[0]],
+                              "page": t[2]}) + t[3])
+BODY = st.one_of(ANSWER.map(lambda v: json.dumps(v).encode()), st.binary(max_size=200), CANONICAL_PAGE,
                  st.just(b"[" * 100_000), st.integers(1, 3000).map(lambda n: b'{"a":' * n + b"1" + b"}" * n))
 
 
@@ -172,7 +177,8 @@ def canned_client(status: int, body: bytes) -> CentralClient:
 @given(st.sampled_from([200, 201, 400, 404, 409, 429, 500, 503]), BODY)
 def test_any_answer_of_the_centre_gives_a_dict_or_a_central_error(status, body):
     client = canned_client(status, body)
-    for call in (lambda: client.batches(), lambda: client.batch_page("B1", 1), lambda: client.determinations(),
+    for call in (lambda: client.batches(), lambda: client.batch_page("B1", 1),
+                 lambda: client.batch_page("B1", 1, decoded=False), lambda: client.determinations(),
                  lambda: client.desil_publications(), lambda: client.desil_page("2026-11-20", 1),
                  lambda: client.submission("R1"), lambda: client.family("C1")):
         with contextlib.suppress(CentralError):

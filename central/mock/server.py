@@ -27,7 +27,7 @@ from registry.synthetic import generate_households, publication_periods
 
 from .faults import Faults, FaultSettingsError
 from .payload import InvalidSubmission, UnsupportedProtocol, parse_date, parse_page
-from .store import IdempotencyConflict, InvalidCursor, NotDecided, RefConflict, Store
+from .store import CanonicalAnswer, IdempotencyConflict, InvalidCursor, NotDecided, RefConflict, Store
 
 MOCK_SERIAL_BASE = 5000
 DEFAULT_LIMIT = 50
@@ -274,8 +274,11 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self._send(status, payload, headers)
 
-    def _encode(self, status: int, payload: dict, headers: dict | None = None) -> bytes:
-        data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    def _encode(self, status: int, payload: dict | CanonicalAnswer, headers: dict | None = None) -> bytes:
+        if isinstance(payload, CanonicalAnswer):
+            data = payload.data
+        else:
+            data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
@@ -286,7 +289,7 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         return data
 
-    def _send(self, status: int, payload: dict, headers: dict | None = None) -> None:
+    def _send(self, status: int, payload: dict | CanonicalAnswer, headers: dict | None = None) -> None:
         data = self._encode(status, payload, headers)
         self.wfile.write(data)
 
@@ -294,7 +297,7 @@ class Handler(BaseHTTPRequestHandler):
         status = self.server.faults.choice((500, 503))
         self._send(status, {"code": "injected_failure", "message": f"injected failure ({status})"})
 
-    def _send_dropped(self, status: int, payload: dict) -> None:
+    def _send_dropped(self, status: int, payload: dict | CanonicalAnswer) -> None:
         # Full Content-Length, half the body, then a closed socket: the client sees a truncated response.
         data = self._encode(status, payload)
         self.wfile.write(data[: max(1, len(data) // 2)])
@@ -322,7 +325,7 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(404, "not_found", f"unknown {what} {request.params[key]} or page {number} out of range")
         if request.duplicate:
             # Another page's content, honestly labelled: the client must notice that page != n.
-            count = page["page_count"]
+            count = page.page_count if isinstance(page, CanonicalAnswer) else page["page_count"]
             neighbours = [n for n in (number - 1, number + 1) if 1 <= n <= count] or [number]
             page = fetch(request.params[key], self.server.faults.choice(neighbours))
         return 200, page
@@ -334,7 +337,7 @@ class Handler(BaseHTTPRequestHandler):
         return 200, {"batch_id": request.params["batch_id"], "checksums": checksums}
 
     def get_batch_page(self, request: Request) -> tuple[int, dict]:
-        return self._page(self.server.store.batch_page, "batch_id", request, "batch")
+        return self._page(self.server.store.batch_page_canonical, "batch_id", request, "batch")
 
     def post_submission(self, request: Request) -> tuple[int, dict]:
         store = self.server.store

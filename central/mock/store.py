@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 from central.protocol import canonical_json, checksum, combined_checksum
 from registry.pmt import pmt_score, rank_deciles
@@ -28,6 +29,11 @@ COUNTERS = ("requests_total", "submission_requests", "faults_fail", "faults_time
 DECIDED = ("accepted", "partial", "rejected")
 DEADLINE_DAYS = 30
 
+
+class CanonicalAnswer(NamedTuple):
+    """An answer already encoded as canonical JSON (sent as it is), with the page count it is a page of."""
+    data: bytes
+    page_count: int
 
 
 class IdempotencyConflict(Exception):
@@ -370,6 +376,24 @@ class Store:
         families = [json.loads(row["family_json"]) for row in rows]
         return {"batch_id": batch_id, "page": page, "page_count": batch["page_count"], "families": families,
                 "checksum": stored}
+
+    def batch_page_canonical(self, batch_id: str, page: int) -> CanonicalAnswer | None:
+        """The page as ``batch_page`` answers it, already encoded as canonical JSON from the families' stored
+        canonical text: nothing decoded or encoded per family, and the rows are byte for byte what the page
+        checksum covers (a client may hash them as they arrive)."""
+        with self._read() as conn:
+            batch = conn.execute("SELECT page_count FROM batches WHERE batch_id = ?", (batch_id,)).fetchone()
+            if batch is None or not 1 <= page <= batch["page_count"]:
+                return None
+            stored = conn.execute("SELECT checksum FROM batch_pages WHERE batch_id = ? AND page = ?",
+                                  (batch_id, page)).fetchone()["checksum"]
+            rows = conn.execute("SELECT family_json FROM batch_families WHERE batch_id = ? AND page = ? "
+                                "ORDER BY position", (batch_id, page)).fetchall()
+        # Sorted keys: batch_id, checksum, families, page, page_count.
+        head = canonical_json({"batch_id": batch_id, "checksum": stored})[:-1]
+        tail = canonical_json({"page": page, "page_count": batch["page_count"]})[1:]
+        families = ",".join(row["family_json"] for row in rows).encode("utf-8")
+        return CanonicalAnswer(b"".join((head, b',"families":[', families, b"],", tail)), batch["page_count"])
 
     # Submissions ------------------------------------------------------------------------------------------
 

@@ -179,7 +179,7 @@ class _Republishing:
     def batch_page_checksums(self, batch_id):
         return self.checksums
 
-    def batch_page(self, batch_id, number):
+    def batch_page(self, batch_id, number, *, decoded=True):
         self.asked.append(number)
         return self.pages[number]
 

@@ -4,6 +4,7 @@ One mock (regency 12.72, 300 households, seed 3, 50 families a page) serves the 
 its own. Tests are written not to depend on each other's order: they read the state they need first.
 """
 import datetime as dt
+import hashlib
 import re
 import time
 
@@ -13,7 +14,7 @@ from django.core.management import CommandError, call_command
 
 from central.mock.server import load_villages
 from central.mock.store import Store
-from central.protocol import checksum, combined_checksum
+from central.protocol import canonical_json, checksum, combined_checksum
 from registry.synthetic import generate_households
 
 from .mockproc import NO_FAULTS, PROJECT_ROOT, Mock, start_mock
@@ -123,6 +124,17 @@ def test_every_page_checksum_matches_its_families_and_batch_checksum_combines_th
         assert page["checksum"] == checksum(page["families"])
         page_checksums.append(page["checksum"])
     assert batch["checksum"] == combined_checksum(page_checksums)
+
+
+def test_a_batch_page_is_sent_as_canonical_json_so_its_rows_hash_to_the_checksum_as_they_arrive(mock):
+    batch = first_batch(mock)
+    response = mock.get(f"/v1/batches/{batch['batch_id']}/pages/2")
+    page = response.json()
+    assert response.content == canonical_json(page)
+    rows = response.content[response.content.index(b'"families":') + len(b'"families":'):
+                            response.content.rindex(b',"page":')]
+    assert rows == canonical_json(page["families"]) and hashlib.sha256(rows).hexdigest() == page["checksum"]
+    assert (page["page"], page["page_count"], len(page["families"])) == (2, 6, 50)
 
 
 def test_families_add_up_to_family_count_with_unique_ids_and_valid_looking_niks(mock):

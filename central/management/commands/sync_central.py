@@ -1,32 +1,18 @@
-"""``manage.py sync_central pull|push|determinations|desil|status [--regency CODE]``.
+"""``manage.py sync_central pull|push|determinations|desil|status [--regency CODE] [--processes N]``.
 
 Runs the same service code as the Celery tasks, synchronously, retrying with the tasks' backoff until
-done or given up, and prints one JSON summary line last.
+done or given up, and prints one JSON summary line last. A large batch's page ranges are staged by
+``--processes`` processes of the command (``central.pull``).
 """
 import json
-import random
 import time
 
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 
 from central import services
 from central.client import CentralClient, CentralUnavailable
-from central.tasks import TASK_RETRY
-
-
-def retrying(call, *, stderr=None):
-    """Call until it stops raising CentralUnavailable, backing off as the Celery tasks do."""
-    for attempt in range(TASK_RETRY["max_retries"] + 1):
-        try:
-            return call()
-        except CentralUnavailable as exc:
-            if attempt == TASK_RETRY["max_retries"]:
-                raise
-            delay = random.uniform(0, min(TASK_RETRY["retry_backoff_max"], TASK_RETRY["retry_backoff"] * 2 ** attempt))
-            if stderr:
-                stderr.write(f"centre unavailable ({exc}); retrying in {delay:.1f}s")
-            time.sleep(delay)
-    return None
+from central.pull import pull, retrying
 
 
 class Command(BaseCommand):
@@ -35,8 +21,14 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("action", choices=["pull", "push", "determinations", "desil", "status"])
         parser.add_argument("--regency", default="", help="limit pulls to one regency code, e.g. 12.09")
+        parser.add_argument("--processes", type=int, default=None,
+                            help="processes staging a large batch's page ranges at once "
+                                 "(default CENTRAL_PULL_PROCESSES)")
 
-    def handle(self, *args, action, regency, **options):
+    def handle(self, *args, action, regency, processes=None, **options):
+        self.processes = settings.CENTRAL_PULL_PROCESSES if processes is None else processes
+        if self.processes < 1:
+            raise CommandError("--processes must be at least 1")
         started = time.monotonic()
         summary = {"action": action}
         if action != "status":
@@ -52,16 +44,7 @@ class Command(BaseCommand):
             raise SystemExit(1)
 
     def _pull(self, client, regency):
-        new = retrying(lambda: services.batches_discover(client=client, regency=regency), stderr=self.stderr)
-        outcome = {}
-        for batch_pk in services.batches_pending():
-            try:
-                state = retrying(lambda pk=batch_pk: services.batch_sync(batch_pk=pk, client=client),
-                                 stderr=self.stderr).state
-            except CentralUnavailable:
-                state = "failed"
-            outcome[state] = outcome.get(state, 0) + 1
-        return {"batches_new": len(new), "batch_outcomes": outcome}
+        return pull(client=client, regency=regency, processes=self.processes, stderr=self.stderr)
 
     def _push(self, client, regency):
         pushed = retrying(lambda: services.submissions_push(client=client), stderr=self.stderr)
