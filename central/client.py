@@ -237,10 +237,12 @@ def _canonical_page(content: bytes, key: str) -> dict | None:
     decodes the answer in full, and its check hashes the rows' canonical form)."""
     marker = f'"{key}":['.encode()
     start = content.find(marker)
-    end = content.rfind(b"],", start) + 1  # the rows' closing bracket: keys after them sort later
-    if start < 0 or end <= start:
+    if start < 0:
         return None
     start += len(marker) - 1
+    end = content.rfind(b"],", start) + 1  # the rows' closing bracket: keys after them sort later
+    if end <= start:
+        return None
     rows = content[start:end]
     try:
         # The rest is a few short fields; the hash below decides whether the cut was the rows.

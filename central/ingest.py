@@ -395,7 +395,6 @@ STAGE_LOCK = 0x5354  # "ST"
 # held by one process (a broken page) then waits for the ranges other processes are staging instead of
 # locking their tables in another order (a deadlock), and a range that comes later finds the batch held.
 STAGE_DROP_LOCK = STAGE_LOCK - 2
-DONE_STATES = (BatchState.INGESTED, BatchState.QUARANTINED)  # nothing of such a batch is staged any more
 # The page a family came on lets a clash be recorded with the centre's document as it was sent; its seq
 # (page and position) ties its members to it and tells which of two families giving the same number came first.
 STAGE_FAMILY_COLUMNS = [*FAMILY_COLUMNS, "desil", "period", "score", "page", "seq", "digest", "unchanged"]
@@ -484,9 +483,10 @@ def _prepare_stage(batch: CentralBatch) -> str:
 
 
 def _may_stage(cursor, batch: CentralBatch) -> bool:
-    """Whether ``batch`` is still being staged, asked under the shared drop lock (held to the commit)."""
+    """Whether ``batch`` may be staged (it is not held), asked under the shared drop lock (held to the commit).
+    An applied batch may be: applying it again is allowed and changes nothing."""
     cursor.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", [STAGE_DROP_LOCK, batch.pk])
-    return not CentralBatch.objects.filter(pk=batch.pk, state__in=DONE_STATES).exists()
+    return not CentralBatch.objects.filter(pk=batch.pk, state=BatchState.QUARANTINED).exists()
 
 
 def unstaged_ranges(batch: CentralBatch) -> list[tuple[int, int]]:
@@ -508,7 +508,7 @@ def stage_range(batch: CentralBatch, first: int, last: int) -> bool:
     validator = _Validator(batch, in_memory_duplicates=False)
     schema = _prepare_stage(batch)
     with transaction.atomic(), connection.cursor() as cursor:
-        # Held (or applied) meanwhile: its staging is dropped, or about to be; nothing to add.
+        # Held meanwhile: its staging is dropped, or about to be; nothing to add.
         if not _may_stage(cursor, batch):
             return False
         cursor.execute("SELECT to_regclass(%s)", [f"{schema}.central_stage_range"])
