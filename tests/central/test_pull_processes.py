@@ -2,15 +2,18 @@
 the centre sent in canonical form as the bytes that hash to its checksum, without decoding it.
 
 The pull tests fork real processes against real PostgreSQL (committed rows: the children have their own
-connections) and, for the end-to-end one, download from the mock centre running as its own process."""
+connections) and, for the end-to-end one, download from the mock centre running as its own process. Dropping a
+batch's staging (held, or sent round again) waits for ranges in flight instead of deadlocking with them."""
 import hashlib
 import io
 import json
 import os
+import threading
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
+from django.db.models import F
 
 from central import pull, services
 from central.client import CANONICAL, CentralBadData, CentralClient, CentralUnavailable, RetryPolicy
@@ -191,3 +194,56 @@ def test_processes_below_one_are_refused_with_a_clear_message():
     with pytest.raises(CommandError, match="--processes must be at least 1"):
         call_command("sync_central", "status", "--processes", "0", stdout=io.StringIO())
 
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_sending_a_batch_round_again_waits_for_a_range_in_flight_without_locking_the_row_it_updates(
+        postgresql, regions):
+    """A range being staged holds the drop lock shared and, as it finishes, updates the batch's row: the retry
+    must wait for it before taking that row, or each would wait for the other."""
+    from django.db import connections
+
+    from accounts.models import Role
+    from central.ingest import STAGE_DROP_LOCK
+
+    from ..factories import UserFactory
+
+    held = CentralBatch.objects.create(batch_id="12.72-PKH-0009", regency_code="12.72", programme="PKH",
+                                       state=BatchState.QUARANTINED, page_count=2, last_error="x")
+    dinsos = UserFactory(role=Role.DINSOS, area_id="12.72")
+    in_flight = threading.Event()
+    finish = threading.Event()
+    outcome = {}
+
+    def staging_range():  # what a range's transaction holds while it stages
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", [STAGE_DROP_LOCK, held.pk])
+                in_flight.set()
+                finish.wait(10)
+                CentralBatch.objects.filter(pk=held.pk).update(rows_done=F("rows_done") + 5)
+            outcome["range"] = "committed"
+        finally:
+            connections.close_all()
+
+    def retry():
+        try:
+            outcome["retry"] = services.batch_retry(batch_id=held.pk, actor=dinsos).state
+        finally:
+            connections.close_all()
+
+    stager = threading.Thread(target=staging_range)
+    stager.start()
+    assert in_flight.wait(10)
+    retrier = threading.Thread(target=retry)
+    retrier.start()
+    retrier.join(1.0)
+    assert retrier.is_alive()  # waiting for the range to finish
+    with transaction.atomic(), connection.cursor() as cursor:  # and not holding the batch's row meanwhile
+        cursor.execute("SELECT id FROM central_centralbatch WHERE id = %s FOR UPDATE NOWAIT", [held.pk])
+    finish.set()
+    stager.join(10)
+    retrier.join(10)
+    assert outcome == {"range": "committed", "retry": BatchState.DISCOVERED}
+    assert CentralBatch.objects.get(pk=held.pk).state == BatchState.DISCOVERED
