@@ -202,8 +202,9 @@ CENTRAL_INGEST_RANGE_PAGES = env.int("CENTRAL_INGEST_RANGE_PAGES", default=20)
 if CENTRAL_INGEST_RANGE_PAGES < 1:
     raise ImproperlyConfigured("CENTRAL_INGEST_RANGE_PAGES must be at least 1.")
 # Processes of `sync_central pull` staging a large batch's ranges at once (validation is Python: one core
-# each; the download waits on the network meanwhile). Celery workers set their own concurrency.
-CENTRAL_PULL_PROCESSES = env.int("CENTRAL_PULL_PROCESSES", default=os.cpu_count() or 1)
+# each; the download waits on the network meanwhile): one per core, at most 4 by default (each holds a
+# database connection and up to 300 MB). Celery workers set their own concurrency.
+CENTRAL_PULL_PROCESSES = env.int("CENTRAL_PULL_PROCESSES", default=min(os.cpu_count() or 1, 4))
 if CENTRAL_PULL_PROCESSES < 1:
     raise ImproperlyConfigured("CENTRAL_PULL_PROCESSES must be at least 1.")
 # Items per page of a submission: a regency round of thousands of families goes up in several requests.
