@@ -9,12 +9,14 @@ pull interrupted half-way carries on from there, by this command or by a worker.
 """
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import os
 import random
 import time
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 
-from django.db import connection, connections
+from django.db import DatabaseError, InterfaceError, connection, connections
 
 from . import services
 from .client import CentralClient, CentralUnavailable
@@ -41,6 +43,21 @@ def _stage_one(batch_pk: int, first: int, last: int, client: CentralClient) -> s
     return retrying(lambda: services.batch_stage_pages(batch_pk=batch_pk, first=first, last=last, client=client))
 
 
+def _forget_inherited_connections() -> None:
+    """First thing in a forked child: drop the database connections copied from the parent without a word on
+    their sockets (closing them the usual way would end the parent's session too), as Celery's prefork
+    workers do. The child then opens its own."""
+    for conn in connections.all(initialized_only=True):
+        raw = conn.connection
+        if raw is None:
+            continue
+        with contextlib.suppress(OSError, AttributeError, ValueError):
+            os.close(raw.fileno())
+        with contextlib.suppress(DatabaseError, InterfaceError, OSError):
+            conn.close()
+        conn.connection = None
+
+
 def _stage_in_child(batch_pk: int, first: int, last: int) -> str:
     """One range, in a process of the pool: its own client and its own database connection."""
     try:
@@ -63,10 +80,12 @@ def stage_ranges(batch_pk: int, ranges: list[tuple[int, int]], *, processes: int
                 break
     else:
         # Forked children must not share this process's database socket: it is closed here and each child
-        # opens its own (this process reconnects when it next needs one).
+        # opens its own (this process reconnects when it next needs one); whatever is still open is dropped
+        # in the child without touching the socket.
         connections.close_all()
         context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=min(processes, len(ranges)), mp_context=context) as pool:
+        with ProcessPoolExecutor(max_workers=min(processes, len(ranges)), mp_context=context,
+                                 initializer=_forget_inherited_connections) as pool:
             futures = [pool.submit(_stage_in_child, batch_pk, first, last) for first, last in ranges]
             done, _pending = wait(futures, return_when=FIRST_EXCEPTION)
             failed = next((f for f in done if f.exception()), None)

@@ -174,6 +174,30 @@ def test_a_broken_page_staged_by_a_child_process_holds_the_batch_and_nothing_is_
     assert os.getpid() not in {pid for pid, *_rest in staged_by()}
 
 
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_the_command_still_holds_is_not_used_or_ended_by_the_children(
+        postgresql, regions, settings, staged_by, monkeypatch):
+    settings.CENTRAL_INGEST_RANGE_PAGES = 2
+    families = families_for("12.72", 160, seed=33)
+    batch = downloaded_batch("12.72-PKH-0001", families, page_size=20)  # 8 pages: 4 ranges
+    CentralBatch.objects.filter(pk=batch.pk).update(state=BatchState.DOWNLOADING)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        session = cursor.fetchone()[0]
+    # As if something kept this process's session open through the fork (it happened in a long test run).
+    monkeypatch.setattr(pull.connections, "close_all", lambda: None)
+
+    assert pull.stage_ranges(batch.pk, page_ranges(batch), processes=2, client=None) == services.LAST_RANGE
+
+    with connection.cursor() as cursor:  # the same session, still whole
+        cursor.execute("SELECT pg_backend_pid()")
+        assert cursor.fetchone()[0] == session
+    assert os.getpid() not in {pid for pid, *_rest in staged_by()}
+    assert services.batch_sync(batch_pk=batch.pk, client=None).state == BatchState.INGESTED
+    assert register_content() == published_content(families)
+
+
 @pytest.mark.django_db
 def test_inside_a_transaction_the_ranges_are_staged_by_this_process(postgresql, settings, staged_by):
     # Other processes could not see the uncommitted batch: the command's own process stages every range.
